@@ -1,0 +1,1 @@
+"""Lambda functions: one folder each, thin handlers over the `shared` package."""

@@ -1,0 +1,35 @@
+"""JSON responses and the mapping of every error to the spec's `{"error": {...}}` shape."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+
+from shared.errors import ApiError
+
+JSON = "application/json"
+
+
+def json_response(status: int, body: Any) -> Response[str]:
+    return Response(status_code=status, content_type=JSON, body=json.dumps(body))
+
+
+def no_content() -> Response[str]:
+    return Response(status_code=204, content_type=JSON, body="")
+
+
+def error_response(error: ApiError) -> Response[str]:
+    return json_response(error.status, error.body())
+
+
+def validation_details(errors: list[Any]) -> list[dict[str, str]]:
+    """pydantic errors → `[{"field": "body.url", "message": "..."}]` without echoing input."""
+    details = []
+    for error in errors:
+        location = [str(part) for part in error.get("loc", ())]
+        details.append(
+            {"field": ".".join(location) or "body", "message": str(error.get("msg", "invalid"))}
+        )
+    return details

@@ -1,0 +1,24 @@
+"""`/v1/deliveries`: inspect one delivery with its attempt log, retry a failed one."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from functions.api.context import principal
+from functions.api.responses import json_response
+from shared import deliveries
+
+router = Router()
+
+
+@router.get("/<delivery_id>")
+def get_delivery(delivery_id: str) -> Response[str]:
+    caller = principal(router.current_event)
+    return json_response(200, deliveries.get(caller.user_id, delivery_id))
+
+
+@router.post("/<delivery_id>/retry")
+def retry_delivery(delivery_id: str) -> Response[str]:
+    caller = principal(router.current_event)
+    return json_response(202, deliveries.retry(caller.user_id, delivery_id))

@@ -1,0 +1,36 @@
+"""HTTP API Lambda authorizer (simple responses): resolves the API key to a user and a role.
+
+HTTP APIs answer a denied request with a bare 403 `{"message": "Forbidden"}`, which would break
+the spec's JSON errors (401 for a missing or bad key). So an unknown key is passed on with an
+`auth_error` in the context and the API function answers the 401; it never acts without a user.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from shared.auth import authenticate
+from shared.errors import Unauthorized
+
+logger = Logger(service="serverless-webhooks")
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    headers = event.get("headers") or {}
+    try:
+        principal = authenticate(headers)
+    except Unauthorized as error:
+        logger.info("request without a valid API key", extra={"reason": error.code})
+        return {"isAuthorized": True, "context": {"auth_error": error.message}}
+    logger.append_keys(user_id=principal.user_id, key_id=principal.key_id)
+    return {
+        "isAuthorized": True,
+        "context": {
+            "user_id": principal.user_id,
+            "role": principal.role,
+            "key_id": principal.key_id,
+        },
+    }

@@ -1,0 +1,194 @@
+"""An HTTP API (payload 2.0) stand-in: request → authorizer → function → response.
+
+Routes come from `shared.resources.ROUTES`, the same list the CDK stack turns into API routes.
+Bodies are passed exactly: non-text bodies are base64-encoded as API Gateway does.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from shared import resources as res
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+TEXT_TYPES = re.compile(r"^(text/|application/(json|x-www-form-urlencoded|xml|[\w.+-]+\+json))")
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of the Lambda context object that Powertools reads."""
+
+    function_name: str
+    memory_limit_in_mb: int = 512
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
+
+    @property
+    def function_version(self) -> str:
+        return "$LATEST"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def load_handler(function: res.Function) -> Handler:
+    module = importlib.import_module(f"functions.{function.name}.handler")
+    return module.lambda_handler  # type: ignore[no-any-return]
+
+
+def _route_regex(path: str) -> re.Pattern[str]:
+    pattern = re.escape(path)
+    pattern = re.sub(r"\\\{(\w+)\\\+\\\}", r"(?P<\1>.+)", pattern)
+    pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", pattern)
+    return re.compile(f"^{pattern}$")
+
+
+class Gateway:
+    def __init__(self) -> None:
+        self.routes = [(route, _route_regex(route.path)) for route in res.ROUTES]
+        self._handlers: dict[str, Handler] = {}
+
+    def handler(self, function: res.Function) -> Handler:
+        """Import a function's handler on first use, as a Lambda cold start would."""
+        if function.name not in self._handlers:
+            self._handlers[function.name] = load_handler(function)
+        return self._handlers[function.name]
+
+    def lazy_handler(self, function: res.Function) -> Handler:
+        return lambda event, context: self.handler(function)(event, context)
+
+    def match(self, method: str, path: str) -> tuple[res.Route, dict[str, str]] | None:
+        for route, regex in self.routes:  # specific routes are declared before the catch-all
+            found = regex.match(path)
+            if found and route.method in (method, "ANY"):
+                return route, found.groupdict()
+        return None
+
+    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> HttpResponse:
+        path, _, query = raw_path.partition("?")
+        matched = self.match(method, path)
+        if matched is None:
+            return HttpResponse(404, {"content-type": "application/json"}, b'{"message":"Not Found"}')
+        route, path_parameters = matched
+        event = build_event(method, path, query, headers, body, route, path_parameters)
+        if route.authorized:
+            verdict = self.handler(res.AUTHORIZER)(
+                authorizer_event(event), LambdaContext(res.AUTHORIZER.name)
+            )
+            if not verdict.get("isAuthorized"):
+                return HttpResponse(403, {"content-type": "application/json"}, b'{"message":"Forbidden"}')
+            event["requestContext"]["authorizer"] = {"lambda": verdict.get("context", {})}
+        result = self.handler(route.function)(event, LambdaContext(route.function.name))
+        return to_http_response(result)
+
+
+def build_event(
+    method: str,
+    path: str,
+    query: str,
+    headers: dict[str, str],
+    body: bytes,
+    route: res.Route,
+    path_parameters: dict[str, str],
+) -> dict[str, Any]:
+    lowered: dict[str, str] = {}
+    for name, value in headers.items():
+        key = name.lower()
+        lowered[key] = f"{lowered[key]},{value}" if key in lowered else value
+    content_type = lowered.get("content-type", "")
+    is_text = bool(TEXT_TYPES.match(content_type))
+    if is_text:
+        try:
+            body_text, is_base64 = body.decode("utf-8"), False
+        except UnicodeDecodeError:
+            body_text, is_base64 = base64.b64encode(body).decode(), True
+    else:
+        body_text, is_base64 = base64.b64encode(body).decode(), True
+    query_parameters: dict[str, str] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        query_parameters[name] = f"{query_parameters[name]},{value}" if name in query_parameters else value
+    now = time.time()
+    route_key = f"{route.method} {route.path}"
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": lowered,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "domainName": lowered.get("host", "127.0.0.1"),
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": lowered.get("user-agent", ""),
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": route_key,
+            "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "timeEpoch": int(now * 1000),
+        },
+        "isBase64Encoded": is_base64,
+    }
+    if query_parameters:
+        event["queryStringParameters"] = query_parameters
+    if path_parameters:
+        event["pathParameters"] = path_parameters
+    if body:
+        event["body"] = body_text
+    return event
+
+
+def authorizer_event(event: dict[str, Any]) -> dict[str, Any]:
+    """The REQUEST authorizer payload 2.0 API Gateway sends before the integration."""
+    return {
+        "version": "2.0",
+        "type": "REQUEST",
+        "routeArn": f"arn:aws:execute-api:us-east-1:123456789012:local/$default/{event['routeKey']}",
+        "identitySource": [],
+        "routeKey": event["routeKey"],
+        "rawPath": event["rawPath"],
+        "rawQueryString": event["rawQueryString"],
+        "headers": event["headers"],
+        "queryStringParameters": event.get("queryStringParameters", {}),
+        "requestContext": event["requestContext"],
+        "pathParameters": event.get("pathParameters", {}),
+    }
+
+
+def to_http_response(result: dict[str, Any]) -> HttpResponse:
+    headers = {name.lower(): str(value) for name, value in (result.get("headers") or {}).items()}
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        headers[name.lower()] = ", ".join(str(value) for value in values)
+    raw = result.get("body") or ""
+    body = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
+    if "content-type" not in headers and body:
+        headers["content-type"] = "application/json"
+    return HttpResponse(int(result.get("statusCode", 200)), headers, body)
+
+
+def json_body(response: HttpResponse) -> Any:
+    return json.loads(response.body) if response.body else None

@@ -1,0 +1,1 @@
+"""Data access: one module per table, the only code that knows key and attribute names."""

@@ -1,0 +1,100 @@
+"""Webhooks table: partition = user, so every read is scoped to its owner by the key itself."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared import resources as res
+from shared.aws import client
+from shared.config import settings
+from shared.dal.dynamo import from_item, query_all, query_page, to_item, to_value
+
+
+def _key(user_id: str, webhook_id: str) -> dict[str, Any]:
+    return {"user_id": to_value(user_id), "webhook_id": to_value(webhook_id)}
+
+
+def put(record: dict[str, Any]) -> None:
+    client("dynamodb").put_item(TableName=settings().webhooks_table, Item=to_item(record))
+
+
+def get(user_id: str, webhook_id: str) -> dict[str, Any] | None:
+    response = client("dynamodb").get_item(
+        TableName=settings().webhooks_table, Key=_key(user_id, webhook_id), ConsistentRead=True
+    )
+    item = response.get("Item")
+    return from_item(item) if item else None
+
+
+def list_page(user_id: str, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    return query_page(
+        table=res.WEBHOOKS,
+        table_name=settings().webhooks_table,
+        key_name="user_id",
+        key_value=user_id,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+def active_for_user(user_id: str) -> list[dict[str, Any]]:
+    """One Query over the user's partition; inactive ones are filtered server-side."""
+    return list(
+        query_all(
+            TableName=settings().webhooks_table,
+            KeyConditionExpression="user_id = :u",
+            FilterExpression="active = :t",
+            ExpressionAttributeValues={":u": to_value(user_id), ":t": to_value(True)},
+            ConsistentRead=True,
+        )
+    )
+
+
+def update(
+    user_id: str, webhook_id: str, changes: dict[str, Any], removals: list[str]
+) -> dict[str, Any] | None:
+    """Apply changes; None when the webhook does not exist (or is not this user's)."""
+    names: dict[str, str] = {"#id": "webhook_id"}
+    values: dict[str, Any] = {}
+    sets, removes = [], []
+    for position, (name, value) in enumerate(changes.items()):
+        names[f"#s{position}"] = name
+        values[f":s{position}"] = to_value(value)
+        sets.append(f"#s{position} = :s{position}")
+    for position, name in enumerate(removals):
+        names[f"#r{position}"] = name
+        removes.append(f"#r{position}")
+    expression = ""
+    if sets:
+        expression += "SET " + ", ".join(sets)
+    if removes:
+        expression += " REMOVE " + ", ".join(removes)
+    kwargs: dict[str, Any] = {
+        "TableName": settings().webhooks_table,
+        "Key": _key(user_id, webhook_id),
+        "UpdateExpression": expression.strip(),
+        "ConditionExpression": "attribute_exists(#id)",
+        "ExpressionAttributeNames": names,
+        "ReturnValues": "ALL_NEW",
+    }
+    if values:
+        kwargs["ExpressionAttributeValues"] = values
+    dynamodb = client("dynamodb")
+    try:
+        response = dynamodb.update_item(**kwargs)
+    except dynamodb.exceptions.ConditionalCheckFailedException:
+        return None
+    return from_item(response["Attributes"])
+
+
+def delete(user_id: str, webhook_id: str) -> bool:
+    dynamodb = client("dynamodb")
+    try:
+        dynamodb.delete_item(
+            TableName=settings().webhooks_table,
+            Key=_key(user_id, webhook_id),
+            ConditionExpression="attribute_exists(webhook_id)",
+        )
+    except dynamodb.exceptions.ConditionalCheckFailedException:
+        return False
+    return True

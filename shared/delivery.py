@@ -1,0 +1,209 @@
+"""One delivery attempt: load, sign, POST, record, then schedule a retry or dead-letter.
+
+AWS calls for a successful attempt: one BatchGetItem (delivery, event, webhook) and one
+UpdateItem (the attempt); the signing secret comes from a short-lived cache.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from shared import __version__, clock, secrets
+from shared import http_sender, retry_policy
+from shared.aws import client
+from shared.config import settings
+from shared.dal import deliveries as deliveries_table
+from shared.dal import dynamo
+from shared.dal import events as events_table
+from shared.publishing import queue_message
+from shared.signing import signature_headers
+
+Outcome = Literal["succeeded", "retrying", "failed", "skipped", "gone", "duplicate", "missing"]
+
+
+@dataclass(frozen=True)
+class Loaded:
+    delivery: dict[str, Any]
+    event: dict[str, Any] | None
+    webhook: dict[str, Any] | None
+
+
+def load(message: dict[str, Any]) -> Loaded | None:
+    config = settings()
+    user_id = message["user_id"]
+    keys: dict[str, list[dict[str, Any]]] = {
+        config.deliveries_table: [deliveries_table.key(user_id, message["delivery_id"])],
+        config.events_table: [events_table.key(user_id, message["event_id"])],
+    }
+    if message.get("webhook_id"):
+        keys[config.webhooks_table] = [{"user_id": user_id, "webhook_id": message["webhook_id"]}]
+    found = dynamo.batch_get(keys)
+    delivery = found[config.deliveries_table]
+    if not delivery:
+        return None
+    event = found[config.events_table]
+    webhook = found.get(config.webhooks_table) or []
+    return Loaded(delivery[0], event[0] if event else None, webhook[0] if webhook else None)
+
+
+def request_body(loaded: Loaded) -> tuple[bytes, str]:
+    """(bytes to send, content type): the event envelope, or an inbound event's raw body."""
+    event = loaded.event or {}
+    if loaded.delivery.get("target") == "forward":
+        obj = client("s3").get_object(Bucket=settings().raw_body_bucket, Key=event["raw_s3_key"])
+        return obj["Body"].read(), event.get("content_type") or "application/octet-stream"
+    return str(event["body"]).encode(), "application/json"
+
+
+def build_headers(
+    loaded: Loaded, body: bytes, content_type: str, attempt: int, timestamp: int
+) -> dict[str, str]:
+    delivery = loaded.delivery
+    signing = secrets.for_delivery(delivery["user_id"])
+    headers = {
+        **((loaded.webhook or {}).get("headers") or {}),
+        "Content-Type": content_type,
+        "User-Agent": f"serverless-webhooks/{__version__}",
+        "X-Webhook-Event-Id": delivery["event_id"],
+        "X-Webhook-Event": delivery["event_type"],
+        "X-Webhook-Delivery-Id": delivery["delivery_id"],
+        "X-Webhook-Attempt": str(attempt),
+    }
+    headers.update(
+        signature_headers(
+            signing.active_secrets(), event_id=delivery["event_id"], timestamp=timestamp, body=body
+        )
+    )
+    return headers
+
+
+def attempt(message: dict[str, Any]) -> Outcome:
+    loaded = load(message)
+    if loaded is None:
+        return "missing"
+    delivery = loaded.delivery
+    if delivery["status"] in ("succeeded", "failed"):
+        return "skipped"  # SQS redelivered a finished delivery: never send it again
+    if loaded.event is None:
+        _finish_without_sending(delivery, "event no longer exists")
+        return "failed"
+    if delivery.get("target", "webhook") == "webhook" and not (
+        loaded.webhook and loaded.webhook.get("active")
+    ):
+        _finish_without_sending(delivery, "webhook was deleted or disabled")
+        return "failed"
+    number = int(delivery.get("attempts", 0)) + 1
+    body, content_type = request_body(loaded)
+    started = clock.now()
+    headers = build_headers(loaded, body, content_type, number, int(started))
+    url = loaded.webhook["url"] if loaded.webhook else delivery["url"]
+    result = http_sender.post(url, body, headers, allow_private=settings().allow_private_targets)
+    return _record(loaded, number, started, result)
+
+
+def _record(loaded: Loaded, number: int, started: float, result: http_sender.SendResult) -> Outcome:
+    delivery = loaded.delivery
+    now = clock.iso()
+    entry = {
+        "attempt": number,
+        "started_at": clock.iso(started),
+        "duration_ms": result.duration_ms,
+        "status_code": result.status_code,
+        "error": result.error,
+        "response_body": result.response_body,
+    }
+    sets: dict[str, Any] = {
+        "attempts": number,
+        "last_status_code": result.status_code,
+        "last_error": result.error,
+        "last_attempt_at": now,
+        "updated_at": now,
+        "next_attempt_at": None,
+    }
+    outcome: Outcome
+    delay: int | None = None
+    if result.succeeded:
+        sets["status"], outcome = "succeeded", "succeeded"
+    elif result.status_code == 410:
+        sets["status"], outcome = "failed", "gone"
+        sets["last_error"] = "HTTP 410 Gone: webhook disabled, no more retries"
+    else:
+        policy = (loaded.webhook or {}).get("retry")
+        delay = retry_policy.next_delay(policy, number, result.status_code, result.retry_after)
+        if delay is None:
+            sets["status"], outcome = "failed", "failed"
+        else:
+            sets["status"], outcome = "retrying", "retrying"
+            sets["next_attempt_at"] = clock.iso(clock.now() + delay)
+    if outcome == "failed":
+        # Dead-letter before recording: if recording fails, SQS retries and we may park twice
+        # (at-least-once), but a delivery is never marked failed without its DLQ record.
+        dead_letter(delivery, number, sets, entry)
+    recorded = deliveries_table.record_attempt(
+        delivery["user_id"],
+        delivery["delivery_id"],
+        previous_attempts=int(delivery.get("attempts", 0)),
+        sets=sets,
+        attempt_entry=entry,
+        first_attempt_at=entry["started_at"],
+    )
+    if not recorded:
+        return "duplicate"  # a concurrent copy of this message recorded this attempt
+    if outcome == "gone" and loaded.webhook:
+        from shared import webhooks
+
+        webhooks.deactivate(delivery["user_id"], loaded.webhook["webhook_id"])
+    if delay is not None:
+        schedule_retry(delivery, number, delay)
+    return outcome
+
+
+def schedule_retry(delivery: dict[str, Any], failed_attempt: int, delay: int) -> None:
+    """Start the retry state machine: it waits `delay` s, then re-queues the delivery."""
+    client("stepfunctions").start_execution(
+        stateMachineArn=settings().retry_state_machine_arn,
+        # Same name for the same attempt: a duplicate start is refused, not run twice.
+        name=f"{delivery['delivery_id']}-{failed_attempt}",
+        input=json.dumps(
+            {"delay_seconds": delay, "message": json.dumps(queue_message(delivery))}
+        ),
+    )
+
+
+def dlq_record(delivery: dict[str, Any], attempts: int, sets: dict[str, Any], first: str) -> dict[str, Any]:
+    return {
+        "kind": "delivery_failed",
+        "delivery_id": delivery["delivery_id"],
+        "event_id": delivery["event_id"],
+        "webhook_id": delivery.get("webhook_id"),
+        "source_id": delivery.get("source_id"),
+        "user_id": delivery["user_id"],
+        "url": delivery["url"],
+        "event_type": delivery["event_type"],
+        "attempts": attempts,
+        "last_status_code": sets.get("last_status_code"),
+        "last_error": sets.get("last_error"),
+        "first_attempt_at": delivery.get("first_attempt_at") or first,
+        "last_attempt_at": sets.get("last_attempt_at"),
+        "dead_lettered_at": clock.iso(),
+    }
+
+
+def dead_letter(delivery: dict[str, Any], attempts: int, sets: dict[str, Any], entry: dict[str, Any]) -> None:
+    from shared.queues import send
+
+    send(settings().delivery_dlq_url, dlq_record(delivery, attempts, sets, entry["started_at"]))
+
+
+def _finish_without_sending(delivery: dict[str, Any], reason: str) -> None:
+    now = clock.iso()
+    deliveries_table.set_status(
+        delivery["user_id"],
+        delivery["delivery_id"],
+        {"status": "failed", "last_error": reason, "updated_at": now, "next_attempt_at": None},
+    )
+
+

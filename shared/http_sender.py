@@ -1,0 +1,124 @@
+"""POST a delivery: one pooled Session, no redirects, connect to the address we checked.
+
+DNS is resolved and checked right before sending, and the connection goes to that very address
+(the URL's host is swapped for it; Host header, TLS SNI and certificate checks keep the name), so
+a name re-pointed at a private address after the check cannot be reached (DNS rebinding).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from shared.ssrf import UnsafeTarget, checked_address
+
+CONNECT_TIMEOUT = 10.0
+TOTAL_TIMEOUT = 30.0
+RESPONSE_BODY_LIMIT = 1024
+
+
+@dataclass(frozen=True)
+class SendResult:
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+    response_body: str | None
+    retry_after: str | None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class PinnedHostAdapter(HTTPAdapter):
+    """Keeps TLS SNI and hostname verification on the original name while dialing an IP."""
+
+    def build_connection_pool_key_attributes(
+        self, request: requests.PreparedRequest, verify: bool | str, cert: Any = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(
+            request, verify, cert
+        )
+        hostname = _host_without_port(request.headers.get("Host", ""))
+        if host_params.get("scheme") == "https" and hostname:
+            pool_kwargs["server_hostname"] = hostname
+            pool_kwargs["assert_hostname"] = hostname
+        return host_params, pool_kwargs
+
+
+def _host_without_port(host: str) -> str:
+    if host.startswith("["):
+        return host[1 : host.index("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+_session: requests.Session | None = None
+
+
+def session() -> requests.Session:
+    global _session
+    if _session is None:
+        _session = requests.Session()
+        adapter = PinnedHostAdapter(pool_connections=20, pool_maxsize=20, max_retries=0)
+        _session.mount("https://", adapter)
+        _session.mount("http://", adapter)
+    return _session
+
+
+def pinned_url(url: str, *, allow_private: bool) -> tuple[str, str]:
+    """(URL with the checked IP as host, original Host header value)."""
+    parts = urlsplit(url)
+    hostname = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    address = checked_address(hostname, port, allow_private=allow_private)
+    literal = f"[{address}]" if address.version == 6 else str(address)
+    netloc = f"{literal}:{parts.port}" if parts.port else literal
+    host_header = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, "")), host_header
+
+
+def post(url: str, body: bytes, headers: dict[str, str], *, allow_private: bool) -> SendResult:
+    started = time.monotonic()
+
+    def elapsed() -> int:
+        return int((time.monotonic() - started) * 1000)
+
+    try:
+        target, host_header = pinned_url(url, allow_private=allow_private)
+    except UnsafeTarget as error:
+        return SendResult(None, f"refused: {error}", elapsed(), None, None)
+    try:
+        with session().post(
+            target,
+            data=body,
+            headers={**headers, "Host": host_header},
+            timeout=(CONNECT_TIMEOUT, TOTAL_TIMEOUT),
+            allow_redirects=False,
+            stream=True,
+        ) as response:
+            deadline_left = TOTAL_TIMEOUT - (time.monotonic() - started)
+            if deadline_left <= 0:
+                return SendResult(None, "timeout: no answer within 30 s", elapsed(), None, None)
+            raw = response.raw.read(RESPONSE_BODY_LIMIT, decode_content=True) or b""
+            return SendResult(
+                response.status_code,
+                None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}",
+                elapsed(),
+                raw.decode("utf-8", errors="replace"),
+                response.headers.get("Retry-After"),
+            )
+    except requests.exceptions.SSLError:
+        return SendResult(None, "tls_error: certificate or handshake failed", elapsed(), None, None)
+    except requests.exceptions.ConnectTimeout:
+        return SendResult(None, "timeout: could not connect within 10 s", elapsed(), None, None)
+    except (requests.exceptions.ReadTimeout, TimeoutError):
+        return SendResult(None, "timeout: no answer within 30 s", elapsed(), None, None)
+    except requests.exceptions.ConnectionError:
+        return SendResult(None, "connection_error: could not connect", elapsed(), None, None)
+    except requests.exceptions.RequestException as error:
+        return SendResult(None, f"request_error: {type(error).__name__}", elapsed(), None, None)

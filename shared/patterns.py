@@ -1,0 +1,31 @@
+"""Event types and subscription patterns: `user.created`, `project.*`, `*`."""
+
+from __future__ import annotations
+
+import re
+
+EVENT_TYPE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
+PREFIX_PATTERN = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*\.\*$")
+MAX_TYPE_LENGTH = 200
+
+
+def is_valid_event_type(value: str) -> bool:
+    return len(value) <= MAX_TYPE_LENGTH and EVENT_TYPE.match(value) is not None
+
+
+def is_valid_pattern(value: str) -> bool:
+    return value == "*" or is_valid_event_type(value) or (
+        len(value) <= MAX_TYPE_LENGTH and PREFIX_PATTERN.match(value) is not None
+    )
+
+
+def matches(pattern: str, event_type: str) -> bool:
+    if pattern == "*":
+        return True
+    if pattern.endswith(".*"):
+        return event_type.startswith(pattern[:-1])
+    return pattern == event_type
+
+
+def matches_any(patterns: list[str], event_type: str) -> bool:
+    return any(matches(pattern, event_type) for pattern in patterns)

@@ -1,0 +1,202 @@
+"""Publish: store the event, fan out one delivery per matching active webhook, enqueue them.
+
+AWS calls for an event matching N webhooks: 1 Query (the user's active webhooks), the event and
+delivery writes batched (one TransactWriteItems of up to 100 items when a caller id makes the
+publish idempotent, else BatchWriteItem per 25), and one SendMessageBatch per 10 deliveries.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared import clock, ids
+from shared.config import API_VERSION, settings
+from shared.dal import dedupe, dynamo
+from shared.dal import events as events_table
+from shared.dal import webhooks as webhooks_table
+from shared.models import EventPublish
+from shared.patterns import matches_any
+from shared.queues import send_batch
+
+IDEMPOTENCY_SECONDS = 24 * 3600
+
+
+@dataclass
+class Prepared:
+    event: dict[str, Any]
+    deliveries: list[dict[str, Any]]
+    idempotency_key: str | None
+    answer: dict[str, Any] = field(default_factory=dict)
+
+
+def envelope_body(event_id: str, event_type: str, created_at: str, data: dict[str, Any]) -> str:
+    """The exact bytes every attempt sends and signs (kept on the event record)."""
+    envelope = {
+        "id": event_id,
+        "type": event_type,
+        "created_at": created_at,
+        "api_version": API_VERSION,
+        "data": data,
+    }
+    return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False)
+
+
+def new_delivery(
+    *,
+    user_id: str,
+    event_id: str,
+    event_type: str,
+    url: str,
+    webhook_id: str | None,
+    target: str = "webhook",
+    source_id: str | None = None,
+) -> dict[str, Any]:
+    now = clock.iso()
+    return {
+        "user_id": user_id,
+        "delivery_id": ids.new_id("dlv"),
+        "webhook_id": webhook_id,
+        "source_id": source_id,
+        "event_id": event_id,
+        "event_type": event_type,
+        "url": url,
+        "target": target,
+        "status": "queued",
+        "attempts": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def queue_message(delivery: dict[str, Any]) -> dict[str, Any]:
+    """What the delivery queue carries: references only (the body stays in DynamoDB)."""
+    return {
+        "delivery_id": delivery["delivery_id"],
+        "user_id": delivery["user_id"],
+        "event_id": delivery["event_id"],
+        "webhook_id": delivery.get("webhook_id"),
+    }
+
+
+def prepare(
+    user_id: str, body: EventPublish, hooks: list[dict[str, Any]], only_webhook: str | None = None
+) -> Prepared:
+    event_id = ids.new_id("evt")
+    created_at = clock.iso()
+    event = {
+        "user_id": user_id,
+        "event_id": event_id,
+        "direction": "outbound",
+        "type": body.type,
+        "status": "published",
+        "created_at": created_at,
+        "body": envelope_body(event_id, body.type, created_at, body.data),
+        "caller_id": body.id,
+        **events_table.index_attributes(user_id, "outbound", body.type),
+    }
+    matching = [
+        hook
+        for hook in hooks
+        if matches_any(hook.get("events", []), body.type)
+        and (only_webhook is None or hook["webhook_id"] == only_webhook)
+    ]
+    deliveries = [
+        new_delivery(
+            user_id=user_id,
+            event_id=event_id,
+            event_type=body.type,
+            url=hook["url"],
+            webhook_id=hook["webhook_id"],
+        )
+        for hook in matching
+    ]
+    key = f"publish#{user_id}#{body.id}" if body.id else None
+    answer = {
+        "event_id": event_id,
+        "deliveries": [
+            {"webhook_id": d["webhook_id"], "delivery_id": d["delivery_id"], "status": "queued"}
+            for d in deliveries
+        ],
+    }
+    return Prepared(event=event, deliveries=deliveries, idempotency_key=key, answer=answer)
+
+
+def _commit(prepared: Prepared) -> dict[str, Any] | None:
+    """Write the event and its deliveries; returns the first answer if the caller id is taken."""
+    config = settings()
+    if prepared.idempotency_key is None:
+        return None
+    claim = dedupe.claim_put(
+        prepared.idempotency_key, IDEMPOTENCY_SECONDS, {"answer": json.dumps(prepared.answer)}
+    )
+    head = prepared.deliveries[: dynamo.TRANSACT_LIMIT - 2]
+    puts: list[tuple[str, dict[str, Any], str | None, dict[str, Any] | None]] = [
+        claim,
+        (config.events_table, prepared.event, None, None),
+    ]
+    puts += [(config.deliveries_table, delivery, None, None) for delivery in head]
+    dynamodb = dynamo.client("dynamodb")
+    try:
+        dynamo.transact_put(puts)
+    except dynamodb.exceptions.TransactionCanceledException as error:
+        reasons = error.response.get("CancellationReasons", [])
+        if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+            previous = dynamo.from_item(reasons[0].get("Item", {}))
+            return json.loads(previous["answer"]) if "answer" in previous else {}
+        raise
+    dynamo.batch_put((config.deliveries_table, d) for d in prepared.deliveries[len(head) :])
+    return None
+
+
+def publish_many(user_id: str, bodies: list[EventPublish]) -> list[tuple[int, dict[str, Any]]]:
+    """Publish events of one user: one webhook Query for all, writes and sends batched."""
+    config = settings()
+    hooks = webhooks_table.active_for_user(user_id)
+    results: list[tuple[int, dict[str, Any]]] = []
+    plain_records: list[tuple[str, dict[str, Any]]] = []
+    to_send: list[dict[str, Any]] = []
+    for body in bodies:
+        prepared = prepare(user_id, body, hooks)
+        if prepared.idempotency_key:
+            earlier = _commit(prepared)
+            if earlier is not None:
+                results.append((200, earlier))
+                continue
+        else:
+            plain_records.append((config.events_table, prepared.event))
+            plain_records.extend((config.deliveries_table, d) for d in prepared.deliveries)
+        to_send.extend(queue_message(delivery) for delivery in prepared.deliveries)
+        results.append((202, prepared.answer))
+    dynamo.batch_put(plain_records)
+    send_batch(config.delivery_queue_url, to_send)
+    return results
+
+
+def publish(user_id: str, body: EventPublish) -> tuple[int, dict[str, Any]]:
+    return publish_many(user_id, [body])[0]
+
+
+def enqueue(deliveries: list[dict[str, Any]]) -> None:
+    send_batch(settings().delivery_queue_url, [queue_message(d) for d in deliveries])
+
+
+def store_deliveries(deliveries: list[dict[str, Any]]) -> None:
+    dynamo.batch_put((settings().deliveries_table, d) for d in deliveries)
+
+
+def test_event(user_id: str, webhook: dict[str, Any]) -> dict[str, Any]:
+    """`webhook.test` with a sample payload, to this one webhook only (active or not)."""
+    body = EventPublish(
+        type="webhook.test",
+        data={"message": "This is a test event from Serverless Webhooks.", "webhook_id": webhook["webhook_id"]},
+    )
+    prepared = prepare(user_id, body, [{**webhook, "events": ["*"]}])
+    dynamo.batch_put(
+        [(settings().events_table, prepared.event)]
+        + [(settings().deliveries_table, d) for d in prepared.deliveries]
+    )
+    enqueue(prepared.deliveries)
+    delivery = prepared.deliveries[0]
+    return {"event_id": prepared.event["event_id"], "delivery_id": delivery["delivery_id"]}

@@ -1,0 +1,124 @@
+"""Outbound signatures (two header families) and the receiver-side verification helper.
+
+- `X-Webhook-Signature: sha256=<hex HMAC-SHA256(key=whole secret, msg="{ts}.{body}")>`
+- `webhook-signature: v1,<base64 HMAC-SHA256(key=base64-decoded secret after whcms_,
+  msg="{id}.{ts}.{body}")>` (Standard Webhooks), so any Standard Webhooks library verifies.
+During a rotation grace window each header lists one signature per secret, current first.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import time
+from collections.abc import Iterable, Mapping
+
+SECRET_PREFIX = "whcms_"
+
+
+def _standard_key(secret: str) -> bytes:
+    encoded = secret.removeprefix(SECRET_PREFIX)
+    return base64.b64decode(encoded)
+
+
+def hex_signature(secret: str, timestamp: int, body: bytes) -> str:
+    message = f"{timestamp}.".encode() + body
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def standard_signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    message = f"{message_id}.{timestamp}.".encode() + body
+    digest = hmac.new(_standard_key(secret), message, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def signature_headers(
+    secrets: Iterable[str], *, event_id: str, timestamp: int, body: bytes
+) -> dict[str, str]:
+    ordered = list(secrets)
+    return {
+        "X-Webhook-Timestamp": str(timestamp),
+        "X-Webhook-Signature": " ".join(
+            f"sha256={hex_signature(secret, timestamp, body)}" for secret in ordered
+        ),
+        "webhook-id": event_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": " ".join(
+            f"v1,{standard_signature(secret, event_id, timestamp, body)}" for secret in ordered
+        ),
+    }
+
+
+def verify_signature(
+    secret: str | Iterable[str],
+    headers: Mapping[str, str],
+    body: bytes,
+    tolerance: int = 300,
+    now: float | None = None,
+) -> bool:
+    """Receiver side: True when any signature in either header family matches any secret.
+
+    `body` must be the exact bytes received. Comparisons are constant-time; a timestamp more
+    than `tolerance` seconds from now is refused (replay protection). Never raises on junk.
+    """
+    secrets = [secret] if isinstance(secret, str) else list(secret)
+    lowered = {str(name).lower(): str(value) for name, value in headers.items()}
+    moment = time.time() if now is None else now
+    if _verify_hex(secrets, lowered, body, tolerance, moment):
+        return True
+    return _verify_standard(secrets, lowered, body, tolerance, moment)
+
+
+def _fresh(timestamp_text: str, tolerance: int, moment: float) -> int | None:
+    try:
+        timestamp = int(timestamp_text.strip())
+    except ValueError:
+        return None
+    return timestamp if abs(moment - timestamp) <= tolerance else None
+
+
+def _verify_hex(
+    secrets: list[str], headers: dict[str, str], body: bytes, tolerance: int, moment: float
+) -> bool:
+    timestamp = _fresh(headers.get("x-webhook-timestamp", ""), tolerance, moment)
+    if timestamp is None:
+        return False
+    given = [
+        part.removeprefix("sha256=")
+        for part in headers.get("x-webhook-signature", "").split()
+        if part.startswith("sha256=")
+    ]
+    expected = [hex_signature(secret, timestamp, body) for secret in secrets]
+    return _any_equal(given, expected)
+
+
+def _verify_standard(
+    secrets: list[str], headers: dict[str, str], body: bytes, tolerance: int, moment: float
+) -> bool:
+    message_id = headers.get("webhook-id", "")
+    timestamp = _fresh(headers.get("webhook-timestamp", ""), tolerance, moment)
+    if timestamp is None or not message_id:
+        return False
+    given = [
+        part.partition(",")[2]
+        for part in headers.get("webhook-signature", "").split()
+        if part.startswith("v1,")
+    ]
+    expected = []
+    for secret in secrets:
+        try:
+            expected.append(standard_signature(secret, message_id, timestamp, body))
+        except (binascii.Error, ValueError):
+            continue
+    return _any_equal(given, expected)
+
+
+def _any_equal(given: list[str], expected: list[str]) -> bool:
+    matched = False
+    for candidate in given:
+        for value in expected:
+            # Every pair is compared (no early exit) so timing says nothing about which matched.
+            matched |= hmac.compare_digest(candidate.encode(), value.encode())
+    return matched
