@@ -7,12 +7,10 @@ UpdateItem (the attempt); the signing secret comes from a short-lived cache.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from shared import __version__, clock, secrets
-from shared import http_sender, retry_policy
+from shared import __version__, clock, http_sender, retry_policy, secrets
 from shared.aws import client
 from shared.config import settings
 from shared.dal import deliveries as deliveries_table
@@ -107,7 +105,7 @@ def attempt(message: dict[str, Any]) -> Outcome:
 def _record(loaded: Loaded, number: int, started: float, result: http_sender.SendResult) -> Outcome:
     delivery = loaded.delivery
     now = clock.iso()
-    entry = {
+    entry: dict[str, Any] = {
         "attempt": number,
         "started_at": clock.iso(started),
         "duration_ms": result.duration_ms,
@@ -148,7 +146,7 @@ def _record(loaded: Loaded, number: int, started: float, result: http_sender.Sen
         previous_attempts=int(delivery.get("attempts", 0)),
         sets=sets,
         attempt_entry=entry,
-        first_attempt_at=entry["started_at"],
+        first_attempt_at=str(entry["started_at"]),
     )
     if not recorded:
         return "duplicate"  # a concurrent copy of this message recorded this attempt
@@ -167,13 +165,13 @@ def schedule_retry(delivery: dict[str, Any], failed_attempt: int, delay: int) ->
         stateMachineArn=settings().retry_state_machine_arn,
         # Same name for the same attempt: a duplicate start is refused, not run twice.
         name=f"{delivery['delivery_id']}-{failed_attempt}",
-        input=json.dumps(
-            {"delay_seconds": delay, "message": json.dumps(queue_message(delivery))}
-        ),
+        input=json.dumps({"delay_seconds": delay, "message": json.dumps(queue_message(delivery))}),
     )
 
 
-def dlq_record(delivery: dict[str, Any], attempts: int, sets: dict[str, Any], first: str) -> dict[str, Any]:
+def dlq_record(
+    delivery: dict[str, Any], attempts: int, sets: dict[str, Any], first: str
+) -> dict[str, Any]:
     return {
         "kind": "delivery_failed",
         "delivery_id": delivery["delivery_id"],
@@ -192,7 +190,9 @@ def dlq_record(delivery: dict[str, Any], attempts: int, sets: dict[str, Any], fi
     }
 
 
-def dead_letter(delivery: dict[str, Any], attempts: int, sets: dict[str, Any], entry: dict[str, Any]) -> None:
+def dead_letter(
+    delivery: dict[str, Any], attempts: int, sets: dict[str, Any], entry: dict[str, Any]
+) -> None:
     from shared.queues import send
 
     send(settings().delivery_dlq_url, dlq_record(delivery, attempts, sets, entry["started_at"]))
@@ -205,5 +205,3 @@ def _finish_without_sending(delivery: dict[str, Any], reason: str) -> None:
         delivery["delivery_id"],
         {"status": "failed", "last_error": reason, "updated_at": now, "next_attempt_at": None},
     )
-
-

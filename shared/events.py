@@ -106,7 +106,12 @@ def replay_outbound(user_id: str, record: dict[str, Any], webhook_id: str | None
         {"updated_at": clock.iso()},
         appends={
             "history": [
-                {"at": clock.iso(), "action": "replay", "deliveries": len(created), "webhook_id": webhook_id}
+                {
+                    "at": clock.iso(),
+                    "action": "replay",
+                    "deliveries": len(created),
+                    "webhook_id": webhook_id,
+                }
             ]
         },
     )

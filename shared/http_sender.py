@@ -38,17 +38,18 @@ class SendResult:
 class PinnedHostAdapter(HTTPAdapter):
     """Keeps TLS SNI and hostname verification on the original name while dialing an IP."""
 
-    def build_connection_pool_key_attributes(
+    def build_connection_pool_key_attributes(  # type: ignore[override]
         self, request: requests.PreparedRequest, verify: bool | str, cert: Any = None
     ) -> tuple[dict[str, Any], dict[str, Any]]:
-        host_params, pool_kwargs = super().build_connection_pool_key_attributes(
+        host_params, typed_kwargs = super().build_connection_pool_key_attributes(
             request, verify, cert
         )
+        pool_kwargs: dict[str, Any] = dict(typed_kwargs)
         hostname = _host_without_port(request.headers.get("Host", ""))
         if host_params.get("scheme") == "https" and hostname:
             pool_kwargs["server_hostname"] = hostname
             pool_kwargs["assert_hostname"] = hostname
-        return host_params, pool_kwargs
+        return dict(host_params), pool_kwargs
 
 
 def _host_without_port(host: str) -> str:

@@ -14,8 +14,10 @@ def is_valid_event_type(value: str) -> bool:
 
 
 def is_valid_pattern(value: str) -> bool:
-    return value == "*" or is_valid_event_type(value) or (
-        len(value) <= MAX_TYPE_LENGTH and PREFIX_PATTERN.match(value) is not None
+    return (
+        value == "*"
+        or is_valid_event_type(value)
+        or (len(value) <= MAX_TYPE_LENGTH and PREFIX_PATTERN.match(value) is not None)
     )
 
 

@@ -190,7 +190,10 @@ def test_event(user_id: str, webhook: dict[str, Any]) -> dict[str, Any]:
     """`webhook.test` with a sample payload, to this one webhook only (active or not)."""
     body = EventPublish(
         type="webhook.test",
-        data={"message": "This is a test event from Serverless Webhooks.", "webhook_id": webhook["webhook_id"]},
+        data={
+            "message": "This is a test event from Serverless Webhooks.",
+            "webhook_id": webhook["webhook_id"],
+        },
     )
     prepared = prepare(user_id, body, [{**webhook, "events": ["*"]}])
     dynamo.batch_put(

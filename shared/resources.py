@@ -147,7 +147,7 @@ RETRY_STATE_MACHINE_DEFINITION: dict[str, object] = {
 
 
 def retry_state_machine_definition(delivery_queue_url: str | None = None) -> str:
-    """The definition as JSON; with a URL the placeholder is filled (local mode), else kept (CDK)."""
+    """The definition as JSON: the queue placeholder filled (local mode) or kept (CDK)."""
     text = json.dumps(RETRY_STATE_MACHINE_DEFINITION, indent=2)
     if delivery_queue_url is not None:
         text = text.replace("${" + STATE_MACHINE_QUEUE_PLACEHOLDER + "}", delivery_queue_url)
@@ -183,7 +183,11 @@ class Function:
 
 
 AUTHORIZER = Function(
-    "authorizer", memory_mb=256, timeout_seconds=5, reads_tables=(API_KEYS,), reads_admin_secret=True
+    "authorizer",
+    memory_mb=256,
+    timeout_seconds=5,
+    reads_tables=(API_KEYS,),
+    reads_admin_secret=True,
 )
 API = Function(
     "api",
@@ -266,7 +270,11 @@ def dynamodb_table_spec(table: Table) -> dict[str, object]:
             attributes.add(index.sort_key)
             index_keys.append({"AttributeName": index.sort_key, "KeyType": "RANGE"})
         indexes.append(
-            {"IndexName": index.name, "KeySchema": index_keys, "Projection": {"ProjectionType": "ALL"}}
+            {
+                "IndexName": index.name,
+                "KeySchema": index_keys,
+                "Projection": {"ProjectionType": "ALL"},
+            }
         )
     spec: dict[str, object] = {
         "KeySchema": key_schema,

@@ -128,7 +128,7 @@ def for_delivery(user_id: str) -> SigningSecret:
     """Cached read for the delivery worker; creates the secret if the user never asked for it."""
     try:
         raw = _secrets_provider().get(user_secret_name(user_id), max_age=DELIVERY_CACHE_SECONDS)
-    except Exception:  # noqa: BLE001 - Powertools wraps every failure; fall back to a fresh read
+    except Exception:
         return get_or_create(user_id)
     return _parse(str(raw))
 

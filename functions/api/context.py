@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
 from shared.auth import Principal
 from shared.errors import Forbidden, Unauthorized
 
 
-def principal(event: APIGatewayProxyEventV2) -> Principal:
-    context = event.request_context.authorizer.get_lambda or {}
+def principal(event: BaseProxyEvent) -> Principal:
+    request_context = event.raw_event.get("requestContext") or {}
+    context = (request_context.get("authorizer") or {}).get("lambda") or {}
     if context.get("auth_error") or not context.get("user_id"):
         raise Unauthorized(
             str(context.get("auth_error") or "missing API key: send x-api-key or Bearer")
         )
-    role = "admin" if context.get("role") == "admin" else "user"
-    return Principal(user_id=str(context["user_id"]), role=role, key_id=str(context.get("key_id")))
+    return Principal(
+        user_id=str(context["user_id"]),
+        role="admin" if context.get("role") == "admin" else "user",
+        key_id=str(context.get("key_id")),
+    )
 
 
-def require_admin(event: APIGatewayProxyEventV2) -> Principal:
+def require_admin(event: BaseProxyEvent) -> Principal:
     caller = principal(event)
     if not caller.is_admin:
         raise Forbidden("this route needs an admin API key")

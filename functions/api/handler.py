@@ -41,9 +41,7 @@ def handle_api_error(error: ApiError) -> Response[str]:
 def handle_validation_error(error: RequestValidationError) -> Response[str]:
     details = validation_details(list(error.errors()))
     fields = ", ".join(detail["field"] for detail in details[:5])
-    return error_response(
-        InvalidRequest(f"invalid request: check {fields}", details=details)
-    )
+    return error_response(InvalidRequest(f"invalid request: check {fields}", details=details))
 
 
 @app.not_found
@@ -59,7 +57,9 @@ def handle_unexpected(error: Exception) -> Response[str]:
     )
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+@logger.inject_lambda_context(
+    correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
+)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     body = event.get("body") or ""
     if len(body) > MAX_BODY_BYTES * 4 // 3 + 4:  # base64 of 1 MB, the largest body we read

@@ -76,7 +76,9 @@ class Service:
         os.environ.update(provision(session, self.prefix, self.admin_key))
 
         gateway = Gateway()
-        self.http = ThreadingHTTPServer(("127.0.0.1", self.port), make_request_handler(gateway, self))
+        self.http = ThreadingHTTPServer(
+            ("127.0.0.1", self.port), make_request_handler(gateway, self)
+        )
         self.http.daemon_threads = True
         self.threads.append(threading.Thread(target=self.http.serve_forever, daemon=True))
 
@@ -119,16 +121,22 @@ def make_request_handler(gateway: Gateway, service: Service) -> type[BaseHTTPReq
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             if self.path.split("?")[0] == "/health" and not service.ready.is_set():
-                response = HttpResponse(503, {"content-type": "application/json"}, b'{"status":"starting"}')
+                response = HttpResponse(
+                    503, {"content-type": "application/json"}, b'{"status":"starting"}'
+                )
             else:
                 try:
-                    response = gateway.handle(self.command, self.path, dict(self.headers.items()), body)
+                    response = gateway.handle(
+                        self.command, self.path, dict(self.headers.items()), body
+                    )
                 except Exception:
                     log.exception("request failed")
                     response = HttpResponse(
                         500,
                         {"content-type": "application/json"},
-                        json.dumps({"error": {"code": "internal_error", "message": "internal error"}}).encode(),
+                        json.dumps(
+                            {"error": {"code": "internal_error", "message": "internal error"}}
+                        ).encode(),
                     )
             self.send_response(response.status)
             for name, value in response.headers.items():

@@ -83,11 +83,15 @@ class Gateway:
                 return route, found.groupdict()
         return None
 
-    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> HttpResponse:
+    def handle(
+        self, method: str, raw_path: str, headers: dict[str, str], body: bytes
+    ) -> HttpResponse:
         path, _, query = raw_path.partition("?")
         matched = self.match(method, path)
         if matched is None:
-            return HttpResponse(404, {"content-type": "application/json"}, b'{"message":"Not Found"}')
+            return HttpResponse(
+                404, {"content-type": "application/json"}, b'{"message":"Not Found"}'
+            )
         route, path_parameters = matched
         event = build_event(method, path, query, headers, body, route, path_parameters)
         if route.authorized:
@@ -95,7 +99,9 @@ class Gateway:
                 authorizer_event(event), LambdaContext(res.AUTHORIZER.name)
             )
             if not verdict.get("isAuthorized"):
-                return HttpResponse(403, {"content-type": "application/json"}, b'{"message":"Forbidden"}')
+                return HttpResponse(
+                    403, {"content-type": "application/json"}, b'{"message":"Forbidden"}'
+                )
             event["requestContext"]["authorizer"] = {"lambda": verdict.get("context", {})}
         result = self.handler(route.function)(event, LambdaContext(route.function.name))
         return to_http_response(result)
@@ -125,7 +131,9 @@ def build_event(
         body_text, is_base64 = base64.b64encode(body).decode(), True
     query_parameters: dict[str, str] = {}
     for name, value in parse_qsl(query, keep_blank_values=True):
-        query_parameters[name] = f"{query_parameters[name]},{value}" if name in query_parameters else value
+        query_parameters[name] = (
+            f"{query_parameters[name]},{value}" if name in query_parameters else value
+        )
     now = time.time()
     route_key = f"{route.method} {route.path}"
     event: dict[str, Any] = {
@@ -167,7 +175,8 @@ def authorizer_event(event: dict[str, Any]) -> dict[str, Any]:
     return {
         "version": "2.0",
         "type": "REQUEST",
-        "routeArn": f"arn:aws:execute-api:us-east-1:123456789012:local/$default/{event['routeKey']}",
+        "routeArn": "arn:aws:execute-api:us-east-1:123456789012:local/$default/"
+        + event["routeKey"],
         "identitySource": [],
         "routeKey": event["routeKey"],
         "rawPath": event["rawPath"],

@@ -82,7 +82,9 @@ class QueuePoller(threading.Thread):
             result = self.handler(
                 sqs_event(messages, self.queue_arn), LambdaContext(self.function_name)
             )
-            failed = {item["itemIdentifier"] for item in (result or {}).get("batchItemFailures", [])}
+            failed = {
+                item["itemIdentifier"] for item in (result or {}).get("batchItemFailures", [])
+            }
         except Exception:  # an invocation error fails the whole batch, as with Lambda
             log.exception("handler %s raised; the whole batch will be retried", self.function_name)
             failed = {message["MessageId"] for message in messages}

@@ -14,7 +14,9 @@ from shared.config import settings
 CLAIM_CONDITION = "attribute_not_exists(dedupe_key) OR expires_at < :now"
 
 
-def claim_put(dedupe_key: str, ttl_seconds: int, payload: dict[str, Any]) -> tuple[str, dict[str, Any], str, dict[str, Any]]:
+def claim_put(
+    dedupe_key: str, ttl_seconds: int, payload: dict[str, Any]
+) -> tuple[str, dict[str, Any], str, dict[str, Any]]:
     """The conditional put that claims a key, for a transaction or a single PutItem."""
     now = int(clock.now())
     record = {"dedupe_key": dedupe_key, "expires_at": now + ttl_seconds, **payload}

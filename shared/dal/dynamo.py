@@ -12,8 +12,8 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from shared.aws import client
-from shared.resources import Table
 from shared.errors import InvalidRequest
+from shared.resources import Table
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -233,7 +233,9 @@ def update(
         names[f"#a{position}"] = name
         values[f":a{position}"] = to_value(entries)
         values[":empty"] = {"L": []}
-        clauses.append(f"#a{position} = list_append(if_not_exists(#a{position}, :empty), :a{position})")
+        clauses.append(
+            f"#a{position} = list_append(if_not_exists(#a{position}, :empty), :a{position})"
+        )
     for name, value in (condition_values or {}).items():
         values[name] = to_value(value)
     names.update(condition_names or {})

@@ -26,7 +26,9 @@ def get(user_id: str, webhook_id: str) -> dict[str, Any] | None:
     return from_item(item) if item else None
 
 
-def list_page(user_id: str, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+def list_page(
+    user_id: str, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
     return query_page(
         table=res.WEBHOOKS,
         table_name=settings().webhooks_table,

@@ -42,7 +42,7 @@ def publish_batch(body: Annotated[EventBatchPublish, Body()]) -> Response[str]:
 @router.get("")
 def list_events(
     direction: Annotated[Literal["inbound", "outbound"] | None, Query()] = None,
-    type: OptionalText = None,  # noqa: A002 - the spec's query parameter name
+    type: OptionalText = None,
     source_id: OptionalText = None,
     limit: Limit = 20,
     cursor: OptionalText = None,
@@ -73,4 +73,6 @@ def replay_event(
     event_id: str, body: Annotated[ReplayRequest | None, Body()] = None
 ) -> Response[str]:
     caller = principal(router.current_event)
-    return json_response(202, events.replay(caller.user_id, event_id, (body or ReplayRequest()).webhook_id))
+    return json_response(
+        202, events.replay(caller.user_id, event_id, (body or ReplayRequest()).webhook_id)
+    )

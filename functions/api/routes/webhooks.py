@@ -26,7 +26,9 @@ def create_webhook(body: Annotated[WebhookCreate, Body()]) -> Response[str]:
 
 
 @router.get("")
-def list_webhooks(limit: Limit = 20, cursor: Cursor = None, user_id: UserId = None) -> Response[str]:
+def list_webhooks(
+    limit: Limit = 20, cursor: Cursor = None, user_id: UserId = None
+) -> Response[str]:
     owner = acting_user(principal(router.current_event), user_id)
     return json_response(200, webhooks.list_page(owner, limit, cursor))
 

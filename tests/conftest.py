@@ -1,0 +1,76 @@
+"""Fixtures: moto in-process (unit), a real HTTP receiver, AWS call counting."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+ADMIN_KEY = "wk_test_admin_key"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests sharing an expensive resource run on one xdist worker: one local service, one synth."""
+    for item in items:
+        path = str(item.fspath)
+        if f"{os.sep}e2e{os.sep}" in path:
+            item.add_marker(pytest.mark.xdist_group("e2e"))
+        elif f"{os.sep}infra{os.sep}" in path:
+            item.add_marker(pytest.mark.xdist_group("cdk"))
+
+
+def reset_process_caches() -> None:
+    from shared import auth, secrets
+    from shared.aws import reset_clients
+    from shared.config import settings
+
+    settings.cache_clear()
+    reset_clients()
+    auth.reset_caches()
+    secrets.clear_caches()
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """Moto in-process with the stack's resources, the function environment set."""
+    from moto import mock_aws
+
+    from infra.local.provision import provision
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        env = provision(boto3.session.Session(region_name="us-east-1"), "test", ADMIN_KEY)
+        env["WEBHOOKS_ALLOW_PRIVATE_TARGETS"] = "1"
+        env["WEBHOOKS_RETRY_SCHEDULE"] = "1,1,1"
+        env["PUBLIC_BASE_URL"] = "http://127.0.0.1:8080"
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        reset_process_caches()
+        yield env
+        reset_process_caches()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Any]:
+    from tests.support.receiver import Receiver
+
+    server = Receiver()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def calls(aws: dict[str, str]) -> Iterator[Any]:
+    from tests.support.aws_calls import CallCounter
+
+    counter = CallCounter()
+    yield counter
+    counter.close()
