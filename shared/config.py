@@ -32,6 +32,7 @@ class Settings:
     public_base_url: str
     allow_private_targets: bool
     retry_schedule: tuple[int, ...] | None
+    dlq_move_task: bool
 
 
 def parse_retry_schedule(text: str) -> tuple[int, ...] | None:
@@ -66,4 +67,6 @@ def settings() -> Settings:
         public_base_url=env("PUBLIC_BASE_URL", "").rstrip("/"),
         allow_private_targets=env("WEBHOOKS_ALLOW_PRIVATE_TARGETS", "").lower() in TRUE_WORDS,
         retry_schedule=parse_retry_schedule(env("WEBHOOKS_RETRY_SCHEDULE", "")),
+        # "Redrive all" by SQS StartMessageMoveTask on AWS (moto lacks it: local mode leaves it off)
+        dlq_move_task=env("WEBHOOKS_DLQ_MOVE_TASK", "").lower() in TRUE_WORDS,
     )

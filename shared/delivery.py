@@ -16,9 +16,11 @@ from shared.config import settings
 from shared.dal import deliveries as deliveries_table
 from shared.dal import dynamo
 from shared.dal import events as events_table
+from shared.observability import logger
 from shared.publishing import queue_message
 from shared.signing import signature_headers
 
+DLQ_KIND = "delivery_failed"
 Outcome = Literal["succeeded", "retrying", "failed", "skipped", "gone", "duplicate", "missing"]
 
 
@@ -79,6 +81,14 @@ def build_headers(
 
 
 def attempt(message: dict[str, Any]) -> Outcome:
+    if message.get("kind") == DLQ_KIND:
+        # A dead-lettered delivery redriven from the DLQ: one more attempt, like a manual retry.
+        deliveries_table.set_status(
+            message["user_id"],
+            message["delivery_id"],
+            {"status": "queued", "updated_at": clock.iso(), "next_attempt_at": None},
+            only_if_status_in=("failed",),
+        )
     loaded = load(message)
     if loaded is None:
         return "missing"
@@ -150,6 +160,20 @@ def _record(loaded: Loaded, number: int, started: float, result: http_sender.Sen
     )
     if not recorded:
         return "duplicate"  # a concurrent copy of this message recorded this attempt
+    logger.info(
+        "delivery attempt",
+        extra={
+            "delivery_id": delivery["delivery_id"],
+            "event_id": delivery["event_id"],
+            "webhook_id": delivery.get("webhook_id"),
+            "source_id": delivery.get("source_id"),
+            "attempt": number,
+            "status_code": result.status_code,
+            "error": result.error,
+            "outcome": outcome,
+            "retry_in_seconds": delay,
+        },
+    )
     if outcome == "gone" and loaded.webhook:
         from shared import webhooks
 
@@ -173,7 +197,7 @@ def dlq_record(
     delivery: dict[str, Any], attempts: int, sets: dict[str, Any], first: str
 ) -> dict[str, Any]:
     return {
-        "kind": "delivery_failed",
+        "kind": DLQ_KIND,
         "delivery_id": delivery["delivery_id"],
         "event_id": delivery["event_id"],
         "webhook_id": delivery.get("webhook_id"),

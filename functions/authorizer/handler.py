@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
 from shared.auth import authenticate
 from shared.errors import Unauthorized
+from shared.observability import logger, tracer
 
-logger = Logger(service="serverless-webhooks")
 
-
+@tracer.capture_lambda_handler
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     headers = event.get("headers") or {}

@@ -6,21 +6,30 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.batch import process_batch
 from shared.delivery import attempt
+from shared.observability import logger, metrics, tracer
 
-logger = Logger(service="serverless-webhooks")
+# Outcome of an attempt → the EMF metrics it counts toward (the dashboard and alarms read these).
+OUTCOME_METRICS = {
+    "succeeded": ("DeliverySucceeded",),
+    "retrying": ("DeliveryFailedAttempt", "DeliveryRetried"),
+    "failed": ("DeliveryFailed", "DeliveryDeadLettered"),
+    "gone": ("DeliveryFailed",),
+}
 
 
-def handle_message(message: dict[str, Any]) -> str:
-    return attempt(message)
-
-
+@metrics.log_metrics
+@tracer.capture_lambda_handler
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    response, outcomes = process_batch(event, handle_message)
-    logger.info("batch done", extra={"outcomes": dict(Counter(outcomes))})
+    response, outcomes = process_batch(event, attempt)
+    counted = Counter(outcomes)
+    for outcome, count in counted.items():
+        for name in OUTCOME_METRICS.get(outcome, ()):
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=count)
+    logger.info("batch done", extra={"outcomes": dict(counted)})
     return response

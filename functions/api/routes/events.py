@@ -9,23 +9,25 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from functions.api.context import acting_user, principal
+from functions.api.docs import responses
 from functions.api.responses import json_response
 from shared import events, publishing
 from shared.models import EventBatchPublish, EventPublish, ReplayRequest
+from shared.schemas import BatchPublishOut, EventDetail, EventList, PublishOut, ReplayOut
 
 router = Router()
 Limit = Annotated[int, Query(ge=1, le=100)]
 OptionalText = Annotated[str | None, Query(max_length=2048)]
 
 
-@router.post("")
+@router.post("", responses=responses(202, PublishOut, 403))
 def publish_event(body: Annotated[EventPublish, Body()]) -> Response[str]:
     owner = acting_user(principal(router.current_event), body.user_id)
     status, answer = publishing.publish(owner, body)
     return json_response(status, answer)
 
 
-@router.post("/batch")
+@router.post("/batch", responses=responses(202, BatchPublishOut, 403))
 def publish_batch(body: Annotated[EventBatchPublish, Body()]) -> Response[str]:
     caller = principal(router.current_event)
     by_owner: dict[str, list[int]] = {}
@@ -39,7 +41,7 @@ def publish_batch(body: Annotated[EventBatchPublish, Body()]) -> Response[str]:
     return json_response(202, {"data": results})
 
 
-@router.get("")
+@router.get("", responses=responses(200, EventList, 403))
 def list_events(
     direction: Annotated[Literal["inbound", "outbound"] | None, Query()] = None,
     type: OptionalText = None,
@@ -62,13 +64,13 @@ def list_events(
     )
 
 
-@router.get("/<event_id>")
+@router.get("/<event_id>", responses=responses(200, EventDetail, 403, 404))
 def get_event(event_id: str, user_id: OptionalText = None) -> Response[str]:
     owner = acting_user(principal(router.current_event), user_id)
     return json_response(200, events.get(owner, event_id))
 
 
-@router.post("/<event_id>/replay")
+@router.post("/<event_id>/replay", responses=responses(202, ReplayOut, 404))
 def replay_event(
     event_id: str, body: Annotated[ReplayRequest | None, Body()] = None
 ) -> Response[str]:

@@ -1,0 +1,37 @@
+"""OpenAPI `responses` for a route: its success shape plus our JSON error shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from shared.schemas import ErrorBody
+
+ERROR_DESCRIPTIONS = {
+    400: "Bad request",
+    401: "Missing or invalid API key",
+    403: "Role too low, or acting for another user without admin",
+    404: "Not found (or not yours)",
+    409: "Conflict with the current state",
+    413: "Body too large",
+    422: "Invalid input (details name the fields)",
+}
+COMMON_ERRORS = (401, 413, 422)
+
+
+def responses(status: int, model: type[BaseModel] | None, *errors: int) -> dict[int, Any]:
+    documented: dict[int, Any] = {}
+    if model is None:
+        documented[status] = {"description": "No content"}
+    else:
+        documented[status] = {
+            "description": "Success",
+            "content": {"application/json": {"model": model}},
+        }
+    for code in sorted({*COMMON_ERRORS, *errors}):
+        documented[code] = {
+            "description": ERROR_DESCRIPTIONS[code],
+            "content": {"application/json": {"model": ErrorBody}},
+        }
+    return documented
