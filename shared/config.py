@@ -33,6 +33,7 @@ class Settings:
     allow_private_targets: bool
     retry_schedule: tuple[int, ...] | None
     dlq_move_task: bool
+    delivery_timeout_seconds: float
 
 
 def parse_retry_schedule(text: str) -> tuple[int, ...] | None:
@@ -69,4 +70,6 @@ def settings() -> Settings:
         retry_schedule=parse_retry_schedule(env("WEBHOOKS_RETRY_SCHEDULE", "")),
         # "Redrive all" by SQS StartMessageMoveTask on AWS (moto lacks it: local mode leaves it off)
         dlq_move_task=env("WEBHOOKS_DLQ_MOVE_TASK", "").lower() in TRUE_WORDS,
+        # The spec's 30 s; tests shorten it to exercise timeouts without waiting.
+        delivery_timeout_seconds=float(env("WEBHOOKS_DELIVERY_TIMEOUT_SECONDS", "30")),
     )

@@ -108,7 +108,14 @@ def attempt(message: dict[str, Any]) -> Outcome:
     started = clock.now()
     headers = build_headers(loaded, body, content_type, number, int(started))
     url = loaded.webhook["url"] if loaded.webhook else delivery["url"]
-    result = http_sender.post(url, body, headers, allow_private=settings().allow_private_targets)
+    config = settings()
+    result = http_sender.post(
+        url,
+        body,
+        headers,
+        allow_private=config.allow_private_targets,
+        timeout=config.delivery_timeout_seconds,
+    )
     return _record(loaded, number, started, result)
 
 

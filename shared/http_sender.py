@@ -18,7 +18,6 @@ from requests.adapters import HTTPAdapter
 from shared.ssrf import UnsafeTarget, checked_address
 
 CONNECT_TIMEOUT = 10.0
-TOTAL_TIMEOUT = 30.0
 RESPONSE_BODY_LIMIT = 1024
 
 
@@ -83,7 +82,31 @@ def pinned_url(url: str, *, allow_private: bool) -> tuple[str, str]:
     return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, "")), host_header
 
 
-def post(url: str, body: bytes, headers: dict[str, str], *, allow_private: bool) -> SendResult:
+def _read_prefix(response: requests.Response, deadline: float) -> tuple[bytes, bool]:
+    """The first 1 KB of the body, read in small pieces so a trickling sender meets the deadline.
+
+    Returns (bytes, finished in time). The rest of the body is never read: the connection is
+    closed instead, so a huge answer costs us nothing.
+    """
+    received = b""
+    for chunk in response.iter_content(128):
+        received += chunk
+        if time.monotonic() > deadline:
+            return received[:RESPONSE_BODY_LIMIT], False
+        if len(received) >= RESPONSE_BODY_LIMIT:
+            break
+    return received[:RESPONSE_BODY_LIMIT], True
+
+
+def post(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    allow_private: bool,
+    timeout: float = 30.0,
+) -> SendResult:
+    """POST and read at most 1 KB of the answer; any 2xx within `timeout` seconds succeeds."""
     started = time.monotonic()
 
     def elapsed() -> int:
@@ -98,14 +121,15 @@ def post(url: str, body: bytes, headers: dict[str, str], *, allow_private: bool)
             target,
             data=body,
             headers={**headers, "Host": host_header},
-            timeout=(CONNECT_TIMEOUT, TOTAL_TIMEOUT),
+            timeout=(min(CONNECT_TIMEOUT, timeout), timeout),
             allow_redirects=False,
             stream=True,
         ) as response:
-            deadline_left = TOTAL_TIMEOUT - (time.monotonic() - started)
-            if deadline_left <= 0:
-                return SendResult(None, "timeout: no answer within 30 s", elapsed(), None, None)
-            raw = response.raw.read(RESPONSE_BODY_LIMIT, decode_content=True) or b""
+            raw, finished = _read_prefix(response, started + timeout)
+            if not finished:
+                return SendResult(
+                    None, f"timeout: no answer within {timeout:g} s", elapsed(), None, None
+                )
             return SendResult(
                 response.status_code,
                 None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}",
@@ -116,10 +140,16 @@ def post(url: str, body: bytes, headers: dict[str, str], *, allow_private: bool)
     except requests.exceptions.SSLError:
         return SendResult(None, "tls_error: certificate or handshake failed", elapsed(), None, None)
     except requests.exceptions.ConnectTimeout:
-        return SendResult(None, "timeout: could not connect within 10 s", elapsed(), None, None)
+        return SendResult(None, "timeout: could not connect in time", elapsed(), None, None)
     except (requests.exceptions.ReadTimeout, TimeoutError):
-        return SendResult(None, "timeout: no answer within 30 s", elapsed(), None, None)
-    except requests.exceptions.ConnectionError:
+        return SendResult(None, f"timeout: no answer within {timeout:g} s", elapsed(), None, None)
+    except requests.exceptions.ConnectionError as error:
+        if "timed out" in str(error).lower():  # a read timeout met while streaming the body
+            return SendResult(
+                None, f"timeout: no answer within {timeout:g} s", elapsed(), None, None
+            )
         return SendResult(None, "connection_error: could not connect", elapsed(), None, None)
+    except requests.exceptions.ChunkedEncodingError:
+        return SendResult(None, "connection_error: answer cut short", elapsed(), None, None)
     except requests.exceptions.RequestException as error:
         return SendResult(None, f"request_error: {type(error).__name__}", elapsed(), None, None)
