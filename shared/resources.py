@@ -176,6 +176,7 @@ class Function:
     reads_admin_secret: bool = False
     raw_bodies: str = ""  # "", "read", "write" or "read_write" on the raw body bucket
     starts_retries: bool = False  # may start executions of the retry state machine
+    settings: tuple[tuple[str, str], ...] = ()  # fixed environment settings of this function
 
     @property
     def handler(self) -> str:
@@ -200,6 +201,8 @@ API = Function(
     user_secrets="write",
     source_secrets="write",
     raw_bodies="read",
+    # "Redrive all" uses SQS StartMessageMoveTask on AWS (moto lacks it; local mode leaves it off).
+    settings=(("WEBHOOKS_DLQ_MOVE_TASK", "1"),),
 )
 INBOUND = Function(
     "inbound",

@@ -1,0 +1,114 @@
+"""The HTTP API: routes from shared.resources.ROUTES, a Lambda authorizer on the private ones."""
+
+from __future__ import annotations
+
+import jsii
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_apigatewayv2_authorizers as authorizers
+from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.constructs.functions import Functions
+from infra.constructs.nag import acknowledge
+from shared import resources as res
+
+THROTTLE = apigwv2.ThrottleSettings(burst_limit=500, rate_limit=1000)
+ACCESS_LOG_FORMAT = apigw.AccessLogFormat.json_with_standard_fields(
+    caller=False,
+    http_method=True,
+    ip=True,
+    protocol=True,
+    request_time=True,
+    resource_path=True,
+    response_length=True,
+    status=True,
+    user=False,
+)
+PUBLIC_ROUTE_REASON = (
+    "Public by design: health check, API docs, and inbound provider webhooks, which are "
+    "authenticated by their HMAC signature in the handler instead of an API key."
+)
+
+
+@jsii.implements(apigwv2.IAccessLogSettings)
+class AccessLogSettings:
+    """`IAccessLogSettings` is an interface in Python (no struct to fill in): this implements it."""
+
+    def __init__(
+        self, destination: apigwv2.IAccessLogDestination, log_format: apigw.AccessLogFormat
+    ) -> None:
+        self._destination = destination
+        self._format = log_format
+
+    @property
+    def destination(self) -> apigwv2.IAccessLogDestination:
+        return self._destination
+
+    @property
+    def format(self) -> apigw.AccessLogFormat | None:
+        return self._format
+
+
+class HttpApi(Construct):
+    """`api` with a `$default` stage that logs every request and throttles by default."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, functions: Functions) -> None:
+        super().__init__(scope, construct_id)
+        self.api = apigwv2.HttpApi(
+            self,
+            "Api",
+            description="Serverless Webhooks: management API and inbound webhook endpoints.",
+            create_default_stage=False,  # the stage below adds access logs and throttling
+        )
+        self.access_logs = logs.LogGroup(
+            self,
+            "AccessLogs",
+            retention=logs.RetentionDays.ONE_MONTH,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.stage = apigwv2.HttpStage(
+            self,
+            "DefaultStage",
+            http_api=self.api,
+            stage_name="$default",
+            auto_deploy=True,
+            throttle=THROTTLE,
+            access_log_settings=AccessLogSettings(
+                apigwv2.LogGroupLogDestination(self.access_logs), ACCESS_LOG_FORMAT
+            ),
+        )
+        # Keys come as `x-api-key` or `Authorization: Bearer`: requiring either one as identity
+        # source would reject the other, so none is required and nothing is cached.
+        self.authorizer = authorizers.HttpLambdaAuthorizer(
+            "ApiKeyAuthorizer",
+            functions.function(res.AUTHORIZER),
+            response_types=[authorizers.HttpLambdaResponseType.SIMPLE],
+            results_cache_ttl=Duration.seconds(0),
+            identity_source=[],
+        )
+        self._add_routes(functions)
+
+    @property
+    def url(self) -> str:
+        return self.api.api_endpoint
+
+    def _add_routes(self, functions: Functions) -> None:
+        integration_by_function: dict[str, integrations.HttpLambdaIntegration] = {}
+        for route in res.ROUTES:
+            name = route.function.name
+            if name not in integration_by_function:
+                integration_by_function[name] = integrations.HttpLambdaIntegration(
+                    f"{name}-integration", functions.function(route.function)
+                )
+            added = self.api.add_routes(
+                path=route.path,
+                methods=[apigwv2.HttpMethod(route.method)],
+                integration=integration_by_function[name],
+                authorizer=self.authorizer if route.authorized else None,
+            )
+            if not route.authorized:
+                for public_route in added:
+                    acknowledge(public_route, "AwsSolutions-APIG4", PUBLIC_ROUTE_REASON)

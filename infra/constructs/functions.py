@@ -1,0 +1,87 @@
+"""One Lambda function per shared.resources.FUNCTIONS entry, all on one dependency layer."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.bundling import LAMBDA_RUNTIME, dependency_layer_code, function_code
+from infra.constructs.access import Resources, grant_declared_access
+from infra.constructs.nag import acknowledge
+from infra.constructs.naming import METRICS_NAMESPACE, SERVICE_NAME, pascal_case
+from shared import resources as res
+
+
+class Functions(Construct):
+    """`functions[spec.name]`; each has its own role and a one-month log group."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, resources: Resources) -> None:
+        super().__init__(scope, construct_id)
+        self.layer = lambda_.LayerVersion(
+            self,
+            "Dependencies",
+            code=dependency_layer_code(),
+            compatible_runtimes=[LAMBDA_RUNTIME],
+            compatible_architectures=[lambda_.Architecture.X86_64],
+            description="Runtime dependencies from pyproject.toml (boto3 comes with Lambda).",
+        )
+        environment = {
+            **resources.common_environment(),
+            "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+        }
+        acknowledge(
+            self,
+            "AwsSolutions-L1",
+            "python3.12 on purpose (the spec allows 3.12 or 3.13): the layer's binary wheels "
+            "(pydantic-core) are built for cp312 from the same constant in infra/bundling.py, "
+            "so runtime and layer can only move together.",
+        )
+        self.functions: dict[str, lambda_.Function] = {}
+        for spec in res.FUNCTIONS:
+            fn = self._function(spec, environment)
+            grant_declared_access(fn, spec, resources)
+            self.functions[spec.name] = fn
+
+    def function(self, spec: res.Function) -> lambda_.Function:
+        return self.functions[spec.name]
+
+    def add_environment(self, key: str, value: str) -> None:
+        """For values known only once other constructs exist (the API's URL)."""
+        for fn in self.functions.values():
+            fn.add_environment(key, value)
+
+    def _function(self, spec: res.Function, environment: dict[str, str]) -> lambda_.Function:
+        construct_id = pascal_case(spec.name)
+        log_group = logs.LogGroup(
+            self,
+            f"{construct_id}Logs",
+            retention=logs.RetentionDays.ONE_MONTH,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        # An own role instead of AWSLambdaBasicExecutionRole: logs go to this one group only.
+        role = iam.Role(
+            self,
+            f"{construct_id}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        )
+        log_group.grant_write(role)
+        return lambda_.Function(
+            self,
+            construct_id,
+            description=f"Serverless Webhooks: {spec.name}",
+            runtime=LAMBDA_RUNTIME,
+            architecture=lambda_.Architecture.X86_64,
+            handler=spec.handler,
+            code=function_code(spec.name),
+            layers=[self.layer],
+            memory_size=spec.memory_mb,
+            timeout=Duration.seconds(spec.timeout_seconds),
+            tracing=lambda_.Tracing.ACTIVE,
+            environment={**dict(environment), **dict(spec.settings)},
+            log_group=log_group,
+            role=role,
+        )

@@ -1,0 +1,49 @@
+"""The Standard state machine that waits out a delivery's retry delay, then re-queues it.
+
+Its definition comes verbatim from shared.resources (the same JSON local mode runs in moto); only
+the delivery queue URL is substituted here.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from shared import resources as res
+
+
+class RetryStateMachine(Construct):
+    """`state_machine` may only `sqs:SendMessage` to the delivery queue (plus logs and X-Ray)."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, delivery_queue: sqs.IQueue) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            retention=logs.RetentionDays.ONE_MONTH,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("states.amazonaws.com"))
+        self.role.add_to_policy(
+            iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[delivery_queue.queue_arn])
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_string(res.retry_state_machine_definition()),
+            definition_substitutions={
+                res.STATE_MACHINE_QUEUE_PLACEHOLDER: delivery_queue.queue_url
+            },
+            role=self.role,
+            logs=sfn.LogOptions(
+                destination=self.log_group,
+                level=sfn.LogLevel.ALL,
+                include_execution_data=False,  # payloads are customer events: keep them out of logs
+            ),
+            tracing_enabled=True,
+        )

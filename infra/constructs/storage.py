@@ -1,0 +1,103 @@
+"""DynamoDB tables (from shared.resources.TABLES) and the S3 bucket for raw inbound bodies."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from infra.constructs.nag import acknowledge
+from shared import resources as res
+
+RAW_BODY_IA_AFTER = Duration.days(30)
+RAW_BODY_EXPIRY = Duration.days(365)
+ACCESS_LOG_EXPIRY = Duration.days(90)
+
+
+def _attribute(name: str) -> dynamodb.Attribute:
+    return dynamodb.Attribute(name=name, type=dynamodb.AttributeType.STRING)
+
+
+class Storage(Construct):
+    """Tables keyed by declaration (`tables[spec.logical_id]`) plus the raw-body bucket."""
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.tables: dict[str, dynamodb.Table] = {
+            spec.logical_id: self._table(spec) for spec in res.TABLES
+        }
+        self.access_logs = self._access_log_bucket()
+        self.raw_bodies = s3.Bucket(
+            self,
+            "RawBodies",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="age-out-raw-bodies",
+                    transitions=[
+                        s3.Transition(
+                            storage_class=s3.StorageClass.INFREQUENT_ACCESS,
+                            transition_after=RAW_BODY_IA_AFTER,
+                        )
+                    ],
+                    expiration=RAW_BODY_EXPIRY,
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix="raw-bodies/",
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+    def table(self, spec: res.Table) -> dynamodb.Table:
+        return self.tables[spec.logical_id]
+
+    def _table(self, spec: res.Table) -> dynamodb.Table:
+        table = dynamodb.Table(
+            self,
+            spec.logical_id,
+            partition_key=_attribute(spec.partition_key),
+            sort_key=_attribute(spec.sort_key) if spec.sort_key else None,
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute=spec.ttl_attribute,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        for index in spec.indexes:
+            table.add_global_secondary_index(
+                index_name=index.name,
+                partition_key=_attribute(index.partition_key),
+                sort_key=_attribute(index.sort_key) if index.sort_key else None,
+                projection_type=dynamodb.ProjectionType.ALL,
+            )
+        # The declared logical id keeps the physical table across construct refactors (RETAIN data).
+        cast(dynamodb.CfnTable, table.node.default_child).override_logical_id(spec.logical_id)
+        return table
+
+    def _access_log_bucket(self) -> s3.Bucket:
+        bucket = s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,  # S3 log delivery cannot write to SSE-KMS
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[
+                s3.LifecycleRule(id="expire-access-logs", expiration=ACCESS_LOG_EXPIRY)
+            ],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        acknowledge(
+            bucket,
+            "AwsSolutions-S1",
+            "This bucket receives the raw-body bucket's server access logs; logging it into "
+            "itself would loop and another log bucket would only move the question.",
+        )
+        return bucket

@@ -1,0 +1,69 @@
+"""The one stack: storage, queues, retry state machine, functions, HTTP API, monitoring."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Aspects, CfnOutput, Stack
+from constructs import Construct
+
+from infra.constructs.access import Resources
+from infra.constructs.api import HttpApi
+from infra.constructs.functions import Functions
+from infra.constructs.monitoring import Monitoring
+from infra.constructs.naming import kebab_case
+from infra.constructs.queues import Queues
+from infra.constructs.retries import RetryStateMachine
+from infra.constructs.secrets import AdminApiKey
+from infra.constructs.storage import Storage
+from infra.constructs.wildcards import wildcard_acknowledger
+from shared import resources as res
+
+STACK_NAME = "ServerlessWebhooks"
+
+
+class ServerlessWebhooksStack(Stack):
+    """Everything `cdk deploy` creates; context `alarm_email` subscribes an address to alarms."""
+
+    def __init__(self, scope: Construct, construct_id: str = STACK_NAME, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        # Per-user and per-source secrets live under this prefix (shared.secrets builds the names).
+        self.secret_prefix = kebab_case(self.stack_name)
+        self.storage = Storage(self, "Storage")
+        self.queues = Queues(self, "Queues")
+        self.retries = RetryStateMachine(
+            self, "Retries", delivery_queue=self.queues.queue(res.DELIVERY_QUEUE)
+        )
+        self.admin_key = AdminApiKey(self, "AdminApiKey", secret_prefix=self.secret_prefix)
+        self.functions = Functions(
+            self,
+            "Functions",
+            resources=Resources(
+                storage=self.storage,
+                queues=self.queues,
+                retry_state_machine=self.retries.state_machine,
+                admin_secret=self.admin_key.secret,
+                secret_prefix=self.secret_prefix,
+            ),
+        )
+        self.http_api = HttpApi(self, "Http", functions=self.functions)
+        # No cycle: functions reference the API's id; the API itself references no function
+        # (integrations, routes and the authorizer do).
+        self.functions.add_environment("PUBLIC_BASE_URL", self.http_api.url)
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            queues=self.queues,
+            retries=self.retries,
+            functions=self.functions,
+            api=self.http_api,
+            alarm_email=self.node.try_get_context("alarm_email"),
+        )
+        Aspects.of(self).add(wildcard_acknowledger(self.storage.raw_bodies, self.secret_prefix))
+        CfnOutput(self, "ApiUrl", value=self.http_api.url, description="Base URL of the API")
+        CfnOutput(
+            self,
+            "AdminApiKeySecret",
+            value=self.admin_key.secret_name,
+            description="Secrets Manager secret holding the first admin API key (api_key)",
+        )
