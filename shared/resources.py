@@ -208,7 +208,7 @@ INBOUND = Function(
     "inbound",
     memory_mb=512,
     timeout_seconds=10,
-    reads_tables=(SOURCES,),
+    reads_tables=(SOURCES, DEDUPE),  # a duplicate's answer reads the first claim's event id
     writes_tables=(DEDUPE, EVENTS),
     sends_to=(INBOUND_QUEUE.env_var,),
     source_secrets="read",
