@@ -7,7 +7,7 @@ export PYTHONPATH := $(CURDIR)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: install local test lint typecheck unit e2e infra bench synth clean
+.PHONY: install local test lint typecheck unit e2e infra bench synth openapi clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -41,6 +41,9 @@ infra: install
 
 bench: install ## prints the figures and writes docs/benchmarks.md
 	$(PY) -m scripts.bench
+
+openapi: install ## writes docs/openapi.json (the served OpenAPI document; a test keeps it current)
+	$(PY) -m scripts.export_openapi
 
 synth: install ## cdk synth with locally bundled Lambda code (no Docker)
 	npx --yes aws-cdk@2 synth --quiet

@@ -76,5 +76,10 @@ def retry(user_id: str, delivery_id: str) -> dict[str, Any]:
         if table.get(user_id, delivery_id) is None:
             raise NotFound(f"delivery {delivery_id} not found")
         raise Conflict("only a failed delivery can be retried", code="delivery_not_failed")
-    enqueue([record])
+    try:
+        enqueue([record])
+    except Exception:
+        # Not queued after all: `failed` again, so that retrying this request can queue it.
+        table.set_status(user_id, delivery_id, {"status": "failed"}, only_if_status_in=("queued",))
+        raise
     return {"delivery_id": delivery_id, "status": "queued"}

@@ -6,6 +6,7 @@ UpdateItem (the attempt); the signing secret comes from a short-lived cache.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -95,6 +96,14 @@ def attempt(message: dict[str, Any]) -> Outcome:
     delivery = loaded.delivery
     if delivery["status"] in ("succeeded", "failed"):
         return "skipped"  # SQS redelivered a finished delivery: never send it again
+    expected = message.get("attempt")
+    made = int(delivery.get("attempts", 0))
+    if isinstance(expected, int) and made >= expected:
+        # A duplicate of a retry message whose attempt was already made. If the worker died
+        # between recording that attempt and scheduling the next one, schedule it now.
+        if made == expected and delivery["status"] == "retrying":
+            _ensure_retry_scheduled(delivery, made)
+        return "duplicate"
     if loaded.event is None:
         _finish_without_sending(delivery, "event no longer exists")
         return "failed"
@@ -191,13 +200,26 @@ def _record(loaded: Loaded, number: int, started: float, result: http_sender.Sen
 
 
 def schedule_retry(delivery: dict[str, Any], failed_attempt: int, delay: int) -> None:
-    """Start the retry state machine: it waits `delay` s, then re-queues the delivery."""
+    """Start the retry state machine: it waits `delay` s, then re-queues the delivery.
+
+    The message names the attempt it is for, so a duplicate copy of it is recognised.
+    """
+    message = {**queue_message(delivery), "attempt": failed_attempt + 1}
     client("stepfunctions").start_execution(
         stateMachineArn=settings().retry_state_machine_arn,
         # Same name for the same attempt: a duplicate start is refused, not run twice.
         name=f"{delivery['delivery_id']}-{failed_attempt}",
-        input=json.dumps({"delay_seconds": delay, "message": json.dumps(queue_message(delivery))}),
+        input=json.dumps({"delay_seconds": delay, "message": json.dumps(message)}),
     )
+
+
+def _ensure_retry_scheduled(delivery: dict[str, Any], made: int) -> None:
+    next_at = delivery.get("next_attempt_at")
+    delay = max(0, int(clock.parse_iso(next_at) - clock.now())) if next_at else 0
+    stepfunctions = client("stepfunctions")
+    # Already scheduled before the crash: StartExecution refuses the same name, nothing to do.
+    with contextlib.suppress(stepfunctions.exceptions.ExecutionAlreadyExists):
+        schedule_retry(delivery, made, delay)
 
 
 def dlq_record(

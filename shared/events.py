@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 from shared import clock, deliveries, publishing, webhooks
+from shared.aws import client
+from shared.config import settings
 from shared.dal import deliveries as deliveries_table
 from shared.dal import events as table
 from shared.dal import webhooks as webhooks_table
@@ -13,6 +15,7 @@ from shared.errors import NotFound
 from shared.patterns import matches_any
 
 INLINE_PAYLOAD_LIMIT = 256 * 1024
+RAW_BODY_LINK_SECONDS = 900
 
 
 def _payload(record: dict[str, Any]) -> Any:
@@ -39,12 +42,27 @@ def detail_view(record: dict[str, Any]) -> dict[str, Any]:
     view["payload"] = _payload(record)
     view["headers"] = record.get("headers") or {}
     view["history"] = record.get("history", [])
+    if record["direction"] == "inbound" and record.get("raw_s3_key"):
+        too_large = int(record.get("size_bytes") or 0) > INLINE_PAYLOAD_LIMIT
+        if too_large or view["payload"] is None:  # the body is not inline: link the raw bytes
+            view["raw_body_url"] = raw_body_url(record["raw_s3_key"])
     if record["direction"] == "outbound":
         view["deliveries"] = [
             deliveries.public_view(item)
             for item in deliveries_table.list_for_event(record["event_id"])
         ]
     return view
+
+
+def raw_body_url(key: str) -> str:
+    """A presigned GET of the stored raw body, valid for RAW_BODY_LINK_SECONDS."""
+    return str(
+        client("s3").generate_presigned_url(
+            "get_object",
+            Params={"Bucket": settings().raw_body_bucket, "Key": key},
+            ExpiresIn=RAW_BODY_LINK_SECONDS,
+        )
+    )
 
 
 def get_record(user_id: str, event_id: str) -> dict[str, Any]:

@@ -8,11 +8,13 @@ a name re-pointed at a private address after the check cannot be reached (DNS re
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from shared.ssrf import UnsafeTarget, checked_address
@@ -57,13 +59,22 @@ def _host_without_port(host: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
+class NoRedirectSession(requests.Session):
+    """Redirects are never followed, so no answer is a redirect: with `allow_redirects=False`
+    requests would still read a 3xx answer's whole body (to prepare `Response.next`), however
+    large or slow that body is."""
+
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        return None
+
+
 _session: requests.Session | None = None
 
 
 def session() -> requests.Session:
     global _session
     if _session is None:
-        _session = requests.Session()
+        _session = NoRedirectSession()
         adapter = PinnedHostAdapter(pool_connections=20, pool_maxsize=20, max_retries=0)
         _session.mount("https://", adapter)
         _session.mount("http://", adapter)
@@ -82,6 +93,26 @@ def pinned_url(url: str, *, allow_private: bool) -> tuple[str, str]:
     return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, "")), host_header
 
 
+def _arriving(response: requests.Response) -> Iterator[bytes]:
+    """Body bytes as they arrive, at most 128 at a time.
+
+    `read1` returns whatever the receiver has sent so far; `iter_content(128)` would block until
+    128 bytes came, so a sender trickling one byte a second would hold it for minutes. urllib3's
+    errors are mapped to requests' the way `iter_content` maps them.
+    """
+    try:
+        while chunk := response.raw.read1(128, decode_content=True):
+            yield chunk
+    except urllib3.exceptions.ProtocolError as error:
+        raise requests.exceptions.ChunkedEncodingError(error) from error
+    except urllib3.exceptions.ReadTimeoutError as error:
+        raise requests.exceptions.ConnectionError(error) from error
+    except urllib3.exceptions.SSLError as error:
+        raise requests.exceptions.SSLError(error) from error
+    except urllib3.exceptions.DecodeError as error:
+        raise requests.exceptions.ContentDecodingError(error) from error
+
+
 def _read_prefix(response: requests.Response, deadline: float) -> tuple[bytes, bool]:
     """The first 1 KB of the body, read in small pieces so a trickling sender meets the deadline.
 
@@ -89,7 +120,7 @@ def _read_prefix(response: requests.Response, deadline: float) -> tuple[bytes, b
     closed instead, so a huge answer costs us nothing.
     """
     received = b""
-    for chunk in response.iter_content(128):
+    for chunk in _arriving(response):
         received += chunk
         if time.monotonic() > deadline:
             return received[:RESPONSE_BODY_LIMIT], False

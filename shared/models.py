@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from shared.config import settings
 from shared.errors import InvalidRequest
@@ -80,7 +80,7 @@ class WebhookCreate(StrictModel):
     url: str = Field(max_length=2048)
     events: list[str] = Field(min_length=1, max_length=100)
     description: str = Field(default="", max_length=1000)
-    active: bool = True
+    active: StrictBool = True
     retry: RetryPolicy | None = None
     headers: dict[str, str] | None = None
 
@@ -93,7 +93,7 @@ class WebhookUpdate(StrictModel):
     url: str | None = Field(default=None, max_length=2048)
     events: list[str] | None = Field(default=None, min_length=1, max_length=100)
     description: str | None = Field(default=None, max_length=1000)
-    active: bool | None = None
+    active: StrictBool | None = None
     retry: RetryPolicy | None = None
     headers: dict[str, str] | None = None
 
@@ -122,7 +122,9 @@ class EventPublish(StrictModel):
     @field_validator("data")
     @classmethod
     def _data_size(cls, value: dict[str, Any]) -> dict[str, Any]:
-        if len(json.dumps(value, separators=(",", ":")).encode()) > MAX_EVENT_DATA_BYTES:
+        # Measured as the envelope encodes it (UTF-8, not \u-escaped): the bytes actually sent.
+        encoded = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+        if len(encoded) > MAX_EVENT_DATA_BYTES:
             raise ValueError("data is larger than 256 KB encoded")
         return value
 
@@ -154,3 +156,143 @@ class ApiKeyCreate(StrictModel):
 class DlqRedrive(StrictModel):
     queue: Literal["delivery", "inbound"]
     message_ids: list[str] | None = Field(default=None, max_length=1000)
+
+
+# Inbound sources ---------------------------------------------------------------------------------
+
+SourceProvider = Literal["stripe", "github", "shopify", "slack", "standard", "hmac"]
+DEDUPE_RULE = re.compile(
+    r"^(header:[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}|body:[A-Za-z0-9_-]{1,100}(\.[A-Za-z0-9_-]{1,100}){0,9})$"
+)
+MAX_SOURCE_SECRET_LENGTH = 4096
+
+
+class HmacSignatureRule(StrictModel):
+    """How a custom `hmac` source signs: which header, algorithm, encoding and signed bytes."""
+
+    header: str = Field(min_length=1, max_length=100)
+    algorithm: Literal["sha256", "sha1", "sha512"] = "sha256"
+    encoding: Literal["hex", "base64"] = "hex"
+    prefix: str = Field(default="", max_length=50)
+    signed_payload: Literal["body", "timestamp.body"] = "body"
+    timestamp_header: str | None = Field(default=None, min_length=1, max_length=100)
+
+    @field_validator("header", "timestamp_header")
+    @classmethod
+    def _header_name(cls, value: str | None) -> str | None:
+        if value is not None and not HEADER_NAME.match(value):
+            raise ValueError(f"{value!r} is not a valid HTTP header name")
+        return value.lower() if value is not None else None
+
+    @model_validator(mode="after")
+    def _timestamp_header_needed(self) -> HmacSignatureRule:
+        if self.signed_payload == "timestamp.body" and not self.timestamp_header:
+            raise ValueError("signed_payload 'timestamp.body' needs timestamp_header")
+        return self
+
+
+class DedupeRule(StrictModel):
+    """`header:<Name>` or `body:<dot.path>`; by default a custom source dedupes on the body hash."""
+
+    key: str = Field(max_length=1200)
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        if not DEDUPE_RULE.match(value):
+            raise ValueError("key must be 'header:<Name>' or 'body:<dot.path>'")
+        return value
+
+
+def _check_optional_url(value: str | None) -> str | None:
+    return None if value is None else _check_url(value)
+
+
+class SourceCreate(StrictModel):
+    name: str = Field(min_length=1, max_length=200)
+    provider: SourceProvider
+    secret: str = Field(min_length=1, max_length=MAX_SOURCE_SECRET_LENGTH, repr=False)
+    signature: HmacSignatureRule | None = None
+    tolerance_seconds: int = Field(default=300, ge=1, le=86400)
+    dedupe: DedupeRule | None = None
+    dedupe_ttl_seconds: int = Field(default=604800, ge=60, le=30 * 86400)
+    forward_url: str | None = Field(default=None, max_length=2048)
+
+    _forward_url = field_validator("forward_url")(_check_optional_url)
+
+    @model_validator(mode="after")
+    def _provider_rules(self) -> SourceCreate:
+        check_source_settings(self.provider, self.secret, self.signature, self.dedupe)
+        if self.provider == "hmac" and self.signature is None:
+            # The default rule: `x-signature: <hex HMAC-SHA256(secret, raw body)>`.
+            self.signature = HmacSignatureRule(header="x-signature")
+        return self
+
+
+class SourceUpdate(StrictModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    secret: str | None = Field(
+        default=None, min_length=1, max_length=MAX_SOURCE_SECRET_LENGTH, repr=False
+    )
+    secret_grace_seconds: int | None = Field(
+        default=None,
+        ge=0,
+        le=604800,
+        description="With a new secret: how long the previous one still verifies (default 86400).",
+    )
+    signature: HmacSignatureRule | None = None
+    tolerance_seconds: int | None = Field(default=None, ge=1, le=86400)
+    dedupe: DedupeRule | None = None
+    dedupe_ttl_seconds: int | None = Field(default=None, ge=60, le=30 * 86400)
+    forward_url: str | None = Field(default=None, max_length=2048)
+
+    _forward_url = field_validator("forward_url")(_check_optional_url)
+
+    @model_validator(mode="after")
+    def _grace_needs_secret(self) -> SourceUpdate:
+        if self.secret_grace_seconds is not None and self.secret is None:
+            raise ValueError("secret_grace_seconds applies only together with a new secret")
+        return self
+
+
+def check_source_settings(
+    provider: str,
+    secret: str | None,
+    signature: HmacSignatureRule | None,
+    dedupe: DedupeRule | None,
+) -> None:
+    """Rules that depend on the provider (raise ValueError, reported as a 422)."""
+    from shared.inbound.providers import standard_key
+
+    if provider != "hmac" and signature is not None:
+        raise ValueError("signature applies only to provider 'hmac'")
+    if provider != "hmac" and dedupe is not None:
+        raise ValueError("dedupe applies only to provider 'hmac'; presets use the provider's id")
+    if provider == "standard" and secret is not None:
+        try:
+            standard_key(secret)
+        except ValueError:
+            raise ValueError("a standard secret is 'whsec_' followed by base64") from None
+
+
+class SourceOut(BaseModel):
+    """A source as the API answers it (the provider secret is never part of it)."""
+
+    id: str
+    name: str
+    provider: SourceProvider
+    inbound_url: str
+    signature: HmacSignatureRule | None
+    tolerance_seconds: int
+    dedupe: DedupeRule | None
+    dedupe_ttl_seconds: int
+    forward_url: str | None
+    secret_updated_at: str | None
+    previous_secret_expires_at: str | None
+    created_at: str
+    updated_at: str
+
+
+class SourceList(BaseModel):
+    data: list[SourceOut]
+    next_cursor: str | None

@@ -17,6 +17,7 @@ from shared.dal import dedupe, dynamo
 from shared.dal import events as events_table
 from shared.dal import webhooks as webhooks_table
 from shared.models import EventPublish
+from shared.observability import logger
 from shared.patterns import matches_any
 from shared.queues import send_batch
 
@@ -146,8 +147,7 @@ def _commit(prepared: Prepared) -> dict[str, Any] | None:
             previous = dynamo.from_item(reasons[0].get("Item", {}))
             return json.loads(previous["answer"]) if "answer" in previous else {}
         raise
-    dynamo.batch_put((config.deliveries_table, d) for d in prepared.deliveries[len(head) :])
-    return None
+    return None  # deliveries past the transaction's limit are the caller's to write
 
 
 def publish_many(user_id: str, bodies: list[EventPublish]) -> list[tuple[int, dict[str, Any]]]:
@@ -157,21 +157,54 @@ def publish_many(user_id: str, bodies: list[EventPublish]) -> list[tuple[int, di
     results: list[tuple[int, dict[str, Any]]] = []
     plain_records: list[tuple[str, dict[str, Any]]] = []
     to_send: list[dict[str, Any]] = []
-    for body in bodies:
-        prepared = prepare(user_id, body, hooks)
-        if prepared.idempotency_key:
-            earlier = _commit(prepared)
-            if earlier is not None:
-                results.append((200, earlier))
-                continue
-        else:
-            plain_records.append((config.events_table, prepared.event))
-            plain_records.extend((config.deliveries_table, d) for d in prepared.deliveries)
-        to_send.extend(queue_message(delivery) for delivery in prepared.deliveries)
-        results.append((202, prepared.answer))
-    dynamo.batch_put(plain_records)
-    send_batch(config.delivery_queue_url, to_send)
+    written: list[Prepared] = []
+    try:
+        for body in bodies:
+            prepared = prepare(user_id, body, hooks)
+            if prepared.idempotency_key:
+                earlier = _commit(prepared)
+                if earlier is not None:
+                    results.append((200, earlier))
+                    continue
+                written.append(prepared)
+                overflow = prepared.deliveries[dynamo.TRANSACT_LIMIT - 2 :]
+                plain_records.extend((config.deliveries_table, d) for d in overflow)
+            else:
+                written.append(prepared)
+                plain_records.append((config.events_table, prepared.event))
+                plain_records.extend((config.deliveries_table, d) for d in prepared.deliveries)
+            to_send.extend(queue_message(delivery) for delivery in prepared.deliveries)
+            results.append((202, prepared.answer))
+        dynamo.batch_put(plain_records)
+        send_batch(config.delivery_queue_url, to_send)
+    except Exception:
+        _forget(written)
+        raise
     return results
+
+
+def _forget(written: list[Prepared]) -> None:
+    """Undo a publish that failed before all its deliveries were queued (the caller gets a 500).
+
+    Without this, a retry with the same caller id would be answered as a duplicate whose
+    deliveries never reached the queue: the event would be lost. Best effort: if DynamoDB
+    fails here too, the records stay behind.
+    """
+    config = settings()
+    keys: list[tuple[str, dict[str, Any]]] = []
+    for prepared in written:
+        if prepared.idempotency_key:
+            keys.append((config.dedupe_table, {"dedupe_key": prepared.idempotency_key}))
+        event = prepared.event
+        keys.append((config.events_table, events_table.key(event["user_id"], event["event_id"])))
+        keys.extend(
+            (config.deliveries_table, {"user_id": d["user_id"], "delivery_id": d["delivery_id"]})
+            for d in prepared.deliveries
+        )
+    try:
+        dynamo.batch_delete(keys)
+    except Exception:
+        logger.exception("could not undo a failed publish", extra={"records": len(keys)})
 
 
 def publish(user_id: str, body: EventPublish) -> tuple[int, dict[str, Any]]:

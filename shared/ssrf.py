@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from shared.errors import InvalidRequest
 
@@ -43,8 +43,14 @@ def is_forbidden_address(address: IpAddress) -> bool:
 
 
 def literal_address(host: str) -> IpAddress | None:
-    """The address a host names literally, including legacy numeric IPv4 forms."""
-    candidate = host.strip("[]")
+    """The address a host names literally, including legacy numeric IPv4 forms.
+
+    URL parsers (WHATWG, browsers, curl) read `127.0.0.1.` and `%31%32%37.0.0.1` as 127.0.0.1
+    too: the percent-encoding and one trailing dot are taken off first.
+    """
+    candidate = unquote(host).strip("[]")
+    if candidate.endswith(".") and not candidate.endswith(".."):
+        candidate = candidate[:-1]
     try:
         return ipaddress.ip_address(candidate)
     except ValueError:

@@ -52,7 +52,7 @@ def list_page(user_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
 
 def update(user_id: str, webhook_id: str, body: WebhookUpdate) -> dict[str, Any]:
     given = body.model_dump(mode="json", exclude_unset=True)
-    for required in ("url", "events", "active"):
+    for required in ("url", "events", "active", "description"):
         if required in given and given[required] is None:
             raise InvalidRequest(f"{required} cannot be null", details=[{"field": required}])
     changes = {name: value for name, value in given.items() if value is not None}

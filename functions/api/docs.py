@@ -23,7 +23,8 @@ COMMON_ERRORS = (401, 413, 422)
 def responses(status: int, model: type[BaseModel] | None, *errors: int) -> dict[int, Any]:
     documented: dict[int, Any] = {}
     if model is None:
-        documented[status] = {"description": "No content"}
+        # An empty `content`: else Powertools documents the handler's `Response[str]` as JSON.
+        documented[status] = {"description": "No content", "content": {}}
     else:
         documented[status] = {
             "description": "Success",

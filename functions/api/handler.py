@@ -2,30 +2,69 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import math
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.api.responses import JSON, error_response, json_response, validation_details
-from functions.api.routes import admin, deliveries, events, secret, webhooks
+from functions.api.routes import admin, deliveries, events, secret, sources, webhooks
 from shared import __version__
-from shared.errors import ApiError, InvalidRequest, NotFound, PayloadTooLarge
+from shared.errors import (
+    ApiError,
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+)
 from shared.observability import logger, tracer
 
 MAX_BODY_BYTES = 1024 * 1024
-app = APIGatewayHttpResolver(enable_validation=True)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("numbers must be finite")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def strict_json(text: str) -> Any:
+    """`json.loads` where every malformed body is a JSONDecodeError (a 422), never a 500:
+    NaN/Infinity, overflowing numbers, huge integers, lone surrogates, nesting too deep."""
+    try:
+        value = json.loads(text, parse_float=_finite, parse_constant=_no_constant)
+        json.dumps(value, ensure_ascii=False).encode()  # lone surrogates are not text
+    except json.JSONDecodeError:
+        raise
+    except (ValueError, RecursionError) as error:
+        raise json.JSONDecodeError("body is not valid JSON", text, 0) from error
+    return value
+
+
+app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=strict_json)
 OPENAPI = {
     "title": "Serverless Webhooks",
     "version": __version__,
     "description": "Webhooks in and out on your own AWS account. See README.md.",
     "security_schemes": {
-        "apiKey": APIKey(name="x-api-key", in_=APIKeyIn.header),
+        "apiKey": APIKey.model_validate({"name": "x-api-key", "in": APIKeyIn.header}),
         "bearer": HTTPBearer(),
     },
     "security": [{"apiKey": []}, {"bearer": []}],
@@ -36,6 +75,7 @@ app.include_router(secret.router, prefix="/v1/secret")
 app.include_router(admin.router, prefix="/v1/admin")
 app.include_router(events.router, prefix="/v1/events")
 app.include_router(deliveries.router, prefix="/v1/deliveries")
+app.include_router(sources.router, prefix="/v1/sources")
 
 
 @app.get("/v1/openapi.json", include_in_schema=False)
@@ -64,6 +104,19 @@ def handle_validation_error(error: RequestValidationError) -> Response[str]:
     return error_response(InvalidRequest(f"invalid request: check {fields}", details=details))
 
 
+@app.exception_handler(RequestUnsupportedContentType)
+def handle_unsupported_content_type(_: RequestUnsupportedContentType) -> Response[str]:
+    return json_response(
+        415,
+        {
+            "error": {
+                "code": "unsupported_media_type",
+                "message": "send the body as JSON with Content-Type: application/json",
+            }
+        },
+    )
+
+
 @app.not_found
 def handle_not_found(_: NotFoundError) -> Response[str]:
     return error_response(NotFound("no such route", code="route_not_found"))
@@ -82,12 +135,39 @@ def handle_unexpected(error: Exception) -> Response[str]:
     correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
 )
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    body = event.get("body") or ""
-    if len(body) > MAX_BODY_BYTES * 4 // 3 + 4:  # base64 of 1 MB, the largest body we read
-        too_large = PayloadTooLarge("request body is larger than 1 MB")
+    refused = refused_before_routing(event)
+    if refused is not None:
         return {
-            "statusCode": too_large.status,
+            "statusCode": refused.status,
             "headers": {"Content-Type": "application/json"},
-            "body": json.dumps(too_large.body()),
+            "body": json.dumps(refused.body()),
         }
     return app.resolve(event, context)
+
+
+def refused_before_routing(event: dict[str, Any]) -> ApiError | None:
+    """What must be answered before the body is even validated, in the spec's order:
+    401 (no or bad key) and 403 (admin routes) first, then 413, then a body that is not text."""
+    authorizer = ((event.get("requestContext") or {}).get("authorizer") or {}).get("lambda")
+    if authorizer is not None:  # the route is behind the authorizer
+        if authorizer.get("auth_error") or not authorizer.get("user_id"):
+            return Unauthorized(str(authorizer.get("auth_error") or "missing API key"))
+        admin_route = str(event.get("rawPath", "")).startswith("/v1/admin/")
+        if admin_route and authorizer.get("role") != "admin":
+            return Forbidden("this route needs an admin API key")
+    body = event.get("body") or ""
+    is_base64 = bool(event.get("isBase64Encoded"))
+    size = len(body) * 3 // 4 if is_base64 else len(body.encode("utf-8", "surrogatepass"))
+    if size > MAX_BODY_BYTES:
+        return PayloadTooLarge("request body is larger than 1 MB")
+    if body and is_base64 and not _is_utf8_base64(body):
+        return InvalidRequest("request body is not UTF-8 JSON", details=[{"field": "body"}])
+    return None
+
+
+def _is_utf8_base64(body: str) -> bool:
+    try:
+        base64.b64decode(body.encode(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return False
+    return True

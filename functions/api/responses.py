@@ -17,7 +17,8 @@ def json_response(status: int, body: Any) -> Response[str]:
 
 
 def no_content() -> Response[str]:
-    return Response(status_code=204, content_type=JSON, body="")
+    """204: no body, so no Content-Type either (an empty body is not JSON)."""
+    return Response(status_code=204, content_type=None, body="")
 
 
 def error_response(error: ApiError) -> Response[str]:

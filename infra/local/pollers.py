@@ -15,6 +15,17 @@ from infra.local.gateway import Handler, LambdaContext
 
 log = logging.getLogger("local.pollers")
 
+# moto's ReceiveMessage checks and marks each message without a lock: two pollers receiving at
+# the same moment can both get the same message (about 1 in 1,000 under load), a duplicate SQS
+# itself would hardly ever deliver. Receives from one queue therefore take turns.
+_receive_locks: dict[str, threading.Lock] = {}
+_locks_lock = threading.Lock()
+
+
+def receive_lock(queue_url: str) -> threading.Lock:
+    with _locks_lock:
+        return _receive_locks.setdefault(queue_url, threading.Lock())
+
 
 def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
     records = []
@@ -68,13 +79,14 @@ class QueuePoller(threading.Thread):
                 self.stop_event.wait(1)
 
     def poll_once(self) -> int:
-        response = self.sqs.receive_message(
-            QueueUrl=self.queue_url,
-            MaxNumberOfMessages=self.batch_size,
-            WaitTimeSeconds=1,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        )
+        with receive_lock(self.queue_url):
+            response = self.sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=self.batch_size,
+                WaitTimeSeconds=1,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
         messages = response.get("Messages", [])
         if not messages:
             return 0

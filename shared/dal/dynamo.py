@@ -159,11 +159,19 @@ def query_all(**kwargs: Any) -> Iterator[dict[str, Any]]:
 
 def batch_put(records: Iterable[tuple[str, dict[str, Any]]]) -> None:
     """BatchWriteItem of (table, record) pairs, 25 a call across tables, unprocessed re-sent."""
-    pending = list(records)
+    _batch_write([(table, {"PutRequest": {"Item": to_item(r)}}) for table, r in records])
+
+
+def batch_delete(keys: Iterable[tuple[str, dict[str, Any]]]) -> None:
+    """BatchWriteItem deletes of (table, key) pairs; deleting an absent item is no error."""
+    _batch_write([(table, {"DeleteRequest": {"Key": to_item(key)}}) for table, key in keys])
+
+
+def _batch_write(pending: list[tuple[str, dict[str, Any]]]) -> None:
     for start in range(0, len(pending), BATCH_WRITE_LIMIT):
         request: dict[str, list[dict[str, Any]]] = {}
-        for table_name, record in pending[start : start + BATCH_WRITE_LIMIT]:
-            request.setdefault(table_name, []).append({"PutRequest": {"Item": to_item(record)}})
+        for table_name, write in pending[start : start + BATCH_WRITE_LIMIT]:
+            request.setdefault(table_name, []).append(write)
         for _ in range(8):
             response = client("dynamodb").batch_write_item(RequestItems=request)
             request = response.get("UnprocessedItems") or {}

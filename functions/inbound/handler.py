@@ -1,0 +1,90 @@
+"""`POST /inbound/{source_id}`: public provider webhooks, verified on the exact raw bytes.
+
+The raw body is the base64-decoded body when API Gateway encoded it, else the text as UTF-8;
+never Powertools' `decoded_body`, which would force text. Everything else is the service's.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from aws_lambda_powertools import single_metric
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared.inbound.service import MAX_BODY_BYTES, TOO_LARGE, Answer, receive
+from shared.observability import NAMESPACE, SERVICE, logger, metrics, tracer
+
+MAX_ENCODED_BYTES = MAX_BODY_BYTES * 4 // 3 + 4  # base64 of 1 MB
+BAD_BASE64 = Answer(400, {"error": {"code": "bad_request", "message": "body is not valid base64"}})
+INTERNAL_ERROR = Answer(
+    500, {"error": {"code": "internal_error", "message": "internal error, retry later"}}
+)
+
+
+def raw_body(event: dict[str, Any]) -> bytes:
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        return base64.b64decode(body, validate=True)
+    return str(body).encode("utf-8")
+
+
+def http_response(answer: Answer) -> dict[str, Any]:
+    return {
+        "statusCode": answer.status,
+        "headers": {"Content-Type": "application/json", **answer.headers},
+        "body": json.dumps(answer.body),
+    }
+
+
+def count(answer: Answer, source_id: str) -> None:
+    """EMF metrics (log lines, no API call): received in total and per source, duplicates,
+    signature rejections and other refusals."""
+    duplicate = answer.body.get("duplicate")
+    if answer.status == 200 and duplicate is False:
+        metrics.add_metric(name="InboundReceived", unit=MetricUnit.Count, value=1)
+        with single_metric(
+            name="InboundReceived",
+            unit=MetricUnit.Count,
+            value=1,
+            namespace=NAMESPACE,
+            default_dimensions={"service": SERVICE},
+        ) as per_source:
+            per_source.add_dimension(name="source_id", value=source_id)
+    elif answer.status == 200:
+        name = "InboundDuplicate" if duplicate is True else "InboundChallenge"
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    elif answer.status == 401:
+        metrics.add_metric(name="InboundRejected", unit=MetricUnit.Count, value=1)
+    else:
+        metrics.add_metric(name="InboundRefused", unit=MetricUnit.Count, value=1)
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context(
+    correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
+)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    source_id = str((event.get("pathParameters") or {}).get("source_id") or "")
+    answer = answer_request(source_id, event)
+    count(answer, source_id)
+    return http_response(answer)
+
+
+def answer_request(source_id: str, event: dict[str, Any]) -> Answer:
+    if len(event.get("body") or "") > MAX_ENCODED_BYTES:
+        return TOO_LARGE
+    try:
+        body = raw_body(event)
+    except (binascii.Error, ValueError):
+        return BAD_BASE64
+    try:
+        return receive(source_id, event.get("headers") or {}, body)
+    except Exception:
+        logger.exception("inbound receipt failed", extra={"source_id": source_id})
+        return INTERNAL_ERROR

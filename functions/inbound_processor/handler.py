@@ -1,0 +1,32 @@
+"""Inbound queue consumer: each message runs its registered handlers; a failure fails only it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.inbound_processor import examples  # noqa: F401  (registers the example handlers)
+from functions.inbound_processor.registry import handlers_for
+from shared.batch import process_batch
+from shared.inbound import service
+from shared.observability import logger, metrics, tracer
+
+
+def handle_message(message: dict[str, Any]) -> str:
+    return service.process(message, handlers_for)
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    response, outcomes = process_batch(event, handle_message)
+    counted = Counter(outcomes)
+    metrics.add_metric(name="InboundProcessed", unit=MetricUnit.Count, value=counted["processed"])
+    failed = len(response["batchItemFailures"])
+    metrics.add_metric(name="InboundProcessingFailed", unit=MetricUnit.Count, value=failed)
+    logger.info("batch done", extra={"outcomes": dict(counted), "failed": failed})
+    return response

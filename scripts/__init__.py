@@ -1,0 +1,1 @@
+"""Developer scripts (not shipped to Lambda): `python -m scripts.bench` prints the benchmarks."""

@@ -1,0 +1,549 @@
+"""AWS calls per operation and the measurements the cost model needs.
+
+moto runs as a server in a child process (with the test receiver), so the CPU time measured
+around a handler call in this process is the handler's own work, not the emulator's. Requests go
+through the local gateway in-process (authorizer first, as API Gateway does); the SQS consumers
+are invoked directly with event-source-mapping events: delivery messages built from the publish
+answers exactly as `shared.publishing.queue_message` puts them on the queue, inbound messages
+read off the inbound queue.
+
+Each operation is run once to warm the caches (clients, secrets, API keys), once metered (calls
+and billable units, with probes that read item sizes), then `timed_runs` times unmetered for the
+handlers' CPU and wall time (medians).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scripts.metering import AwsMeter, Invocations, LambdaMeter, Usage, captured_stdout
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_KEY = "wk_bench_admin_key"
+PREFIX = "bench"
+EVENT_TYPE = "bench.created"
+# A representative event: ~0.5 KB of JSON data (webhook payloads are typically 0.5-5 KB).
+EVENT_DATA: dict[str, Any] = {
+    "id": "usr_8f14e45fceea167a5a36dedd4bea2543",
+    "email": "ada.lovelace@example.com",
+    "name": "Ada Lovelace",
+    "plan": "pro",
+    "seats": 12,
+    "company": {"id": "org_1679091c5a880faf6fb5e6087eb1b2dc", "name": "Analytical Engines Ltd"},
+    "address": {"line1": "12 St James's Square", "city": "London", "postcode": "SW1Y 4JH"},
+    "tags": ["beta", "enterprise", "eu"],
+    "created_at": "2026-11-24T16:47:18Z",
+    "metadata": {"source": "signup-form", "campaign": "autumn-2026", "referrer": "newsletter"},
+}
+GITHUB_BODY_TEMPLATE: dict[str, Any] = {
+    "action": "opened",
+    "number": 1347,
+    "pull_request": {
+        "id": 1,
+        "title": "Amazing new feature",
+        "user": {"login": "octocat", "id": 1},
+        "body": "Please pull these awesome changes in!",
+        "head": {"ref": "new-topic", "sha": "6dcb09b5b57875f334f61aebed695e2e4193db5e"},
+        "base": {"ref": "master", "sha": "6dcb09b5b57875f334f61aebed695e2e4193db5e"},
+    },
+    "repository": {"id": 1296269, "full_name": "octocat/Hello-World", "private": False},
+    "sender": {"login": "octocat", "id": 1},
+}
+
+
+# ---------------------------------------------------------------- child process: moto + receiver
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@contextmanager
+def emulator() -> Iterator[tuple[int, int]]:
+    """(moto port, receiver port) served by `python -m scripts.emulator`; stopped on exit."""
+    moto_port, receiver_port = free_port(), free_port()
+    command = [sys.executable, "-m", "scripts.emulator", str(moto_port), str(receiver_port)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("AWS_ENDPOINT_URL", None)
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not (_listening(moto_port) and _listening(receiver_port)):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the moto server child did not start within 60 s")
+            time.sleep(0.1)
+        yield moto_port, receiver_port
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+# ---------------------------------------------------------------- results
+
+
+@dataclass
+class OpResult:
+    """One operation: its metered AWS usage and its handlers' per-invocation times."""
+
+    name: str
+    usage: Usage
+    invocations: dict[str, int]  # per run, by function
+    cpu: dict[str, float] = field(default_factory=dict)  # median seconds per invocation
+    wall: dict[str, float] = field(default_factory=dict)
+    runs: int = 0
+
+
+@dataclass
+class AwsResults:
+    ops: dict[str, OpResult] = field(default_factory=dict)
+    inbound_error: str | None = None
+    retry_transitions: int = 0
+
+
+# ---------------------------------------------------------------- the bench environment
+
+
+class Bench:
+    """The function environment pointed at the child's moto server, plus meters and helpers."""
+
+    def __init__(self, moto_port: int, receiver_port: int) -> None:
+        import boto3
+
+        endpoint = f"http://127.0.0.1:{moto_port}"
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": endpoint,
+                "AWS_ACCESS_KEY_ID": "bench",
+                "AWS_SECRET_ACCESS_KEY": "bench",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "AWS_REGION": "us-east-1",
+                "MOTO_PORT": str(moto_port),
+                "WEBHOOKS_ALLOW_PRIVATE_TARGETS": "1",
+                "PUBLIC_BASE_URL": "https://hooks.example.com",
+                "POWERTOOLS_SERVICE_NAME": "serverless-webhooks",
+                "POWERTOOLS_METRICS_NAMESPACE": "ServerlessWebhooks",
+                "POWERTOOLS_TRACE_DISABLED": "1",
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+            }
+        )
+        from infra.local.provision import provision
+        from shared import resources as res
+
+        session = boto3.session.Session(region_name="us-east-1")
+        self.env = provision(session, PREFIX, ADMIN_KEY)
+        os.environ.update(self.env)
+        _reset_process_caches()
+        self.receiver = f"http://127.0.0.1:{receiver_port}"
+        self.raw_sqs = session.client("sqs")  # uncounted: the bench's own queue reads
+        key_names = {
+            self.env[table.env_var]: tuple(
+                name for name in (table.partition_key, table.sort_key) if name
+            )
+            for table in res.TABLES
+        }
+        self.aws = AwsMeter(key_names, session.client("dynamodb"))
+        self.lambdas = LambdaMeter()
+        self.gateway = _instrumented_gateway(self.lambdas)
+
+    def close(self) -> None:
+        self.aws.close()
+
+    # API through the gateway ------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        key: str | None = None,
+        body: Any = None,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
+        sent = {"content-type": "application/json", **(headers or {})}
+        if key:
+            sent["x-api-key"] = key
+        data = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
+        response = self.gateway.handle(method, path, sent, data)
+        payload = json.loads(response.body) if response.body else None
+        return response.status, payload
+
+    def expect(self, status: int, reply: tuple[int, Any]) -> Any:
+        if reply[0] != status:
+            raise RuntimeError(f"expected HTTP {status}, got {reply[0]}: {reply[1]}")
+        return reply[1]
+
+    def new_user(self, user_id: str) -> str:
+        reply = self.request(
+            "POST", "/v1/admin/api-keys", ADMIN_KEY, {"user_id": user_id, "role": "user"}
+        )
+        return str(self.expect(201, reply)["api_key"])
+
+    def add_webhooks(self, key: str, path: str, count: int) -> None:
+        for _ in range(count):
+            body = {"url": self.receiver + path, "events": ["bench.*"]}
+            self.expect(201, self.request("POST", "/v1/webhooks", key, body))
+
+    def publish(self, key: str) -> Any:
+        body = {"type": EVENT_TYPE, "data": EVENT_DATA}
+        return self.expect(202, self.request("POST", "/v1/events", key, body))
+
+    def publish_batch(self, key: str, count: int) -> Any:
+        body = {"events": [{"type": EVENT_TYPE, "data": EVENT_DATA} for _ in range(count)]}
+        return self.expect(202, self.request("POST", "/v1/events/batch", key, body))
+
+    # queues -----------------------------------------------------------------
+
+    def drain(self, env_var: str) -> None:
+        """Delete what is on a queue (PurgeQueue is limited to once a minute)."""
+        url = self.env[env_var]
+        for _ in range(200):
+            messages = self.raw_sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            ).get("Messages", [])
+            if not messages:
+                return
+            entries = [
+                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)
+            ]
+            self.raw_sqs.delete_message_batch(QueueUrl=url, Entries=entries)
+
+    def receive(self, env_var: str, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """Exactly `count` messages off a queue (the bench's own uncounted reads)."""
+        messages: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        while len(messages) < count and time.monotonic() < deadline:
+            reply = self.raw_sqs.receive_message(
+                QueueUrl=self.env[env_var],
+                MaxNumberOfMessages=min(10, count - len(messages)),
+                AttributeNames=["All"],
+                WaitTimeSeconds=1,
+            )
+            messages.extend(reply.get("Messages", []))
+        if len(messages) < count:
+            raise RuntimeError(f"only {len(messages)} of {count} messages arrived on {env_var}")
+        return messages
+
+    def delivery_messages(self, user_id: str, answers: list[Any]) -> list[dict[str, Any]]:
+        """The delivery queue's messages for published events, as SQS hands them out."""
+        from shared.publishing import queue_message
+
+        messages = []
+        for answer in answers:
+            for item in answer["deliveries"]:
+                body = queue_message(
+                    {
+                        "delivery_id": item["delivery_id"],
+                        "user_id": user_id,
+                        "event_id": answer["event_id"],
+                        "webhook_id": item["webhook_id"],
+                    }
+                )
+                messages.append(
+                    {
+                        "MessageId": str(uuid.uuid4()),
+                        "ReceiptHandle": uuid.uuid4().hex,
+                        "Body": json.dumps(body, separators=(",", ":")),
+                        "Attributes": {"ApproximateReceiveCount": "1"},
+                    }
+                )
+        return messages
+
+    def sqs_event(self, env_var: str, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        from infra.local.pollers import sqs_event
+
+        arn = f"arn:aws:sqs:us-east-1:123456789012:{self.env[env_var].rsplit('/', 1)[-1]}"
+        return sqs_event(messages, arn)
+
+    def invoke(self, function: Any, event: dict[str, Any]) -> Any:
+        """Invoke a consumer handler as its event source mapping would."""
+        from infra.local.gateway import LambdaContext
+
+        handler = self.gateway.handler_plain(function)
+        return self.lambdas.call(
+            function.name, handler, event, LambdaContext(function.name, function.memory_mb)
+        )
+
+    # measuring --------------------------------------------------------------
+
+    def measure(
+        self,
+        name: str,
+        prepare: Callable[[], Any],
+        run: Callable[[Any], None],
+        timed_runs: int,
+    ) -> OpResult:
+        """Warm up, meter one run (calls and units), then time `timed_runs` more."""
+        with captured_stdout():
+            run(prepare())
+            state = prepare()
+            self.lambdas.reset()
+            with self.aws.record(probing=True) as usage, captured_stdout() as sink:
+                run(state)
+            usage.log_bytes = sink.bytes
+            metered = self.lambdas.current
+            invocations = {fn: metered.count(fn) for fn in metered.cpu}
+            samples: list[Invocations] = []
+            for _ in range(timed_runs):
+                state = prepare()
+                samples.append(self.lambdas.reset())
+                run(state)
+        result = OpResult(name, usage, invocations, runs=timed_runs)
+        for function in invocations:
+            cpu = [sum(s.cpu[function]) / len(s.cpu[function]) for s in samples if s.cpu[function]]
+            wall = [
+                sum(s.wall[function]) / len(s.wall[function]) for s in samples if s.wall[function]
+            ]
+            if cpu:
+                result.cpu[function] = statistics.median(cpu)
+                result.wall[function] = statistics.median(wall)
+        return result
+
+
+def _reset_process_caches() -> None:
+    from shared import auth, secrets
+    from shared.aws import reset_clients
+    from shared.config import settings
+
+    settings.cache_clear()
+    reset_clients()
+    auth.reset_caches()
+    secrets.clear_caches()
+
+
+def _instrumented_gateway(meter: LambdaMeter) -> Any:
+    """The local gateway with every handler call timed (the gateway's own work is not)."""
+    from infra.local.gateway import Gateway, Handler
+    from shared import resources as res
+
+    class TimedGateway(Gateway):
+        def handler(self, function: res.Function) -> Handler:
+            inner = super().handler(function)
+
+            def timed(event: dict[str, Any], context: Any) -> dict[str, Any]:
+                return meter.call(function.name, inner, event, context)  # type: ignore[no-any-return]
+
+            return timed
+
+        def handler_plain(self, function: res.Function) -> Handler:
+            return super().handler(function)
+
+    return TimedGateway()
+
+
+# ---------------------------------------------------------------- the operations
+
+
+def run_all(timed_runs: int, deadline: float) -> AwsResults:
+    """Every operation the table and the cost model need (moto in a child process)."""
+    results = AwsResults(retry_transitions=retry_transitions())
+    saved = dict(os.environ)
+    try:
+        with emulator() as (moto_port, receiver_port):
+            bench = Bench(moto_port, receiver_port)
+            try:
+                _outbound(bench, results, timed_runs, deadline)
+                if time.monotonic() < deadline:
+                    _inbound(bench, results, timed_runs)
+                else:
+                    results.inbound_error = "skipped: the bench ran out of time"
+            finally:
+                bench.close()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        _reset_process_caches()
+    return results
+
+
+def _outbound(bench: Bench, results: AwsResults, timed_runs: int, deadline: float) -> None:
+    from shared import delivery
+    from shared import resources as res
+
+    queue = res.DELIVERY_QUEUE.env_var
+    ops = results.ops
+
+    def add(op: OpResult) -> None:
+        ops[op.name] = op
+
+    def nothing() -> None:
+        return None
+
+    # Publish to N matching webhooks (one event, single-event publish).
+    for count in (1, 10, 100):
+        key = bench.new_user(f"publish-{count}")
+        bench.add_webhooks(key, "/ok", count)
+        add(
+            bench.measure(
+                f"publish_{count}",
+                nothing,
+                lambda _, key=key: bench.publish(key),  # type: ignore[misc]
+                timed_runs if count == 1 else (max(3, timed_runs // 2) if count == 10 else 0),
+            )
+        )
+    key1 = bench.new_user("publish-batch")
+    bench.add_webhooks(key1, "/ok", 1)
+
+    def ten_singles(_: Any) -> None:
+        for _ in range(10):
+            bench.publish(key1)
+
+    add(bench.measure("ten_single_publishes", nothing, ten_singles, 0))
+    add(bench.measure("batch_of_10", nothing, lambda _: bench.publish_batch(key1, 10), 0))
+    add(
+        bench.measure(
+            "batch_of_100",
+            nothing,
+            lambda _: bench.publish_batch(key1, 100),
+            max(3, timed_runs // 2),
+        )
+    )
+
+    # Deliveries: one attempt (shared.delivery.attempt) and the worker on batches.
+    ok_key = bench.new_user("deliver-ok")
+    bench.add_webhooks(ok_key, "/ok", 1)
+    fail_key = bench.new_user("deliver-fail")
+    bench.add_webhooks(fail_key, "/fail", 1)
+    users = {ok_key: "deliver-ok", fail_key: "deliver-fail"}
+    for key in users:  # the user reads its signing secret once (created on first use)
+        bench.expect(200, bench.request("GET", "/v1/secret", key))
+
+    def queued(key: str, count: int) -> Callable[[], list[dict[str, Any]]]:
+        def prepare() -> list[dict[str, Any]]:
+            if count == 1:
+                answers = [bench.publish(key)]
+            else:
+                answers = bench.publish_batch(key, count)["data"]
+            return bench.delivery_messages(users[key], answers)
+
+        return prepare
+
+    def attempt_one(messages: list[dict[str, Any]]) -> None:
+        delivery.attempt(json.loads(messages[0]["Body"]))
+
+    def worker(messages: list[dict[str, Any]]) -> None:
+        reply = bench.invoke(res.DELIVERY_WORKER, bench.sqs_event(queue, messages))
+        if reply.get("batchItemFailures"):
+            raise RuntimeError(f"delivery worker reported failures: {reply}")
+
+    add(bench.measure("delivery_ok", queued(ok_key, 1), attempt_one, 0))
+    add(bench.measure("delivery_fail", queued(fail_key, 1), attempt_one, 0))
+    if time.monotonic() > deadline:
+        return
+    add(bench.measure("worker_10_ok", queued(ok_key, 10), worker, timed_runs))
+    add(bench.measure("worker_10_fail", queued(fail_key, 10), worker, max(3, timed_runs // 2)))
+    add(bench.measure("worker_1_ok", queued(ok_key, 1), worker, timed_runs))
+
+
+def github_signature(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _inbound(bench: Bench, results: AwsResults, timed_runs: int) -> None:
+    """Inbound receipt (new, duplicate) and processing, if the inbound routes exist yet."""
+    from shared import resources as res
+
+    missing = [
+        f"functions/{function.name}/handler.py"
+        for function in (res.INBOUND, res.INBOUND_PROCESSOR)
+        if not (ROOT / "functions" / function.name / "handler.py").is_file()
+    ]
+    if missing:
+        results.inbound_error = "not implemented yet: " + ", ".join(missing)
+        return
+    key = bench.new_user("inbound")
+    secret = "gh_webhook_secret_" + uuid.uuid4().hex
+    status, source = bench.request(
+        "POST", "/v1/sources", key, {"name": "github-bench", "provider": "github", "secret": secret}
+    )
+    if status != 201:
+        results.inbound_error = f"POST /v1/sources answered {status}: {source}"
+        return
+    source_id = source["id"]
+    queue = res.INBOUND_QUEUE.env_var
+
+    def post(delivery_id: str) -> Any:
+        body = json.dumps(GITHUB_BODY_TEMPLATE, separators=(",", ":")).encode()
+        headers = {
+            "X-Hub-Signature-256": github_signature(secret, body),
+            "X-GitHub-Delivery": delivery_id,
+            "X-GitHub-Event": "pull_request",
+            "User-Agent": "GitHub-Hookshot/bench",
+        }
+        reply = bench.request("POST", f"/inbound/{source_id}", raw=body, headers=headers)
+        return bench.expect(200, reply)
+
+    def fresh() -> str:
+        return str(uuid.uuid4())
+
+    def seen() -> str:
+        delivery_id = fresh()
+        post(delivery_id)
+        return delivery_id
+
+    def check_new(delivery_id: str) -> None:
+        if post(delivery_id).get("duplicate"):
+            raise RuntimeError("a new inbound event was answered as a duplicate")
+
+    def check_duplicate(delivery_id: str) -> None:
+        if not post(delivery_id).get("duplicate"):
+            raise RuntimeError("a repeated X-GitHub-Delivery was not answered as a duplicate")
+
+    ops = results.ops
+    ops["inbound_new"] = bench.measure("inbound_new", fresh, check_new, timed_runs)
+    ops["inbound_duplicate"] = bench.measure("inbound_duplicate", seen, check_duplicate, timed_runs)
+
+    def ten_received() -> list[dict[str, Any]]:
+        bench.drain(queue)
+        for _ in range(10):
+            post(str(uuid.uuid4()))
+        return bench.receive(queue, 10)
+
+    def process(messages: list[dict[str, Any]]) -> None:
+        reply = bench.invoke(res.INBOUND_PROCESSOR, bench.sqs_event(queue, messages))
+        if reply and reply.get("batchItemFailures"):
+            raise RuntimeError(f"inbound processor reported failures: {reply}")
+
+    ops["processor_10"] = bench.measure(
+        "processor_10", ten_received, process, max(3, timed_runs // 2)
+    )
+
+
+def retry_transitions() -> int:
+    """State transitions of one retry execution, as the cost model counts them: the start, every
+    state on the path from StartAt to End (Wait, Task), and the end."""
+    from shared.resources import RETRY_STATE_MACHINE_DEFINITION as definition
+
+    states: dict[str, dict[str, Any]] = definition["States"]  # type: ignore[assignment]
+    name: str | None = str(definition["StartAt"])
+    path = 0
+    while name is not None and path < len(states):
+        path += 1
+        state = states[name]
+        name = None if state.get("End") else state.get("Next")
+    return path + 2

@@ -1,0 +1,576 @@
+"""`make bench` (`python -m scripts.bench`): the performance and cost figures, with their methods.
+
+Sections, in this order (the quiet-machine measurements first):
+  3. cold start: handler import times beside `import boto3`, code asset and layer sizes;
+  1. AWS calls per operation, and 2. the cost model, from one run against a moto server;
+  4. local throughput through `python -m infra.local`.
+Prints a Markdown report and writes it to docs/benchmarks.md. Bounded: every section has a time
+budget and the whole run stops starting new work after BUDGET_SECONDS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from scripts import prices
+from scripts.report import Report, Row, dollars, ms, size, table
+
+ROOT = Path(__file__).resolve().parent.parent
+OUTPUT = ROOT / "docs" / "benchmarks.md"
+BUDGET_SECONDS = 480.0
+IMPORT_RATIO_TARGET = 1.5
+ASSETS_TIMEOUT_SECONDS = 240
+
+
+def publish_target(webhooks: int) -> int:
+    return 2 + math.ceil(webhooks / 10) + math.ceil(webhooks / 25)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
+    parser.add_argument("--no-layer", action="store_true", help="do not pip-build the layer")
+    parser.add_argument("--no-write", action="store_true", help=f"do not write {OUTPUT}")
+    parser.add_argument("--output", type=Path, default=OUTPUT)
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    deadline = started + BUDGET_SECONDS
+    report = Report("Serverless Webhooks: benchmarks")
+    headings(report)
+    runs = 3 if args.quick else 5
+    timed_runs = 3 if args.quick else 10
+
+    from shared import resources as res
+
+    handlers = [f"functions.{function.name}.handler" for function in res.FUNCTIONS]
+    _section(report, "cold start", lambda: cold_start(report, handlers, runs, args.quick))
+    _section(report, "assets", lambda: asset_sizes(report, args.no_layer))
+    if time.monotonic() < deadline:
+        _section(
+            report, "AWS calls and cost", lambda: calls_and_costs(report, timed_runs, deadline)
+        )
+    if time.monotonic() < deadline:
+        events = 150 if args.quick else 300
+        _section(report, "throughput", lambda: local_throughput(report, events, deadline))
+    report.rows.sort(key=lambda row: [int(part) for part in row.number.split(".")])
+    elapsed = time.monotonic() - started
+    report.facts = machine_facts(elapsed) + report.facts
+    report.section("Notes", notes())
+    text = report.markdown()
+    print(text, end="", flush=True)
+    if not args.no_write:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text)
+        shown = args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output
+        print(f"\n(written to {shown})")
+    return 0
+
+
+def _section(report: Report, name: str, body: Any) -> None:
+    """Run one section; a failure becomes a row with its reason, never a crash."""
+    started = time.monotonic()
+    try:
+        body()
+    except Exception as error:
+        detail = traceback.format_exception_only(type(error), error)[-1].strip()
+        failed = sum(1 for row in report.rows if row.section == "9") + 1
+        report.add(Row(f"9.{failed}", f"{name}: section failed", detail[:300]))
+    report.facts.append(f"section {name}: {time.monotonic() - started:.0f} s")
+
+
+def headings(report: Report) -> None:
+    report.heading(
+        "1",
+        "AWS calls per operation",
+        "Counted from botocore's `before-call` events on the boto3 clients the handlers use "
+        "(`shared.aws.client`), against a moto server in a child process. Requests go through "
+        "the local gateway in-process (the authorizer first, as API Gateway does). Caches are "
+        "warm: each operation ran once before the metered run.",
+    )
+    report.heading(
+        "2",
+        "Cost model (dollars per million)",
+        "List prices of scripts/prices.py x the units measured per operation: DynamoDB request "
+        "units from the real request and response sizes seen by botocore (WRU = ceil(item KB), "
+        "x2 in TransactWriteItems; RRU = ceil(KB / 4) per item read, half when eventually "
+        "consistent, a Query by the bytes returned), SQS requests per 64 KB chunk, S3 PUT/GET, "
+        "Secrets Manager calls, Step Functions transitions of the retry machine; the event source "
+        "mapping's ReceiveMessage + DeleteMessageBatch shared by a batch of 10; one API Gateway "
+        "request (and one authorizer invocation) per API request; Lambda GB-seconds from the "
+        "MEASURED handler CPU time (time.process_time around the handler, moto out of process, "
+        "median of the timed runs), rounded up to 1 ms per invocation, x the function's memory "
+        "in shared/resources.py. Each value also gives the total with Lambda billed on measured "
+        "wall time and on CPU time stretched by Lambda's CPU share (see Notes). Breakdowns below.",
+    )
+    report.heading(
+        "3",
+        "Cold start and package size",
+        "Import of each handler module in a fresh `python` process (PYTHONPATH = repo root, "
+        "POWERTOOLS_TRACE_DISABLED unset, AWS_LAMBDA_FUNCTION_NAME set, so the Powertools tracer "
+        "imports what it does on Lambda), timed with time.perf_counter inside the child; median "
+        "of interleaved runs beside `import boto3` in the same run, after one unmeasured import "
+        "per module to write bytecode; the CPU ratio (time.process_time in the child) is given "
+        "too, as it suffers less from a busy machine. 'no .pyc' repeats it with an empty "
+        "bytecode cache, as the "
+        "assets ship (no .pyc) and Lambda's code directories are read-only. Sizes: each asset "
+        "built by infra/bundling.py's local bundlers into a temp dir and zipped with deflate.",
+    )
+    report.heading(
+        "4",
+        "Local throughput (bounded by moto)",
+        "`python -m infra.local` in a subprocess on free ports; a receiver on 127.0.0.1; one user "
+        "with one webhook; events published over HTTP, counted at the receiver (first receipt per "
+        "event id); latency from sending the publish request to the receipt. **moto bounds these "
+        "figures**: the emulator, the gateway, the SQS pollers and every handler share one Python "
+        "process on this machine. They measure local mode, not AWS.",
+    )
+    report.heading("9", "Sections that failed", "")
+
+
+def machine_facts(elapsed: float) -> list[str]:
+    import moto
+
+    cpu = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    try:
+        cores = subprocess.run(["nproc"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        cores = str(os.cpu_count())
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return [
+        f"run: {now}, `make bench` took {elapsed:.0f} s",
+        f"machine: nproc {cores}, {cpu}, {platform.system()} {platform.machine()}",
+        f"python {platform.python_version()}, moto {moto.__version__}; prices as of "
+        f"{prices.PRICES_TAKEN_ON} ({prices.REGION}, scripts/prices.py)",
+    ]
+
+
+# ---------------------------------------------------------------- 3. cold start
+
+
+sizes_from = [20]  # the first row number of the asset sizes (after the handlers' rows)
+
+
+def cold_start(report: Report, handlers: list[str], runs: int, quick: bool) -> None:
+    from scripts import coldstart
+
+    times = coldstart.measure(handlers, runs=runs, no_bytecode_runs=0 if quick else 3)
+    reference = times.median(coldstart.REFERENCE)
+    reference_cpu = times.median_cpu(coldstart.REFERENCE)
+    reference_raw = times.median_no_bytecode(coldstart.REFERENCE)
+    method = f"median of {runs} runs" + ("" if quick else "; no .pyc: median of 3")
+    report.add(
+        Row(
+            "3.1",
+            "import boto3 (reference)",
+            f"{ms(reference)} (CPU {ms(reference_cpu)}; no .pyc: {ms(reference_raw)})",
+            method,
+        )
+    )
+    details: list[str] = []
+    sizes_from[0] = len(handlers) + 2
+    for position, module in enumerate(handlers, start=2):
+        number = f"3.{position}"
+        if module in times.errors or reference is None:
+            reason = times.errors.get(module) or times.errors.get(coldstart.REFERENCE, "")
+            report.add(
+                Row(
+                    number,
+                    f"import {module}",
+                    f"n/a: {reason}",
+                    method,
+                    f"≤ {IMPORT_RATIO_TARGET}x boto3",
+                )
+            )
+            continue
+        median = times.median(module) or 0.0
+        raw = times.median_no_bytecode(module)
+        ratio = median / reference
+        cpu, ref_cpu = times.median_cpu(module), reference_cpu
+        cpu_ratio = f"CPU {cpu / ref_cpu:.2f}x" if cpu and ref_cpu else "CPU n/a"
+        limit = IMPORT_RATIO_TARGET * reference
+        report.add(
+            Row(
+                number,
+                f"import {module}",
+                f"{ms(median)} = {ratio:.2f}x boto3 ({cpu_ratio}; no .pyc: {ms(raw)})",
+                method,
+                f"≤ {IMPORT_RATIO_TARGET}x boto3 (≤ {ms(limit)})",
+                ratio <= IMPORT_RATIO_TARGET,
+            )
+        )
+        if ratio > IMPORT_RATIO_TARGET:
+            heavy = coldstart.heaviest_packages(module)
+            listed = ", ".join(f"{name} {seconds * 1000:.0f} ms" for name, seconds in heavy)
+            details.append(f"- `{module}`: {listed}")
+    if details:
+        report.section(
+            "Cold start: heaviest packages of the imports that miss",
+            [
+                "Own import time by top-level package (`python -X importtime`, one run):",
+                "",
+                *details,
+            ],
+        )
+
+
+def asset_sizes(report: Report, no_layer: bool) -> None:
+    """Sizes from `python -m scripts.assets` (its own process group, killed on timeout)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "assets.json"
+        command = [sys.executable, "-m", "scripts.assets", str(out)]
+        if no_layer:
+            command.append("--no-layer")
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+            "PIP_DEFAULT_TIMEOUT": "30",
+        }
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            output, _ = process.communicate(timeout=ASSETS_TIMEOUT_SECONDS)
+            cut_off = False
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            output, _ = process.communicate()
+            cut_off = True
+        assets = json.loads(out.read_text()) if out.is_file() else []
+    if not assets:
+        tail = output.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+        raise RuntimeError(f"scripts.assets failed: {tail[0][:300]}")
+    if not any(asset["name"] == "dependency layer" for asset in assets):
+        why = f"cut off after {ASSETS_TIMEOUT_SECONDS} s" if cut_off else "the build crashed"
+        assets.append({"name": "dependency layer", "error": why, "seconds": 0.0})
+    assets.sort(
+        key=lambda asset: ("reference" in asset["name"], asset["name"] == "dependency layer")
+    )
+    method = "infra/bundling.py bundler, zipped"
+    for position, asset in enumerate(assets, start=sizes_from[0]):
+        name = asset["name"]
+        label = name if "reference" in name or name == "dependency layer" else f"{name} code asset"
+        if asset["error"]:
+            value = f"n/a: {asset['error']}"
+        else:
+            value = (
+                f"{size(asset['zipped_bytes'])} zipped ({size(asset['unzipped_bytes'])}, "
+                f"{asset['files']} files)"
+            )
+        row_method = method
+        if name == "dependency layer":
+            row_method += f" (pip for manylinux x86_64, CPython 3.12: {asset['seconds']:.0f} s)"
+        if "reference" in name:
+            row_method = "this venv's copies zipped the same way; the Lambda runtime provides them"
+        report.add(Row(f"3.{position}", f"size: {label}", value, row_method))
+
+
+# ---------------------------------------------------------------- 1 + 2. calls and cost
+
+
+def calls_and_costs(report: Report, timed_runs: int, deadline: float) -> None:
+    from scripts import awsbench, costmodel
+    from shared import resources as res
+
+    results = awsbench.run_all(timed_runs, deadline)
+    ops = results.ops
+
+    def calls_row(number: str, name: str, op_name: str, method: str, target: int | None) -> None:
+        op = ops.get(op_name)
+        if op is None:
+            inbound = op_name.startswith(("inbound", "processor"))
+            why = results.inbound_error if inbound else None
+            report.add(
+                Row(
+                    number,
+                    name,
+                    f"n/a: {why or 'not measured'}",
+                    method,
+                    f"≤ {target}" if target is not None else "",
+                )
+            )
+            return
+        usage = op.usage
+        report.add(
+            Row(
+                number,
+                name,
+                f"{usage.total_calls} ({usage.describe_calls()})",
+                method,
+                f"≤ {target}" if target is not None else "",
+                usage.total_calls <= target if target is not None else None,
+            )
+        )
+
+    calls_row(
+        "1.1",
+        "inbound new event",
+        "inbound_new",
+        "POST /inbound/{id}, github source, valid X-Hub-Signature-256",
+        3,
+    )
+    calls_row(
+        "1.2", "inbound duplicate", "inbound_duplicate", "the same X-GitHub-Delivery again", 1
+    )
+    calls_row(
+        "1.3",
+        "inbound processing, a batch of 10 events",
+        "processor_10",
+        "inbound processor handler, SQS event of 10 real queue messages",
+        None,
+    )
+    for position, count in enumerate((1, 10, 100), start=4):
+        calls_row(
+            f"1.{position}",
+            f"publish to {count} matching webhook(s)",
+            f"publish_{count}",
+            "POST /v1/events, one event",
+            publish_target(count),
+        )
+    calls_row(
+        "1.7",
+        "successful delivery",
+        "delivery_ok",
+        "shared.delivery.attempt on a queued delivery, receiver answers 200",
+        2,
+    )
+    calls_row(
+        "1.8",
+        "failed delivery, retry scheduled",
+        "delivery_fail",
+        "shared.delivery.attempt, receiver answers 500",
+        None,
+    )
+    calls_row(
+        "1.9",
+        "10 single-event publishes",
+        "ten_single_publishes",
+        "10 x POST /v1/events, one webhook",
+        None,
+    )
+    calls_row(
+        "1.10",
+        "one batch publish of 10 events",
+        "batch_of_10",
+        "POST /v1/events/batch, 10 events, one webhook",
+        None,
+    )
+
+    memory = {function.name: function.memory_mb for function in res.FUNCTIONS}
+    model = costmodel.build(results, memory)
+    cost_rows(report, model)
+    report.section("Cost breakdown (dollars per million events)", breakdown(model))
+    report.section("Measured inputs of the cost model", measured_inputs(results))
+
+
+def cost_rows(report: Report, model: Any) -> None:
+    targets = {
+        "Outbound, first-try delivery, single-event publish": (
+            "≤ $3 (the target row: one publish request per delivery)"
+        ),
+        "Outbound, first-try delivery, batch publish of 100": "≤ $3 (same target, batched)",
+        "Inbound, new event (receipt + processing)": "≤ $8",
+    }
+    for position, scenario in enumerate(model.scenarios, start=1):
+        value = (
+            f"{dollars(scenario.total('cpu'))} (Lambda on wall time: "
+            f"{dollars(scenario.total('wall'))}; at Lambda's CPU share: "
+            f"{dollars(scenario.total('share'))})"
+        )
+        target = targets.get(scenario.name, "")
+        passed = scenario.total("cpu") <= scenario.target if scenario.target else None
+        report.add(Row(f"2.{position}", scenario.name, value, scenario.description, target, passed))
+    for offset, (name, reason) in enumerate(model.missing.items(), start=len(model.scenarios) + 1):
+        target = "≤ $8" if name.startswith("inbound new") else ("≤ $3" if "first" in name else "")
+        report.add(Row(f"2.{offset}", name, f"n/a: {reason}", "", target))
+
+
+def breakdown(model: Any) -> list[str]:
+    lines: list[str] = []
+    for scenario in model.scenarios:
+        total = scenario.total("cpu") or 1.0
+        rows = []
+        for line in scenario.merged():
+            quantity = f"{line.quantity:.4g} {line.unit}"
+            rows.append(
+                [
+                    line.component,
+                    quantity,
+                    dollars(line.dollars["cpu"]),
+                    f"{100 * line.dollars['cpu'] / total:.0f} %",
+                ]
+            )
+        rows.append(
+            [
+                "**total** (Lambda on handler CPU time)",
+                "",
+                f"**{dollars(scenario.total('cpu'))}**",
+                "100 %",
+            ]
+        )
+        rows.append(
+            ["total, Lambda billed on measured wall time", "", dollars(scenario.total("wall")), ""]
+        )
+        rows.append(
+            ["total, Lambda CPU time at its CPU share", "", dollars(scenario.total("share")), ""]
+        )
+        rows.append(
+            [
+                f"outside the model: CloudWatch Logs ingestion ({scenario.log_bytes:.0f} B/event)",
+                "",
+                dollars(scenario.logs_dollars()),
+                "",
+            ]
+        )
+        lines += [f"### {scenario.name}", ""]
+        lines += table(["component", "per event", "$ per million", "share"], rows)
+        lines.append("")
+    return lines
+
+
+def measured_inputs(results: Any) -> list[str]:
+    rows = []
+    for op in results.ops.values():
+        usage = op.usage
+        timing = "; ".join(
+            f"{fn} {op.cpu[fn] * 1000:.1f} ms CPU / {op.wall[fn] * 1000:.1f} ms wall"
+            for fn in op.cpu
+        )
+        rows.append(
+            [
+                op.name,
+                str(usage.total_calls),
+                f"{usage.wru:g}",
+                f"{usage.rru:g}",
+                f"{usage.sqs_requests:g}",
+                f"{usage.log_bytes:.0f}",
+                timing or "-",
+                str(op.runs),
+            ]
+        )
+    return [
+        "Per operation as run (not per event): AWS calls, DynamoDB write/read request units, "
+        "SQS requests, bytes the handlers printed (logs, EMF metrics), and the handlers' median "
+        "time per invocation over the timed runs.",
+        "",
+        *table(
+            [
+                "operation",
+                "calls",
+                "WRU",
+                "RRU",
+                "SQS",
+                "log bytes",
+                "handler time per invocation",
+                "timed runs",
+            ],
+            rows,
+        ),
+    ]
+
+
+# ---------------------------------------------------------------- 4. throughput
+
+
+def local_throughput(report: Report, events: int, deadline: float) -> None:
+    from scripts import throughput
+
+    budget = max(30.0, min(180.0, deadline - time.monotonic()))
+    result = throughput.run(events=events, budget=budget)
+    method = (
+        f"local mode up in {result.startup_seconds:.0f} s; warm-up of 5 events first; "
+        f"moto-bound, not AWS"
+    )
+    if result.error:
+        report.add(Row("4.1", "local throughput", f"n/a: {result.error}", method))
+        return
+    for position, phase in enumerate(result.phases, start=1):
+        value = throughput.summary(phase) + (
+            f"; {phase.delivered}/{phase.events} delivered, {phase.duplicates} duplicate(s)"
+        )
+        if phase.errors:
+            value += f"; {len(phase.errors)} request error(s): {phase.errors[0]}"
+        report.add(Row(f"4.{position}", f"{phase.events} events, {phase.name}", value, method))
+
+
+NOTES = """\
+- **Billed Lambda duration is wall time**, I/O waits included (a delivery waits for the receiver,
+  every handler for DynamoDB and SQS). The model counts the measured handler CPU time, as the issue
+  asks; each cost row also gives the total with Lambda billed on the measured wall time. That wall
+  time is against a local moto server and receiver, whose latencies are not AWS's (DynamoDB
+  answers in a few ms on AWS; moto is much slower on large batches).
+- Lambda gives a function CPU in proportion to its memory (one vCPU at 1,769 MB): at 512 MB a
+  CPU-bound handler runs about 3.5x longer than on one core of this machine: the "CPU share" total.
+- Not in the model: free tiers, volume tiers, storage (DynamoDB, S3, $0.40 per secret per month),
+  data transfer, X-Ray traces, CloudWatch metrics and alarms. CloudWatch Logs ingestion is shown
+  beside each total: handler output measured, Lambda's START/END/REPORT lines estimated at 330 B
+  per invocation, API Gateway access logs not counted.
+- Warm caches: each operation ran once before it was metered, so cached reads (signing secret
+  60 s, API keys 10 s, admin key 300 s) cost nothing per event; a cold container pays one read
+  each. The authorizer runs on every API request (its results cache TTL is 0).
+- The event source mapping is assumed to fill batches of 10: true under sustained load; with no
+  batching window configured, thin traffic gets batches of 1 (see that row).
+- DynamoDB units: a write counts the larger of the item before and after it (read back with an
+  uncounted client); a Query is charged on the bytes it returned (with a FilterExpression DynamoDB
+  charges the bytes it scanned); GSI reads are eventually consistent. TransactWriteItems counts 2x
+  the units of every item in it, also when DynamoDB cancels it on a failed condition (the inbound
+  duplicate): an upper bound for a cancelled transaction.
+- Step Functions: a retry execution is counted as start + each state on its path + end
+  (4 transitions); at $25 per million transitions that alone is $100 per million retries.
+- Payloads: ~0.5 KB of JSON data per outbound event; a ~0.6 KB GitHub pull_request body inbound
+  (no forward_url, no registered handler doing AWS work).
+"""
+
+
+def list_price(value: float) -> str:
+    """$1.00, $0.625, $0.0000166667: every significant digit, at least two decimals."""
+    whole, _, decimals = f"{value:.10f}".rstrip("0").partition(".")
+    return f"${whole}.{decimals.ljust(2, '0')}"
+
+
+def notes() -> list[str]:
+    price_rows = [
+        [
+            price.name,
+            f"{list_price(price.dollars)} per {price.unit}",
+            "AWS page" if price.verified else "secondary pages",
+        ]
+        for price in prices.ALL
+    ]
+    return [
+        *NOTES.splitlines(),
+        "",
+        f"Prices ({prices.REGION}, taken {prices.PRICES_TAKEN_ON}, first tier; the pages they "
+        f"come from are listed in scripts/prices.py):",
+        "",
+        *table(["price", "list price", "checked on"], price_rows),
+    ]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

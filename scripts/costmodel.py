@@ -1,0 +1,263 @@
+"""Dollars per million: list prices (scripts/prices.py) x the usage the bench measured.
+
+Each scenario is a sum of parts, every part scaled to ONE event (or delivery):
+- an API request: API Gateway request + the Lambda invocations behind it (authorizer, function);
+- a consumer invocation of the SQS event source mapping, amortized over its batch: the mapping's
+  ReceiveMessage + DeleteMessageBatch and the Lambda request are shared by the batch's messages;
+- the AWS usage the handlers caused (DynamoDB units, SQS, S3, Secrets Manager, Step Functions).
+
+Lambda duration is charged per invocation in 1 ms steps at the function's configured memory.
+Three estimates are kept: measured handler CPU (the model the issue asks for), measured wall time
+(what Lambda bills: I/O waits included, here against a local moto), and CPU scaled by Lambda's
+CPU share at that memory (a CPU-bound handler gets memory/1769 MB of a vCPU).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from scripts import prices
+from scripts.awsbench import AwsResults, OpResult
+from scripts.metering import Usage
+
+# Lambda's START / END / REPORT lines per invocation: an estimate of their bytes.
+PLATFORM_LOG_BYTES_PER_INVOCATION = 330
+ESM_BATCH = 10
+TIME_BASES = ("cpu", "wall", "share")
+
+
+@dataclass
+class Line:
+    component: str
+    quantity: float  # units per event
+    unit: str
+    dollars: dict[str, float]  # per million events, by time basis (most lines: all the same)
+
+
+@dataclass
+class Scenario:
+    name: str
+    description: str
+    lines: list[Line] = field(default_factory=list)
+    log_bytes: float = 0.0  # per event: handler output + platform lines (outside the model)
+    target: float | None = None
+
+    def total(self, basis: str = "cpu") -> float:
+        return sum(line.dollars[basis] for line in self.lines)
+
+    def logs_dollars(self) -> float:
+        return self.log_bytes * prices.CLOUDWATCH_LOGS_INGESTION.per_unit() * prices.MILLION
+
+    def merged(self) -> list[Line]:
+        """Lines with the same component summed (several parts bill the same thing)."""
+        merged: dict[tuple[str, str], Line] = {}
+        for line in self.lines:
+            found = merged.get((line.component, line.unit))
+            if found is None:
+                merged[(line.component, line.unit)] = Line(
+                    line.component, line.quantity, line.unit, dict(line.dollars)
+                )
+            else:
+                found.quantity += line.quantity
+                for basis, value in line.dollars.items():
+                    found.dollars[basis] += value
+        return sorted(merged.values(), key=lambda line: -line.dollars["cpu"])
+
+
+def _flat(per_event_units: float, price: prices.Price) -> dict[str, float]:
+    value = per_event_units * price.per_unit() * prices.MILLION
+    return dict.fromkeys(TIME_BASES, value)
+
+
+class Builder:
+    def __init__(self, scenario: Scenario, memory: dict[str, int]) -> None:
+        self.scenario = scenario
+        self.memory = memory
+
+    def add(self, component: str, quantity: float, unit: str, price: prices.Price) -> None:
+        if quantity:
+            self.scenario.lines.append(Line(component, quantity, unit, _flat(quantity, price)))
+
+    def api_requests(self, per_event: float) -> None:
+        self.add("API Gateway (HTTP API)", per_event, "requests", prices.API_GATEWAY_HTTP_REQUEST)
+
+    def lambda_invocation(self, function: str, op: OpResult, per_event: float) -> None:
+        """`per_event` invocations of `function`, each as long as measured in `op`."""
+        self.add("Lambda requests", per_event, "invocations", prices.LAMBDA_REQUEST)
+        memory_gb = self.memory[function] / 1024
+        share = min(1.0, self.memory[function] / prices.LAMBDA_MB_PER_VCPU)
+        seconds = {
+            "cpu": op.cpu.get(function, 0.0),
+            "wall": op.wall.get(function, 0.0),
+            "share": op.cpu.get(function, 0.0) / share,
+        }
+        dollars = {}
+        for basis, value in seconds.items():
+            billed = math.ceil(value * 1000 / prices.LAMBDA_BILLING_GRANULARITY_MS) / 1000
+            gb_seconds = billed * memory_gb * per_event
+            dollars[basis] = gb_seconds * prices.LAMBDA_GB_SECOND_X86.per_unit() * prices.MILLION
+        gb_s_cpu = math.ceil(seconds["cpu"] * 1000) / 1000 * memory_gb * per_event
+        self.scenario.lines.append(Line("Lambda duration", gb_s_cpu, "GB-s", dollars))
+        self.scenario.log_bytes += PLATFORM_LOG_BYTES_PER_INVOCATION * per_event
+
+    def usage(self, usage: Usage, factor: float, transitions_per_execution: int) -> None:
+        """AWS usage of an operation, `factor` times per event."""
+        scaled = usage.scaled(factor)
+        self.add("DynamoDB writes", scaled.wru, "WRU", prices.DYNAMODB_WRU)
+        self.add("DynamoDB reads", scaled.rru, "RRU", prices.DYNAMODB_RRU)
+        self.add("SQS", scaled.sqs_requests, "requests", prices.SQS_REQUEST)
+        self.add("S3 PUT", scaled.s3_put, "requests", prices.S3_PUT)
+        self.add("S3 GET", scaled.s3_get, "requests", prices.S3_GET)
+        self.add("Secrets Manager", scaled.secrets_calls, "calls", prices.SECRETS_MANAGER_CALL)
+        self.add(
+            "Step Functions",
+            scaled.sfn_executions * transitions_per_execution,
+            "transitions",
+            prices.STEP_FUNCTIONS_TRANSITION,
+        )
+        self.scenario.log_bytes += scaled.log_bytes
+
+    def esm(self, batch: int) -> None:
+        """The event source mapping's ReceiveMessage + DeleteMessageBatch, shared by a batch."""
+        self.add("SQS", 2 / batch, "requests", prices.SQS_REQUEST)
+
+    def api_call(self, op: OpResult, function: str, events_per_request: int) -> None:
+        """One API request carrying `events_per_request` events, with the authorizer in front
+        when the route has one; the handlers' AWS usage is in `op.usage`."""
+        share = 1 / events_per_request
+        self.api_requests(share)
+        if "authorizer" in op.invocations:
+            self.lambda_invocation("authorizer", op, share)
+        self.lambda_invocation(function, op, share)
+
+    def consumer(self, function: str, op: OpResult, batch: int, transitions: int) -> None:
+        """One message of a consumer batch of `batch` (op measured one such invocation)."""
+        self.esm(batch)
+        self.lambda_invocation(function, op, 1 / batch)
+        self.usage(op.usage, 1 / batch, transitions)
+
+
+@dataclass
+class CostModel:
+    scenarios: list[Scenario] = field(default_factory=list)
+    missing: dict[str, str] = field(default_factory=dict)
+
+
+def build(results: AwsResults, memory: dict[str, int]) -> CostModel:
+    model = CostModel()
+    ops = results.ops
+    transitions = results.retry_transitions
+
+    def need(*names: str) -> bool:
+        absent = [name for name in names if name not in ops or not ops[name].cpu]
+        return not absent
+
+    if need("publish_1", "worker_10_ok"):
+        first = Scenario(
+            "Outbound, first-try delivery, single-event publish",
+            "POST /v1/events with one event matching one webhook (authorizer + api), then one "
+            "message of a delivery-worker batch of 10 succeeding at the first attempt",
+            target=3.0,
+        )
+        b = Builder(first, memory)
+        b.api_call(ops["publish_1"], "api", 1)
+        b.usage(ops["publish_1"].usage, 1, transitions)
+        b.consumer("delivery_worker", ops["worker_10_ok"], ESM_BATCH, transitions)
+        model.scenarios.append(first)
+    else:
+        model.missing["first-try delivery"] = "publish or worker measurements missing"
+    if need("batch_of_100", "worker_10_ok"):
+        batch = Scenario(
+            "Outbound, first-try delivery, batch publish of 100",
+            "POST /v1/events/batch with 100 events each matching one webhook, per delivery; "
+            "delivery as above",
+            target=3.0,
+        )
+        b = Builder(batch, memory)
+        b.api_call(ops["batch_of_100"], "api", 100)
+        b.usage(ops["batch_of_100"].usage, 1 / 100, transitions)
+        b.consumer("delivery_worker", ops["worker_10_ok"], ESM_BATCH, transitions)
+        model.scenarios.append(batch)
+    if need("publish_10", "worker_10_ok"):
+        fanout = Scenario(
+            "Outbound, first-try delivery, one event fanned out to 10 webhooks",
+            "POST /v1/events with one event matching 10 webhooks, per delivery; delivery as above",
+        )
+        b = Builder(fanout, memory)
+        b.api_call(ops["publish_10"], "api", 10)
+        b.usage(ops["publish_10"].usage, 1 / 10, transitions)
+        b.consumer("delivery_worker", ops["worker_10_ok"], ESM_BATCH, transitions)
+        model.scenarios.append(fanout)
+    if need("publish_1", "worker_10_ok", "worker_10_fail"):
+        retry = Scenario(
+            "Outbound, delivered at the second attempt (one retry), single-event publish",
+            f"as the first-try row, plus a failed attempt (batch of 10), the retry machine "
+            f"({transitions} state transitions: start, "
+            f"{', '.join(_path_names())}, end) and its sqs:sendMessage, and the message "
+            f"received again",
+        )
+        b = Builder(retry, memory)
+        b.api_call(ops["publish_1"], "api", 1)
+        b.usage(ops["publish_1"].usage, 1, transitions)
+        b.consumer("delivery_worker", ops["worker_10_fail"], ESM_BATCH, transitions)
+        b.add("SQS", 1, "requests", prices.SQS_REQUEST)  # the state machine's SendMessage
+        b.consumer("delivery_worker", ops["worker_10_ok"], ESM_BATCH, transitions)
+        model.scenarios.append(retry)
+    if need("publish_1", "worker_1_ok"):
+        lonely = Scenario(
+            "Outbound, first-try delivery, single-event publish, worker batches of 1",
+            "as the first-try row when traffic is too thin for the event source mapping to "
+            "fill batches (no batching window is configured)",
+        )
+        b = Builder(lonely, memory)
+        b.api_call(ops["publish_1"], "api", 1)
+        b.usage(ops["publish_1"].usage, 1, transitions)
+        b.consumer("delivery_worker", ops["worker_1_ok"], 1, transitions)
+        model.scenarios.append(lonely)
+    if need("inbound_new", "processor_10"):
+        inbound = Scenario(
+            "Inbound, new event (receipt + processing)",
+            "POST /inbound/{source_id} (GitHub preset, no authorizer), then one message of an "
+            "inbound-processor batch of 10 (no forward_url)",
+            target=8.0,
+        )
+        b = Builder(inbound, memory)
+        b.api_call(ops["inbound_new"], "inbound", 1)
+        b.usage(ops["inbound_new"].usage, 1, transitions)
+        b.consumer("inbound_processor", ops["processor_10"], ESM_BATCH, transitions)
+        model.scenarios.append(inbound)
+    else:
+        model.missing["inbound new"] = results.inbound_error or "inbound measurements missing"
+    if need("inbound_duplicate"):
+        duplicate = Scenario(
+            "Inbound, duplicate (dropped at receipt)",
+            "POST /inbound/{source_id} repeating an X-GitHub-Delivery already received",
+        )
+        b = Builder(duplicate, memory)
+        b.api_call(ops["inbound_duplicate"], "inbound", 1)
+        b.usage(ops["inbound_duplicate"].usage, 1, transitions)
+        model.scenarios.append(duplicate)
+    else:
+        model.missing["inbound duplicate"] = results.inbound_error or "measurements missing"
+    return model
+
+
+def _path_names() -> list[str]:
+    from shared.resources import RETRY_STATE_MACHINE_DEFINITION as definition
+
+    states: dict[str, dict[str, object]] = definition["States"]  # type: ignore[assignment]
+    names: list[str] = []
+    name: object = definition["StartAt"]
+    while isinstance(name, str) and name in states and len(names) < len(states):
+        names.append(f"{name} ({states[name]['Type']})")
+        name = None if states[name].get("End") else states[name].get("Next")
+    return names
+
+
+def per_component(scenario: Scenario) -> dict[str, float]:
+    totals: dict[str, float] = defaultdict(float)
+    for line in scenario.lines:
+        totals[line.component] += line.dollars["cpu"]
+    return dict(totals)

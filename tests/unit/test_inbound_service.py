@@ -1,0 +1,499 @@
+"""Inbound receipt and processing in-process over moto: through the local gateway, as API Gateway
+would call the functions (non-text bodies arrive base64-encoded)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from functions.inbound_processor.handler import lambda_handler as processor_handler
+from infra.local.gateway import LambdaContext
+from infra.local.pollers import sqs_event
+from shared import sources
+from shared.aws import client
+from shared.config import settings
+from shared.dal import dynamo
+from shared.dal import events as events_table
+from shared.inbound import providers
+from shared.inbound.service import MAX_BODY_BYTES
+from tests.conftest import ADMIN_KEY
+from tests.inbound_signers import HMAC_RULE, SECRETS, sign
+from tests.support.api import InProcessApi, Reply
+
+INVOICE = {
+    "id": "evt_invoice_1",
+    "object": "event",
+    "type": "invoice.paid",
+    "data": {
+        "object": {"id": "in_42", "customer": "cus_7", "amount_paid": 1999, "currency": "eur"}
+    },
+}
+
+
+@pytest.fixture
+def api(aws: dict[str, str]) -> Iterator[InProcessApi]:
+    sources.clear_cache()
+    yield InProcessApi()
+    sources.clear_cache()
+
+
+@pytest.fixture
+def key(api: InProcessApi) -> str:
+    return api.new_user_key(ADMIN_KEY, "alice")
+
+
+def create_source(api: InProcessApi, key: str, provider: str, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"name": f"{provider}-test", "provider": provider}
+    body["secret"] = SECRETS[provider]
+    if provider == "hmac":
+        body["signature"] = HMAC_RULE
+    body.update(extra)
+    reply = api.request("POST", "/v1/sources", key, body)
+    assert reply.status == 201, reply.body
+    return dict(reply.json())
+
+
+def post_inbound(
+    api: InProcessApi,
+    source_id: str,
+    body: bytes,
+    headers: dict[str, str],
+    content_type: str = "application/json",
+) -> Reply:
+    return api.request(
+        "POST",
+        f"/inbound/{source_id}",
+        body=body,
+        headers={"content-type": content_type, **headers},
+    )
+
+
+def stripe_body(event_id: str = "evt_invoice_1", **changes: Any) -> bytes:
+    return json.dumps({**INVOICE, "id": event_id, **changes}).encode()
+
+
+def raw_object(event: dict[str, Any]) -> bytes:
+    obj = client("s3").get_object(Bucket=settings().raw_body_bucket, Key=event["raw_s3_key"])
+    return bytes(obj["Body"].read())
+
+
+def drain_inbound(max_rounds: int = 3) -> list[dict[str, Any]]:
+    sqs = client("sqs")
+    messages: list[dict[str, Any]] = []
+    for _ in range(max_rounds):
+        response = sqs.receive_message(
+            QueueUrl=settings().inbound_queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]
+        )
+        batch = response.get("Messages", [])
+        if not batch:
+            break
+        messages.extend(batch)
+    return messages
+
+
+def event_record(user_id: str, event_id: str) -> dict[str, Any]:
+    record = events_table.get(user_id, event_id)
+    assert record is not None
+    return record
+
+
+# Receipt ------------------------------------------------------------------------------------------
+
+
+def test_receipt_records_event_stores_raw_body_and_queues(api: InProcessApi, key: str) -> None:
+    source = create_source(api, key, "stripe")
+    body = stripe_body()
+    headers = {**sign("stripe", body), "Authorization": "Bearer leak", "Cookie": "a=b"}
+    reply = post_inbound(api, source["id"], body, headers)
+    assert reply.status == 200
+    answer = reply.json()
+    assert answer["received"] is True and answer["duplicate"] is False
+    assert answer["event_id"].startswith("evt_")
+    record = event_record("alice", answer["event_id"])
+    assert record["status"] == "received"
+    assert record["direction"] == "inbound"
+    assert record["type"] == "invoice.paid"
+    assert record["source_id"] == source["id"]
+    assert record["content_type"] == "application/json"
+    assert record["payload"] == json.loads(body)
+    assert "stripe-signature" in record["headers"]
+    assert "authorization" not in record["headers"] and "cookie" not in record["headers"]
+    assert raw_object(record) == body
+    messages = drain_inbound()
+    assert [json.loads(m["Body"])["event_id"] for m in messages] == [answer["event_id"]]
+    listed = api.request("GET", f"/v1/events?direction=inbound&source_id={source['id']}", key)
+    assert [item["id"] for item in listed.json()["data"]] == [answer["event_id"]]
+    detail = api.request("GET", f"/v1/events/{answer['event_id']}", key).json()
+    assert detail["payload"] == json.loads(body) and detail["status"] == "received"
+
+
+def test_duplicate_answers_the_first_event_id(api: InProcessApi, key: str) -> None:
+    source = create_source(api, key, "stripe")
+    body = stripe_body("evt_dup")
+    first = post_inbound(api, source["id"], body, sign("stripe", body)).json()
+    time.sleep(1.1)  # a later retry by the provider: new timestamp, new signature, same id
+    second = post_inbound(api, source["id"], body, sign("stripe", body))
+    assert second.status == 200
+    assert second.json() == {"received": True, "event_id": first["event_id"], "duplicate": True}
+    assert len(drain_inbound()) == 1
+
+
+def test_expired_dedupe_key_counts_as_absent(api: InProcessApi, key: str) -> None:
+    source = create_source(api, key, "github")
+    body = b'{"ref":"refs/heads/main"}'
+    headers = sign("github", body, delivery_id="delivery-expired")
+    dedupe_key = f"inbound#{source['id']}#" + providers.dedupe_value(
+        "github", {"x-github-delivery": "delivery-expired"}, None, body
+    )
+    client("dynamodb").put_item(
+        TableName=settings().dedupe_table,
+        Item=dynamo.to_item(
+            {
+                "dedupe_key": dedupe_key,
+                "expires_at": int(time.time()) - 10,
+                "event_id": "evt_old",
+                "user_id": "alice",
+                "source_id": source["id"],
+            }
+        ),
+    )
+    answer = post_inbound(api, source["id"], body, headers).json()
+    assert answer["duplicate"] is False and answer["event_id"] != "evt_old"
+    again = post_inbound(api, source["id"], body, headers).json()
+    assert again == {"received": True, "event_id": answer["event_id"], "duplicate": True}
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/octet-stream", bytes(range(256)) * 4),
+        ("application/json", b'{"text": "caf\xe9 in latin-1", "type": "x.y"}'),
+        ("text/plain; charset=utf-16", "héllo wörld".encode("utf-16")),
+        ("application/json", '{"emoji": "😀", "type": "a.b"}'.encode()),
+    ],
+)
+def test_raw_body_in_s3_equals_the_bytes_sent(
+    api: InProcessApi, key: str, content_type: str, body: bytes
+) -> None:
+    source = create_source(api, key, "hmac")
+    reply = post_inbound(api, source["id"], body, sign("hmac", body), content_type)
+    assert reply.status == 200, reply.body
+    record = event_record("alice", reply.json()["event_id"])
+    assert raw_object(record) == body
+    assert record["content_type"] == content_type
+
+
+def test_body_limit(api: InProcessApi, key: str) -> None:
+    source = create_source(api, key, "hmac")
+    exactly = b"a" * MAX_BODY_BYTES
+    reply = post_inbound(api, source["id"], exactly, sign("hmac", exactly), "text/plain")
+    assert reply.status == 200
+    over = b"a" * (MAX_BODY_BYTES + 1)
+    for content_type in ("text/plain", "application/octet-stream"):
+        reply = post_inbound(api, source["id"], over, sign("hmac", over), content_type)
+        assert reply.status == 413
+        assert reply.json()["error"]["code"] == "payload_too_large"
+
+
+def test_unknown_source_and_bad_signature(api: InProcessApi, key: str) -> None:
+    body = stripe_body()
+    for unknown in ("src_00000000000000000000000000", "nope"):
+        reply = post_inbound(api, unknown, body, sign("stripe", body))
+        assert reply.status == 404 and reply.json()["error"]["code"] == "not_found"
+    source = create_source(api, key, "stripe")
+    bad = [
+        sign("stripe", body, secret="whsec_wrong"),
+        {},
+        sign("stripe", body, timestamp=int(time.time()) - 3600),
+    ]
+    answers = [post_inbound(api, source["id"], body, headers) for headers in bad]
+    tampered = post_inbound(api, source["id"], body + b" ", sign("stripe", body))
+    for reply in [*answers, tampered]:
+        assert reply.status == 401
+        assert reply.json() == answers[0].json()  # the same answer, whatever failed
+    assert answers[0].json()["error"]["code"] == "invalid_signature"
+    assert drain_inbound() == []
+
+
+def test_slack_url_verification_is_answered_inline(api: InProcessApi, key: str) -> None:
+    source = create_source(api, key, "slack")
+    body = json.dumps({"type": "url_verification", "challenge": "c-123", "token": "t"}).encode()
+    reply = post_inbound(api, source["id"], body, sign("slack", body))
+    assert reply.status == 200 and reply.json() == {"challenge": "c-123"}
+    unsigned = post_inbound(api, source["id"], body, {})
+    assert unsigned.status == 401
+    assert drain_inbound() == []
+
+
+def test_payload_dynamodb_cannot_hold_is_left_to_the_raw_body(api: InProcessApi, key: str) -> None:
+    source = create_source(api, key, "hmac")
+    body = b'{"type": "big.number", "n": 1e400, "deep": ' + b"[" * 40 + b"]" * 40 + b"}"
+    reply = post_inbound(api, source["id"], body, sign("hmac", body))
+    assert reply.status == 200
+    record = event_record("alice", reply.json()["event_id"])
+    assert "payload" not in record and record["type"] == "big.number"
+    assert raw_object(record) == body
+
+
+def test_storage_failure_undoes_the_receipt(
+    api: InProcessApi, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = create_source(api, key, "stripe")
+    body = stripe_body("evt_retry_me")
+    s3 = client("s3")
+
+    def refuse(**_: Any) -> None:
+        raise RuntimeError("S3 is down")
+
+    monkeypatch.setattr(s3, "put_object", refuse)
+    reply = post_inbound(api, source["id"], body, sign("stripe", body))
+    assert reply.status == 503 and reply.json()["error"]["code"] == "service_unavailable"
+    monkeypatch.undo()
+    retried = post_inbound(api, source["id"], body, sign("stripe", body)).json()
+    assert retried["duplicate"] is False
+    listed = api.request("GET", f"/v1/events?source_id={source['id']}", key).json()["data"]
+    assert [item["id"] for item in listed] == [retried["event_id"]]
+
+
+# AWS call counts ----------------------------------------------------------------------------------
+
+
+def test_call_counts_warm_new_event_and_duplicate(api: InProcessApi, key: str, calls: Any) -> None:
+    source = create_source(api, key, "stripe")
+    cold_body = stripe_body("evt_cold")
+    calls.reset()
+    assert post_inbound(api, source["id"], cold_body, sign("stripe", cold_body)).status == 200
+    cold = dict(calls.calls)
+    assert cold == {
+        "dynamodb.GetItem": 1,
+        "secretsmanager.GetSecretValue": 1,
+        "dynamodb.TransactWriteItems": 1,
+        "s3.PutObject": 1,
+        "sqs.SendMessage": 1,
+    }
+    body = stripe_body("evt_warm")
+    calls.reset()
+    assert post_inbound(api, source["id"], body, sign("stripe", body)).json()["duplicate"] is False
+    assert calls.total <= 3, calls.calls
+    assert dict(calls.calls) == {
+        "dynamodb.TransactWriteItems": 1,
+        "s3.PutObject": 1,
+        "sqs.SendMessage": 1,
+    }
+    calls.reset()
+    assert post_inbound(api, source["id"], body, sign("stripe", body)).json()["duplicate"] is True
+    assert calls.total <= 1, calls.calls
+    assert dict(calls.calls) == {"dynamodb.TransactWriteItems": 1}
+    calls.reset()
+    assert post_inbound(api, source["id"], body, {}).status == 401
+    assert calls.total == 0
+
+
+# Processing ---------------------------------------------------------------------------------------
+
+
+def process(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    arn = "arn:aws:sqs:us-east-1:123456789012:test-InboundQueue"
+    return dict(processor_handler(sqs_event(messages, arn), LambdaContext("inbound_processor")))
+
+
+def test_processing_runs_handlers_and_a_failure_fails_only_its_message(
+    api: InProcessApi, key: str
+) -> None:
+    stripe_source = create_source(api, key, "stripe")
+    hmac_source = create_source(api, key, "hmac")
+    invoice = stripe_body("evt_process")
+    failing = json.dumps({"type": "test.fail", "id": 1}).encode()
+    good = post_inbound(api, stripe_source["id"], invoice, sign("stripe", invoice)).json()
+    bad = post_inbound(api, hmac_source["id"], failing, sign("hmac", failing)).json()
+    messages = drain_inbound()
+    assert len(messages) == 2
+    by_event = {json.loads(m["Body"])["event_id"]: m["MessageId"] for m in messages}
+    response = process(messages)
+    assert response == {"batchItemFailures": [{"itemIdentifier": by_event[bad["event_id"]]}]}
+    processed = event_record("alice", good["event_id"])
+    assert processed["status"] == "processed"
+    assert processed["handler_results"] == [
+        {
+            "handler": "functions.inbound_processor.examples.stripe_invoice_paid",
+            "result": {
+                "invoice_id": "in_42",
+                "customer": "cus_7",
+                "amount_paid": 1999,
+                "currency": "eur",
+            },
+        }
+    ]
+    failed = event_record("alice", bad["event_id"])
+    assert failed["status"] == "failed"
+    assert failed["history"][-1]["action"] == "failed"
+    assert failed["history"][-1]["error"] == "DeliberateFailure"
+    # The same message again (SQS redelivery of a processed run) is not processed twice.
+    again = [m for m in messages if m["MessageId"] == by_event[good["event_id"]]]
+    assert process(again) == {"batchItemFailures": []}
+    assert len(event_record("alice", good["event_id"])["history"]) == 1
+
+
+def test_replay_processes_again_from_the_stored_body(api: InProcessApi, key: str) -> None:
+    source = create_source(api, key, "github")
+    push = json.dumps(
+        {
+            "ref": "refs/heads/main",
+            "repository": {"full_name": "acme/app"},
+            "commits": [{"id": "a"}, {"id": "b"}],
+            "pusher": {"name": "ada"},
+        }
+    ).encode()
+    event_id = post_inbound(api, source["id"], push, sign("github", push)).json()["event_id"]
+    assert process(drain_inbound()) == {"batchItemFailures": []}
+    reply = api.request("POST", f"/v1/events/{event_id}/replay", key)
+    assert reply.status == 202
+    assert reply.json() == {"event_id": event_id, "status": "queued"}
+    assert event_record("alice", event_id)["status"] == "received"
+    assert process(drain_inbound()) == {"batchItemFailures": []}
+    record = event_record("alice", event_id)
+    assert record["status"] == "processed"
+    actions = [entry["action"] for entry in record["history"]]
+    assert actions == ["processed", "replay", "processed"]
+    summary = {"repository": "acme/app", "ref": "refs/heads/main", "commits": 2, "pusher": "ada"}
+    assert record["history"][-1]["handler_results"][0]["result"] == summary
+    other = api.new_user_key(ADMIN_KEY, "mallory")
+    assert api.request("POST", f"/v1/events/{event_id}/replay", other).status == 404
+
+
+def test_forward_url_queues_a_forward_delivery(api: InProcessApi, key: str) -> None:
+    source = create_source(api, key, "shopify", forward_url="http://127.0.0.1:9/hook")
+    body = b'{"id": 1}'
+    event_id = post_inbound(api, source["id"], body, sign("shopify", body)).json()["event_id"]
+    assert process(drain_inbound()) == {"batchItemFailures": []}
+    record = event_record("alice", event_id)
+    delivery_id = record["history"][-1]["forward_delivery_id"]
+    delivery = api.request("GET", f"/v1/deliveries/{delivery_id}", key).json()
+    assert delivery["url"] == "http://127.0.0.1:9/hook"
+    assert delivery["event_id"] == event_id and delivery["event_type"] == "orders/create"
+    assert delivery["source_id"] == source["id"]
+    queued = client("sqs").receive_message(QueueUrl=settings().delivery_queue_url)["Messages"]
+    assert json.loads(queued[0]["Body"])["delivery_id"] == delivery_id
+
+
+# Sources management -------------------------------------------------------------------------------
+
+
+def test_source_crud_secret_never_returned_and_tenant_isolation(
+    api: InProcessApi, key: str
+) -> None:
+    other = api.new_user_key(ADMIN_KEY, "bob")
+    created = create_source(api, key, "github", forward_url="http://127.0.0.1:9/x")
+    assert created["inbound_url"] == f"http://127.0.0.1:8080/inbound/{created['id']}"
+    assert created["id"].startswith("src_")
+    assert "secret" not in created
+    assert SECRETS["github"] not in json.dumps(created)
+    stored = client("secretsmanager").get_secret_value(
+        SecretId=f"{settings().secret_prefix}/sources/{created['id']}"
+    )
+    assert json.loads(stored["SecretString"])["secret"] == SECRETS["github"]
+    path = f"/v1/sources/{created['id']}"
+    assert api.request("GET", path, key).json() == created
+    for method in ("GET", "DELETE"):
+        assert api.request(method, path, other).status == 404
+    assert api.request("PATCH", path, other, {"name": "stolen"}).status == 404
+    assert api.request("GET", "/v1/sources", other).json() == {"data": [], "next_cursor": None}
+    more = [create_source(api, key, "shopify") for _ in range(2)]
+    page = api.request("GET", "/v1/sources?limit=2", key).json()
+    assert [item["id"] for item in page["data"]] == [more[1]["id"], more[0]["id"]]
+    rest = api.request("GET", f"/v1/sources?limit=2&cursor={page['next_cursor']}", key).json()
+    assert [item["id"] for item in rest["data"]] == [created["id"]]
+    patched = api.request("PATCH", path, key, {"name": "renamed", "forward_url": None}).json()
+    assert patched["name"] == "renamed" and patched["forward_url"] is None
+    assert api.request("DELETE", path, key).status == 204
+    assert api.request("GET", path, key).status == 404
+    body = b"{}"
+    assert post_inbound(api, created["id"], body, sign("github", body)).status == 404
+    missing = client("secretsmanager").list_secrets()["SecretList"]
+    assert all(created["id"] not in secret["Name"] for secret in missing)
+
+
+def test_source_validation(api: InProcessApi, key: str) -> None:
+    cases: list[dict[str, Any]] = [
+        {"name": "x", "provider": "stripe", "secret": "s", "signature": HMAC_RULE},
+        {"name": "x", "provider": "standard", "secret": "whsec_***"},
+        {"name": "x", "provider": "github", "secret": "s", "dedupe": {"key": "header:X"}},
+        {"name": "x", "provider": "paypal", "secret": "s"},
+        {
+            "name": "x",
+            "provider": "hmac",
+            "secret": "s",
+            "signature": {"header": "x-sig"},
+            "dedupe": {"key": "query:x"},
+        },
+        {
+            "name": "x",
+            "provider": "hmac",
+            "secret": "s",
+            "signature": {"header": "x-sig", "signed_payload": "timestamp.body"},
+        },
+        {
+            "name": "x",
+            "provider": "github",
+            "secret": "s",
+            "forward_url": "ftp://example.com/hook",
+        },
+    ]
+    for case in cases:
+        reply = api.request("POST", "/v1/sources", key, case)
+        assert reply.status == 422, case
+        assert reply.json()["error"]["code"] == "validation_error"
+        assert "***" not in reply.body.decode()
+    source = create_source(api, key, "github")
+    path = f"/v1/sources/{source['id']}"
+    assert api.request("PATCH", path, key, {"signature": HMAC_RULE}).status == 422
+    assert api.request("PATCH", path, key, {"secret_grace_seconds": 5}).status == 422
+    assert api.request("PATCH", path, key, {"provider": "stripe"}).status == 422
+
+
+def test_hmac_source_without_a_rule_uses_the_default_rule(api: InProcessApi, key: str) -> None:
+    reply = api.request(
+        "POST", "/v1/sources", key, {"name": "h", "provider": "hmac", "secret": "k"}
+    )
+    assert reply.status == 201
+    source = reply.json()
+    assert source["signature"] == {
+        "header": "x-signature",
+        "algorithm": "sha256",
+        "encoding": "hex",
+        "prefix": "",
+        "signed_payload": "body",
+        "timestamp_header": None,
+    }
+    assert api.request("GET", f"/v1/sources/{source['id']}", key).json() == source
+    body = b'{"type": "order.created"}'
+    rule = {"header": "X-Signature", "signed_payload": "body"}
+    assert (
+        post_inbound(api, source["id"], body, sign("hmac", body, secret="k", rule=rule)).status
+        == 200
+    )
+
+
+def test_rotating_the_provider_secret_keeps_the_old_one_for_the_grace_window(
+    api: InProcessApi, key: str
+) -> None:
+    source = create_source(api, key, "shopify")
+    path = f"/v1/sources/{source['id']}"
+    body = b'{"id": 5}'
+    reply = api.request("PATCH", path, key, {"secret": "shopify-new", "secret_grace_seconds": 600})
+    assert reply.status == 200
+    view = reply.json()
+    assert "secret" not in view and "shopify-new" not in reply.body.decode()
+    assert view["previous_secret_expires_at"] is not None
+    assert post_inbound(api, source["id"], body, sign("shopify", body)).status == 200
+    new_headers = sign("shopify", body, secret="shopify-new")
+    assert post_inbound(api, source["id"], body, new_headers).status == 200
+    reply = api.request("PATCH", path, key, {"secret": "shopify-newer", "secret_grace_seconds": 0})
+    assert reply.json()["previous_secret_expires_at"] is None
+    assert post_inbound(api, source["id"], body, new_headers).status == 401
+    newest = sign("shopify", body, secret="shopify-newer")
+    assert post_inbound(api, source["id"], body, newest).status == 200
