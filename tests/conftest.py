@@ -43,8 +43,10 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     """Moto in-process with the stack's resources, the function environment set."""
     from moto import mock_aws
 
+    from infra.local.moto_fixes import serialize_dynamodb
     from infra.local.provision import provision
 
+    serialize_dynamodb()
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         env = provision(boto3.session.Session(region_name="us-east-1"), "test", ADMIN_KEY)

@@ -61,10 +61,12 @@ class Service:
         import requests
         from moto.server import ThreadedMotoServer
 
+        from infra.local.moto_fixes import serialize_dynamodb
         from infra.local.provision import provision
         from shared import resources as res
 
         self.configure_environment()
+        serialize_dynamodb()
         self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
         self.moto.start()
         requests.post(

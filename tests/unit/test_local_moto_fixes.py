@@ -1,0 +1,83 @@
+"""Local mode's emulator keeps every write when transactions are cancelled concurrently."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from infra.local.moto_fixes import serialize_dynamodb
+from shared.dal.dynamo import to_item
+
+WRITES = 100
+PREFILL = 2000
+
+
+@pytest.fixture
+def moto_server() -> Iterator[Any]:
+    """A moto server in this process, as local mode runs it, with our fix applied."""
+    serialize_dynamodb()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield boto3.client(
+        "dynamodb",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    server.stop()
+
+
+def test_cancelled_transactions_do_not_lose_concurrent_writes(moto_server: Any) -> None:
+    dynamodb = moto_server
+    dynamodb.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    # A table big enough that moto's backup copy takes a while: the window for a lost write.
+    for start in range(0, PREFILL, 25):
+        requests = [
+            {"PutRequest": {"Item": to_item({"pk": f"old-{n}"})}} for n in range(start, start + 25)
+        ]
+        dynamodb.batch_write_item(RequestItems={"t": requests})
+    dynamodb.put_item(TableName="t", Item=to_item({"pk": "taken"}))
+
+    def cancel_transactions() -> None:
+        for _ in range(WRITES // 4):
+            with contextlib.suppress(dynamodb.exceptions.TransactionCanceledException):
+                dynamodb.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Put": {
+                                "TableName": "t",
+                                "Item": to_item({"pk": "taken"}),
+                                "ConditionExpression": "attribute_not_exists(pk)",
+                            }
+                        }
+                    ]
+                )
+
+    def write_items(offset: int) -> None:
+        for number in range(WRITES):
+            dynamodb.put_item(TableName="t", Item=to_item({"pk": f"item-{offset}-{number}"}))
+
+    threads = [threading.Thread(target=cancel_transactions) for _ in range(2)]
+    threads += [threading.Thread(target=write_items, args=(offset,)) for offset in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert dynamodb.describe_table(TableName="t")["Table"]["ItemCount"] == PREFILL + 2 * WRITES + 1
