@@ -1,12 +1,16 @@
-"""Powertools logger, metrics and tracer shared by every function (one service name)."""
+"""Powertools logger and metrics shared by every function (one service name).
+
+Tracing is Lambda's own active X-Ray tracing (set on every function by the stack): the
+Powertools tracer would import and patch the X-Ray SDK on every cold start for subsegments we
+do not need, which was most of a handler's import time.
+"""
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 
 SERVICE = "serverless-webhooks"
 NAMESPACE = "ServerlessWebhooks"
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
-tracer = Tracer(service=SERVICE)

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared import clock, ids
 from shared.config import API_VERSION, settings
 from shared.dal import dedupe, dynamo
 from shared.dal import events as events_table
 from shared.dal import webhooks as webhooks_table
-from shared.models import EventPublish
 from shared.observability import logger
 from shared.patterns import matches_any
 from shared.queues import send_batch
+
+if TYPE_CHECKING:  # pydantic stays off the delivery worker's cold start
+    from shared.models import EventPublish
 
 IDEMPOTENCY_SECONDS = 24 * 3600
 
@@ -220,7 +222,9 @@ def store_deliveries(deliveries: list[dict[str, Any]]) -> None:
 
 
 def test_event(user_id: str, webhook: dict[str, Any]) -> dict[str, Any]:
-    """`webhook.test` with a sample payload, to this one webhook only (active or not)."""
+    """`webhook.test` with a sample payload, to this one webhook only (inactive ones get none)."""
+    from shared.models import EventPublish
+
     body = EventPublish(
         type="webhook.test",
         data={

@@ -19,15 +19,17 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared import clock, ids
 from shared.aws import client
 from shared.config import settings
 from shared.dal import sources as table
 from shared.errors import InvalidRequest, NotFound
-from shared.models import HmacSignatureRule, SourceCreate, SourceUpdate, check_source_settings
 from shared.observability import logger as log
+
+if TYPE_CHECKING:  # pydantic stays off the inbound receipt's cold start
+    from shared.models import SourceCreate, SourceUpdate
 
 DEFAULT_SECRET_GRACE_SECONDS = 86400
 RECEIPT_CACHE_SECONDS = 60.0
@@ -117,6 +119,8 @@ def public_view(record: dict[str, Any]) -> dict[str, Any]:
         view[name] = record.get(name)
     if view["signature"]:
         # Stored without its null fields (DynamoDB); shown with every field.
+        from shared.models import HmacSignatureRule
+
         view["signature"] = HmacSignatureRule.model_validate(view["signature"]).model_dump()
     view["inbound_url"] = inbound_url(record["source_id"])
     previous_expires = record.get("previous_secret_expires_at")
@@ -188,6 +192,8 @@ def update(user_id: str, source_id: str, body: SourceUpdate) -> dict[str, Any]:
     if provider == "hmac" and "signature" in given and given["signature"] is None:
         raise _invalid("signature", "signature cannot be removed from an hmac source")
     try:
+        from shared.models import check_source_settings
+
         check_source_settings(provider, body.secret, body.signature, body.dedupe)
     except ValueError as error:
         message = str(error)

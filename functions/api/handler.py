@@ -29,7 +29,7 @@ from shared.errors import (
     PayloadTooLarge,
     Unauthorized,
 )
-from shared.observability import logger, tracer
+from shared.observability import logger
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -130,7 +130,6 @@ def handle_unexpected(error: Exception) -> Response[str]:
     )
 
 
-@tracer.capture_lambda_handler
 @logger.inject_lambda_context(
     correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
 )

@@ -11,10 +11,9 @@ from typing import Any
 
 from shared.auth import authenticate
 from shared.errors import Unauthorized
-from shared.observability import logger, tracer
+from shared.observability import logger
 
 
-@tracer.capture_lambda_handler
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     headers = event.get("headers") or {}

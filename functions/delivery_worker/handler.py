@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.batch import process_batch
 from shared.delivery import attempt
-from shared.observability import logger, metrics, tracer
+from shared.observability import logger, metrics
 
 # Outcome of an attempt → the EMF metrics it counts toward (the dashboard and alarms read these).
 OUTCOME_METRICS = {
@@ -23,7 +23,6 @@ OUTCOME_METRICS = {
 
 
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     response, outcomes = process_batch(event, attempt)

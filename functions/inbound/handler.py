@@ -17,7 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.inbound.service import MAX_BODY_BYTES, TOO_LARGE, Answer, receive
-from shared.observability import NAMESPACE, SERVICE, logger, metrics, tracer
+from shared.observability import NAMESPACE, SERVICE, logger, metrics
 
 MAX_ENCODED_BYTES = MAX_BODY_BYTES * 4 // 3 + 4  # base64 of 1 MB
 BAD_BASE64 = Answer(400, {"error": {"code": "bad_request", "message": "body is not valid base64"}})
@@ -65,7 +65,6 @@ def count(answer: Answer, source_id: str) -> None:
 
 
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 @logger.inject_lambda_context(
     correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
 )

@@ -12,7 +12,7 @@ from functions.inbound_processor import examples  # noqa: F401  (registers the e
 from functions.inbound_processor.registry import handlers_for
 from shared.batch import process_batch
 from shared.inbound import service
-from shared.observability import logger, metrics, tracer
+from shared.observability import logger, metrics
 
 
 def handle_message(message: dict[str, Any]) -> str:
@@ -20,7 +20,6 @@ def handle_message(message: dict[str, Any]) -> str:
 
 
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     response, outcomes = process_batch(event, handle_message)
