@@ -32,10 +32,11 @@ def _plain(value: Any) -> Any:
 
 
 def _storable(value: Any) -> Any:
+    """Floats become Decimals; nested nulls are kept (a payload's `null` is data)."""
     if isinstance(value, float):
         return Decimal(str(value))
     if isinstance(value, dict):
-        return {key: _storable(item) for key, item in value.items() if item is not None}
+        return {key: _storable(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_storable(item) for item in value]
     return value
