@@ -224,6 +224,7 @@ def update(
     condition_names: dict[str, str] | None = None,
     appends: dict[str, list[Any]] | None = None,
     set_if_absent: dict[str, Any] | None = None,
+    removals: list[str] | None = None,
     return_new: bool = False,
 ) -> dict[str, Any] | None:
     """UpdateItem from plain values; None when the condition failed."""
@@ -245,17 +246,25 @@ def update(
         clauses.append(
             f"#a{position} = list_append(if_not_exists(#a{position}, :empty), :a{position})"
         )
+    removed = []
+    for position, name in enumerate(removals or []):
+        names[f"#r{position}"] = name
+        removed.append(f"#r{position}")
     for name, value in (condition_values or {}).items():
         values[name] = to_value(value)
     names.update(condition_names or {})
+    expression = ("SET " + ", ".join(clauses)) if clauses else ""
+    if removed:
+        expression += " REMOVE " + ", ".join(removed)
     kwargs: dict[str, Any] = {
         "TableName": table_name,
         "Key": to_item(key),
-        "UpdateExpression": "SET " + ", ".join(clauses),
+        "UpdateExpression": expression.strip(),
         "ExpressionAttributeNames": names,
-        "ExpressionAttributeValues": values,
         "ReturnValues": "ALL_NEW" if return_new else "NONE",
     }
+    if values:
+        kwargs["ExpressionAttributeValues"] = values
     if condition:
         kwargs["ConditionExpression"] = condition
     dynamodb = client("dynamodb")

@@ -11,6 +11,7 @@ from typing import Any
 from shared import resources as res
 from shared.aws import client
 from shared.config import settings
+from shared.dal import dynamo
 from shared.dal.dynamo import from_item, query_page, to_item, to_value
 
 OWNER_CONDITION = "attribute_exists(source_id) AND user_id = :owner"
@@ -61,35 +62,15 @@ def update(
     user_id: str, source_id: str, changes: dict[str, Any], removals: list[str]
 ) -> dict[str, Any] | None:
     """Apply changes to the user's source; None when it is missing or not theirs."""
-    names: dict[str, str] = {}
-    values: dict[str, Any] = {":owner": to_value(user_id)}
-    sets, removes = [], []
-    for position, (name, value) in enumerate(changes.items()):
-        names[f"#s{position}"] = name
-        values[f":s{position}"] = to_value(value)
-        sets.append(f"#s{position} = :s{position}")
-    for position, name in enumerate(removals):
-        names[f"#r{position}"] = name
-        removes.append(f"#r{position}")
-    expression = ""
-    if sets:
-        expression += "SET " + ", ".join(sets)
-    if removes:
-        expression += " REMOVE " + ", ".join(removes)
-    dynamodb = client("dynamodb")
-    try:
-        response = dynamodb.update_item(
-            TableName=settings().sources_table,
-            Key=_key(source_id),
-            UpdateExpression=expression.strip(),
-            ConditionExpression=OWNER_CONDITION,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-            ReturnValues="ALL_NEW",
-        )
-    except dynamodb.exceptions.ConditionalCheckFailedException:
-        return None
-    return from_item(response["Attributes"])
+    return dynamo.update(
+        settings().sources_table,
+        {"source_id": source_id},
+        changes,
+        removals=removals,
+        condition=OWNER_CONDITION,
+        condition_values={":owner": user_id},
+        return_new=True,
+    )
 
 
 def delete(user_id: str, source_id: str) -> bool:

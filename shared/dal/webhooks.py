@@ -7,6 +7,7 @@ from typing import Any
 from shared import resources as res
 from shared.aws import client
 from shared.config import settings
+from shared.dal import dynamo
 from shared.dal.dynamo import from_item, query_all, query_page, to_item, to_value
 
 
@@ -56,37 +57,14 @@ def update(
     user_id: str, webhook_id: str, changes: dict[str, Any], removals: list[str]
 ) -> dict[str, Any] | None:
     """Apply changes; None when the webhook does not exist (or is not this user's)."""
-    names: dict[str, str] = {"#id": "webhook_id"}
-    values: dict[str, Any] = {}
-    sets, removes = [], []
-    for position, (name, value) in enumerate(changes.items()):
-        names[f"#s{position}"] = name
-        values[f":s{position}"] = to_value(value)
-        sets.append(f"#s{position} = :s{position}")
-    for position, name in enumerate(removals):
-        names[f"#r{position}"] = name
-        removes.append(f"#r{position}")
-    expression = ""
-    if sets:
-        expression += "SET " + ", ".join(sets)
-    if removes:
-        expression += " REMOVE " + ", ".join(removes)
-    kwargs: dict[str, Any] = {
-        "TableName": settings().webhooks_table,
-        "Key": _key(user_id, webhook_id),
-        "UpdateExpression": expression.strip(),
-        "ConditionExpression": "attribute_exists(#id)",
-        "ExpressionAttributeNames": names,
-        "ReturnValues": "ALL_NEW",
-    }
-    if values:
-        kwargs["ExpressionAttributeValues"] = values
-    dynamodb = client("dynamodb")
-    try:
-        response = dynamodb.update_item(**kwargs)
-    except dynamodb.exceptions.ConditionalCheckFailedException:
-        return None
-    return from_item(response["Attributes"])
+    return dynamo.update(
+        settings().webhooks_table,
+        {"user_id": user_id, "webhook_id": webhook_id},
+        changes,
+        removals=removals,
+        condition="attribute_exists(webhook_id)",
+        return_new=True,
+    )
 
 
 def delete(user_id: str, webhook_id: str) -> bool:
