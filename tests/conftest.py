@@ -21,7 +21,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests sharing an expensive resource run on one xdist worker: one local service, one synth."""
     for item in items:
         path = str(item.fspath)
-        if f"{os.sep}e2e{os.sep}" in path:
+        if path.endswith(f"{os.sep}test_load.py"):
+            item.add_marker(pytest.mark.xdist_group("load"))  # its own service, beside e2e
+        elif f"{os.sep}e2e{os.sep}" in path:
             item.add_marker(pytest.mark.xdist_group("e2e"))
         elif f"{os.sep}infra{os.sep}" in path:
             item.add_marker(pytest.mark.xdist_group("cdk"))
@@ -43,10 +45,10 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     """Moto in-process with the stack's resources, the function environment set."""
     from moto import mock_aws
 
-    from infra.local.moto_fixes import serialize_dynamodb
+    from infra.local.moto_fixes import apply_all
     from infra.local.provision import provision
 
-    serialize_dynamodb()
+    apply_all()
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         env = provision(boto3.session.Session(region_name="us-east-1"), "test", ADMIN_KEY)

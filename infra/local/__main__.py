@@ -12,6 +12,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from infra.local.emulator import MotoProcess
 from infra.local.gateway import Gateway, HttpResponse
 from infra.local.pollers import QueuePoller
 
@@ -33,7 +34,7 @@ class Service:
         self.stop_event = threading.Event()
         self.ready = threading.Event()
         self.threads: list[threading.Thread] = []
-        self.moto: Any = None
+        self.moto: MotoProcess | None = None
         self.http: ThreadingHTTPServer | None = None
 
     def configure_environment(self) -> None:
@@ -58,22 +59,13 @@ class Service:
 
     def start(self) -> None:
         import boto3
-        import requests
-        from moto.server import ThreadedMotoServer
 
-        from infra.local.moto_fixes import serialize_dynamodb
         from infra.local.provision import provision
         from shared import resources as res
 
         self.configure_environment()
-        serialize_dynamodb()
-        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
+        self.moto = MotoProcess(self.moto_port)
         self.moto.start()
-        requests.post(
-            f"http://127.0.0.1:{self.moto_port}/moto-api/config",
-            json={"stepfunctions": {"execute_state_machine": True}},
-            timeout=10,
-        ).raise_for_status()
         session = boto3.session.Session(region_name="us-east-1")
         os.environ.update(provision(session, self.prefix, self.admin_key))
 

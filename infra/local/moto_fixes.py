@@ -1,8 +1,13 @@
-"""Make moto's DynamoDB safe under concurrent requests, as the real service is.
+"""Make moto behave like the real services under local mode's concurrent, queue-heavy load.
 
-moto runs a cancelled TransactWriteItems by restoring deep copies of the tables it touched,
-without a lock: any write another thread made meanwhile is silently lost. Local mode serves
-several handlers and pollers at once, so every DynamoDB request is run under one lock.
+* DynamoDB: moto runs a cancelled TransactWriteItems by restoring deep copies of the tables it
+  touched, without a lock: any write another thread made meanwhile is silently lost. Every
+  DynamoDB request therefore runs under one lock.
+* SQS: moto checks each received message's retention by computing *all* queue attributes, which
+  counts every message in the queue, so receiving n messages from a queue of N costs O(n x N)
+  and a backlog of 20,000 deliveries crawls. The retention check reads the one attribute it
+  needs, and the message counts read the clock once per call instead of once or twice per
+  message (moto also computes them on every send). Behaviour is unchanged; only the cost is.
 """
 
 from __future__ import annotations
@@ -12,12 +17,16 @@ import threading
 from typing import Any
 
 _lock = threading.RLock()
-_applied = False
+_applied: set[str] = set()
+
+
+def apply_all() -> None:
+    serialize_dynamodb()
+    speed_up_sqs_receive()
 
 
 def serialize_dynamodb() -> None:
-    global _applied
-    if _applied:
+    if "dynamodb" in _applied:
         return
     from moto.dynamodb.responses import DynamoHandler
 
@@ -29,4 +38,41 @@ def serialize_dynamodb() -> None:
             return original(self)
 
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
-    _applied = True
+    _applied.add("dynamodb")
+
+
+def speed_up_sqs_receive() -> None:
+    if "sqs" in _applied:
+        return
+    from moto.core.utils import unix_time, unix_time_millis
+    from moto.sqs.models import Message, Queue, SQSBackend
+
+    def is_message_valid_based_on_retention_period(
+        self: SQSBackend, queue_name: str, message: Message
+    ) -> bool:
+        retention_seconds = int(self.get_queue(queue_name).message_retention_period)  # type: ignore[attr-defined]
+        return bool(retention_seconds + message.sent_timestamp / 1000 > unix_time())  # type: ignore[operator]
+
+    def visible_messages(self: Queue) -> list[Message]:
+        now = unix_time_millis()
+        return [
+            message
+            for message in self._messages
+            if now > message.visible_at and not now < message.delayed_until
+        ]
+
+    def delayed_count(self: Queue) -> int:
+        now = unix_time_millis()
+        return sum(1 for message in self._messages if now < message.delayed_until)
+
+    def not_visible_count(self: Queue) -> int:
+        now = unix_time_millis()
+        return sum(1 for message in self._messages if not now > message.visible_at)
+
+    SQSBackend.is_message_valid_based_on_retention_period = (  # type: ignore[method-assign]
+        is_message_valid_based_on_retention_period
+    )
+    Queue.messages = property(visible_messages)  # type: ignore[assignment,method-assign]
+    Queue.approximate_number_of_messages_delayed = property(delayed_count)  # type: ignore[assignment,method-assign]
+    Queue.approximate_number_of_messages_not_visible = property(not_visible_count)  # type: ignore[assignment,method-assign]
+    _applied.add("sqs")

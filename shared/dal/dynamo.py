@@ -91,6 +91,9 @@ def key_attributes(table: Table, index: str | None = None) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+FILTERED_PAGE_READ = 1000
+
+
 def query_page(
     *,
     table: Table,
@@ -129,7 +132,9 @@ def query_page(
     items: list[dict[str, Any]] = []
     next_key = decode_cursor(cursor, {key_name: key_value})
     while len(items) < limit:
-        kwargs["Limit"] = 100 if filters else limit - len(items)
+        # A filtered page may skip most of what it reads; read wide so it takes few round trips
+        # (DynamoDB charges by data read, not by request, and caps each page at 1 MB).
+        kwargs["Limit"] = FILTERED_PAGE_READ if filters else limit - len(items)
         if next_key:
             kwargs["ExclusiveStartKey"] = next_key
         response = client("dynamodb").query(**kwargs)

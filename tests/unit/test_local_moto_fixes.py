@@ -81,3 +81,43 @@ def test_cancelled_transactions_do_not_lose_concurrent_writes(moto_server: Any) 
         thread.join()
 
     assert dynamodb.describe_table(TableName="t")["Table"]["ItemCount"] == PREFILL + 2 * WRITES + 1
+
+
+def test_faster_sqs_receive_keeps_visibility_delay_and_retention() -> None:
+    """The cheaper visible/delayed/retention checks answer exactly as moto's own would."""
+    from datetime import timedelta
+
+    from moto import mock_aws
+
+    from infra.local.moto_fixes import apply_all
+
+    apply_all()
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="q", Attributes={"MessageRetentionPeriod": "60"})[
+            "QueueUrl"
+        ]
+        for start in range(0, 30, 10):
+            sqs.send_message_batch(
+                QueueUrl=url,
+                Entries=[{"Id": str(n), "MessageBody": f"m{n}"} for n in range(start, start + 10)],
+            )
+        sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=60)
+
+        first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60)
+        second = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60)
+        bodies = [m["Body"] for m in first["Messages"] + second["Messages"]]
+        assert len(bodies) == len(set(bodies)) == 20 and "later" not in bodies
+
+        counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        assert counts["ApproximateNumberOfMessages"] == "10"
+        assert counts["ApproximateNumberOfMessagesNotVisible"] == "20"
+        assert counts["ApproximateNumberOfMessagesDelayed"] == "1"
+
+        # Past the retention period nothing is handed out any more.
+        import moto.core.utils
+
+        real_now = moto.core.utils.utcnow
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(moto.core.utils, "utcnow", lambda: real_now() + timedelta(seconds=120))
+            assert "Messages" not in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
