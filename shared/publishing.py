@@ -74,12 +74,17 @@ def new_delivery(
 
 
 def queue_message(delivery: dict[str, Any]) -> dict[str, Any]:
-    """What the delivery queue carries: references only (the body stays in DynamoDB)."""
+    """What the delivery queue carries: references only (the body stays in DynamoDB).
+
+    `attempt` is the number this message may make; a copy arriving after that attempt was
+    recorded (SQS redelivery, a worker that died before deleting it) is recognised as a duplicate.
+    """
     return {
         "delivery_id": delivery["delivery_id"],
         "user_id": delivery["user_id"],
         "event_id": delivery["event_id"],
         "webhook_id": delivery.get("webhook_id"),
+        "attempt": int(delivery.get("attempts", 0)) + 1,
     }
 
 

@@ -102,22 +102,23 @@ def run_server() -> Iterator[Any]:
     started: list[subprocess.Popen[bytes]] = []
 
     def start(command: list[str]) -> str:
-        port = free_port()
-        env = {**os.environ, "WEBHOOK_SECRET": SECRET, "PORT": str(port)}
-        process = subprocess.Popen(
-            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-        )
-        started.append(process)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(process.stdout.read().decode() if process.stdout else "")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    return f"http://127.0.0.1:{port}/hooks"
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"{command} did not start listening")
+        # The snippet says when it listens; a port another test took meanwhile makes it exit,
+        # and it is started again on another one (probing the socket could reach that other test).
+        output = ""
+        for _ in range(5):
+            port = free_port()
+            env = {**os.environ, "WEBHOOK_SECRET": SECRET, "PORT": str(port)}
+            process = subprocess.Popen(
+                command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            )
+            started.append(process)
+            assert process.stdout is not None
+            first_line = process.stdout.readline().decode()
+            if first_line.startswith("listening on"):
+                return f"http://127.0.0.1:{port}/hooks"
+            process.wait(timeout=10)
+            output = first_line + process.stdout.read().decode()
+        raise RuntimeError(f"{command} did not start listening: {output}")
 
     yield start
     for process in started:
