@@ -36,21 +36,6 @@ def assert_error(reply: Reply, status: int, code: str | None = None) -> dict[str
     return dict(error)
 
 
-@pytest.fixture
-def api(aws: dict[str, str]) -> InProcessApi:
-    return InProcessApi()
-
-
-@pytest.fixture
-def alice(api: InProcessApi) -> str:
-    return api.new_user_key(ADMIN_KEY, "alice")
-
-
-@pytest.fixture
-def bob(api: InProcessApi) -> str:
-    return api.new_user_key(ADMIN_KEY, "bob")
-
-
 def create_webhook(api: InProcessApi, key: str, **fields: Any) -> dict[str, Any]:
     body = {"url": "http://127.0.0.1:9/hook", "events": ["user.created"], **fields}
     reply = api.request("POST", "/v1/webhooks", key, body)

@@ -21,9 +21,6 @@ from typing import Any
 import pytest
 import standardwebhooks
 
-from functions.delivery_worker.handler import lambda_handler as worker_handler
-from infra.local.gateway import LambdaContext
-from infra.local.pollers import sqs_event
 from shared import webhooks
 from shared.aws import client
 from shared.config import settings
@@ -32,6 +29,7 @@ from shared.models import WebhookCreate
 from shared.signing import verify_signature
 from tests.conftest import ADMIN_KEY
 from tests.support.api import InProcessApi
+from tests.support.faults import invoke_worker, receive_all
 from tests.support.receiver import Received, Receiver, Script
 
 SCHEDULE = (600, 600, 600)  # 3 retries → 4 attempts
@@ -84,32 +82,7 @@ def api(env: dict[str, str]) -> InProcessApi:
     return InProcessApi()
 
 
-@pytest.fixture
-def alice(api: InProcessApi) -> str:
-    return api.new_user_key(ADMIN_KEY, "alice")
-
-
 # --- Helpers: the event source mapping, Step Functions, the API --------------------------
-
-
-def receive_all(queue_url: str) -> list[dict[str, Any]]:
-    sqs = client("sqs")
-    messages: list[dict[str, Any]] = []
-    while True:
-        batch = sqs.receive_message(
-            QueueUrl=queue_url,
-            MaxNumberOfMessages=10,
-            VisibilityTimeout=60,
-            AttributeNames=["All"],
-        ).get("Messages", [])
-        if not batch:
-            return messages
-        messages += batch
-
-
-def invoke_worker(messages: list[dict[str, Any]]) -> dict[str, Any]:
-    event = sqs_event(messages, "arn:aws:sqs:us-east-1:123456789012:test-DeliveryQueue")
-    return dict(worker_handler(event, LambdaContext("delivery_worker")))
 
 
 def acknowledge(queue_url: str, messages: list[dict[str, Any]], response: dict[str, Any]) -> None:

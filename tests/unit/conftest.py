@@ -1,0 +1,40 @@
+"""Fixtures the in-process unit tests share: the API over moto, two users, settings overrides."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from shared.config import settings
+from tests.conftest import ADMIN_KEY
+from tests.support.api import InProcessApi
+
+
+@pytest.fixture
+def api(aws: dict[str, str]) -> InProcessApi:
+    return InProcessApi()
+
+
+@pytest.fixture
+def alice(api: InProcessApi) -> str:
+    return api.new_user_key(ADMIN_KEY, "alice")
+
+
+@pytest.fixture
+def bob(api: InProcessApi) -> str:
+    return api.new_user_key(ADMIN_KEY, "bob")
+
+
+@pytest.fixture
+def setting(
+    aws: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[str, str], None]]:
+    """Override one environment setting for this test (the cached settings are re-read)."""
+
+    def override(name: str, value: str) -> None:
+        monkeypatch.setenv(name, value)
+        settings.cache_clear()
+
+    yield override
+    settings.cache_clear()
