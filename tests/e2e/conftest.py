@@ -2,116 +2,22 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-ADMIN_KEY = "wk_e2e_admin_key"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class LocalService:
-    base_url: str
-    moto_url: str
-    admin_key: str
-    log_path: Path
-
-    def client(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self.moto_url,
-            region_name="us-east-1",
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
-
-    def queue_url(self, logical_id: str) -> str:
-        name = f"serverless-webhooks-{logical_id}"
-        return str(self.client("sqs").get_queue_url(QueueName=name)["QueueUrl"])
-
-    def new_user(self, user_id: str, role: str = "user") -> dict[str, str]:
-        reply = requests.post(
-            f"{self.base_url}/v1/admin/api-keys",
-            headers={"x-api-key": self.admin_key},
-            json={"user_id": user_id, "role": role},
-            timeout=10,
-        )
-        assert reply.status_code == 201, reply.text
-        return {"x-api-key": reply.json()["api_key"]}
+from tests.support.local_api import wait_until
+from tests.support.local_service import LocalService, running_local_service
 
 
 @pytest.fixture(scope="session")
 def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalService]:
-    port, moto_port = free_port(), free_port()
-    log_path = tmp_path_factory.mktemp("local") / "local.log"
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "WEBHOOKS_PORT": str(port),
-        "MOTO_PORT": str(moto_port),
-        "WEBHOOKS_ADMIN_API_KEY": ADMIN_KEY,
-        "WEBHOOKS_RETRY_SCHEDULE": "1,1,1",
-        "WEBHOOKS_LOCAL_RETRY_VISIBILITY_SECONDS": "1",
-        "POWERTOOLS_LOG_LEVEL": "INFO",
-    }
-    env.pop("AWS_ENDPOINT_URL", None)
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "infra.local"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        base_url = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                if requests.get(f"{base_url}/health", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if process.poll() is not None:
-                raise RuntimeError(f"local mode exited: {log_path.read_text()[-3000:]}")
-            time.sleep(0.2)
-        else:
-            process.kill()
-            raise RuntimeError(f"local mode did not become healthy: {log_path.read_text()[-3000:]}")
-        yield LocalService(base_url, f"http://127.0.0.1:{moto_port}", ADMIN_KEY, log_path)
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    """The local service the end-to-end tests share."""
+    with running_local_service(tmp_path_factory) as service:
+        yield service
 
 
 @pytest.fixture
 def poll() -> Any:
-    def wait_until(check: Any, timeout: float = 20.0, interval: float = 0.2) -> Any:
-        deadline = time.time() + timeout
-        last = None
-        while time.time() < deadline:
-            last = check()
-            if last:
-                return last
-            time.sleep(interval)
-        return last
-
     return wait_until

@@ -15,6 +15,7 @@ import requests
 
 from shared.signing import verify_signature
 from tests.inbound_signers import HMAC_RULE, SECRETS, sign
+from tests.support.local_api import wait_until
 
 TIMEOUT = 15
 RAW_BUCKET = "serverless-webhooks-raw-bodies"
@@ -63,14 +64,7 @@ def inbound(local: Any) -> Inbound:
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 15.0) -> Any:
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.1)
-    return last
+    return wait_until(check, timeout=timeout, interval=0.1)
 
 
 def processed(inbound: Inbound, event_id: str) -> dict[str, Any]:

@@ -1,0 +1,136 @@
+"""Load through local mode: 1,000 events to 20 webhooks of one user, every delivery exactly once.
+
+Published as ten `POST /v1/events/batch` requests of 100 events; 20,000 deliveries go through
+moto (queue, tables) and the local pollers to a real receiver, which counts what arrives by
+(event id, webhook path). The whole test runs under one hard deadline; it prints the rates it
+saw (moto bounds them) but asserts only outcomes. It has a local service of its own, so its
+20,000 records never slow the other end-to-end tests' queries, and it runs beside them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from tests.support.local_service import running_local_service
+from tests.support.receiver import Receiver
+
+EVENTS = 1000
+WEBHOOKS = 20
+PER_REQUEST = 100
+HARD_TIMEOUT = 360.0  # seconds for publishing and delivering everything
+UNFINISHED = ("queued", "retrying", "failed")
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    with running_local_service(tmp_path_factory) as service:
+        yield service
+
+
+@pytest.fixture
+def load_receiver() -> Iterator[Receiver]:
+    server = Receiver()
+    yield server
+    server.close()
+
+
+class Deadline:
+    def __init__(self, seconds: float) -> None:
+        self.started = time.monotonic()
+        self.ends = self.started + seconds
+
+    def left(self) -> float:
+        return max(0.0, self.ends - time.monotonic())
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+
+def test_a_thousand_events_to_twenty_webhooks_arrive_exactly_once(
+    local: Any, load_receiver: Receiver
+) -> None:
+    user_id = f"load-{uuid.uuid4().hex[:12]}"
+    headers = local.new_user(user_id)
+    session = requests.Session()
+    session.headers.update(headers)
+    base = local.base_url
+
+    paths = [f"/load/{user_id}/{n}" for n in range(WEBHOOKS)]
+    webhook_ids = []
+    for path in paths:
+        reply = session.post(
+            f"{base}/v1/webhooks",
+            json={"url": load_receiver.url(path), "events": ["load.*"]},
+            timeout=30,
+        )
+        assert reply.status_code == 201, reply.text
+        webhook_ids.append(reply.json()["id"])
+
+    deadline = Deadline(HARD_TIMEOUT)
+    event_ids: list[str] = []
+    for start in range(0, EVENTS, PER_REQUEST):
+        batch = [
+            {"type": "load.created", "data": {"n": n}} for n in range(start, start + PER_REQUEST)
+        ]
+        reply = session.post(
+            f"{base}/v1/events/batch", json={"events": batch}, timeout=max(1.0, deadline.left())
+        )
+        assert reply.status_code == 202, reply.text[:500]
+        for answer in reply.json()["data"]:
+            assert answer["duplicate"] is False
+            assert sorted(d["webhook_id"] for d in answer["deliveries"]) == sorted(webhook_ids)
+            event_ids.append(answer["event_id"])
+    published_after = deadline.elapsed()
+    assert len(set(event_ids)) == EVENTS
+
+    expected = EVENTS * WEBHOOKS
+    while len(load_receiver.requests) < expected and deadline.left() > 0:
+        time.sleep(0.5)
+    arrived, arrived_after = len(load_receiver.requests), deadline.elapsed()
+    print(
+        f"\nload: {EVENTS} events published in {published_after:.1f} s "
+        f"({EVENTS / published_after:.1f} events/s); {arrived} of {expected} deliveries "
+        f"arrived in {arrived_after:.1f} s ({arrived / arrived_after:.1f} deliveries/s)"
+    )
+    assert arrived >= expected, f"only {arrived} of {expected} deliveries within the deadline"
+
+    # Every delivery recorded: none of this user's deliveries is left queued, retrying or failed.
+    def unfinished() -> dict[str, int]:
+        left = {}
+        for webhook_id in webhook_ids:
+            for status in UNFINISHED:
+                reply = session.get(
+                    f"{base}/v1/webhooks/{webhook_id}/deliveries",
+                    params={"status": status, "limit": 100},
+                    timeout=max(1.0, deadline.left()),
+                )
+                assert reply.status_code == 200, reply.text
+                if reply.json()["data"]:
+                    left[f"{webhook_id}:{status}"] = len(reply.json()["data"])
+        return left
+
+    left = unfinished()
+    while left and deadline.left() > 0:
+        time.sleep(1)
+        left = unfinished()
+    assert left == {}
+
+    # Exactly once per (event, webhook): nothing lost, nothing sent twice.
+    counted = Counter(
+        (request.headers["X-Webhook-Event-Id"], request.path)
+        for request in list(load_receiver.requests)
+    )
+    assert set(counted) == {(event_id, path) for event_id in event_ids for path in paths}
+    assert [pair for pair, times in counted.items() if times != 1] == []
+    for request in load_receiver.requests[:: max(1, expected // 50)]:  # a sample, fully checked
+        envelope = json.loads(request.body)
+        assert envelope["id"] == request.headers["X-Webhook-Event-Id"]
+        assert envelope["type"] == "load.created" and request.headers["X-Webhook-Attempt"] == "1"
