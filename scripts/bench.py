@@ -134,8 +134,8 @@ def headings(report: Report) -> None:
         "`python -m infra.local` in a subprocess on free ports; a receiver on 127.0.0.1; one user "
         "with one webhook; events published over HTTP, counted at the receiver (first receipt per "
         "event id); latency from sending the publish request to the receipt. **moto bounds these "
-        "figures**: the emulator, the gateway, the SQS pollers and every handler share one Python "
-        "process on this machine. They measure local mode, not AWS.",
+        "figures**: moto (one process) and the gateway, the SQS pollers and every handler (a "
+        "second process) share this machine's cores. They measure local mode, not AWS.",
     )
     report.heading("9", "Sections that failed", "")
 

@@ -2,8 +2,8 @@
 user with one webhook; events published over HTTP (single publishes from a few client threads,
 then batch publishes), counted at the receiver. Every loop is bounded in count and in time.
 
-moto bounds these figures: the emulator, the HTTP gateway, the SQS pollers and the handlers all
-share one Python process (one GIL) on this machine, so they say nothing about AWS's throughput.
+moto bounds these figures: moto (one process) and the HTTP gateway, the SQS pollers and the
+handlers (a second process) share this machine's cores, so they say nothing about AWS's throughput.
 """
 
 from __future__ import annotations
