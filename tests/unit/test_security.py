@@ -158,6 +158,8 @@ def test_another_user_can_reach_nothing_of_alices(
         ("GET", "/v1/events?user_id=alice", None),
         ("GET", f"/v1/events/{event_id}?user_id=alice", None),
         ("GET", "/v1/webhooks?user_id=alice", None),
+        ("GET", f"/v1/webhooks/{hook['id']}/deliveries?user_id=alice", None),
+        ("GET", "/v1/sources?user_id=alice", None),
         ("POST", "/v1/events", {"type": "user.created", "data": {}, "user_id": "alice"}),
         (
             "POST",
@@ -172,6 +174,20 @@ def test_another_user_can_reach_nothing_of_alices(
         reply = api.request(method, path, bob, body)
         assert reply.status == 403, (method, path, reply.status, reply.body)
         assert error_code(reply) == "forbidden", (method, path)
+
+    # What Bob may not do, an admin may: every list answers for `?user_id=`, and only then.
+    for path, expected in (
+        ("/v1/webhooks", 2),
+        (f"/v1/webhooks/{hook['id']}/deliveries", 1),
+        ("/v1/sources", 1),
+        ("/v1/events", 1),
+    ):
+        as_alice = api.request("GET", f"{path}?user_id=alice", ADMIN_KEY)
+        assert as_alice.status == 200, (path, as_alice.body)
+        assert len(as_alice.json()["data"]) == expected, path
+        assert as_alice.json() == api.request("GET", path, alice).json(), path
+    assert api.request("GET", "/v1/sources", ADMIN_KEY).json()["data"] == []
+    assert api.request("GET", f"/v1/webhooks/{hook['id']}/deliveries", ADMIN_KEY).status == 404
 
     # Bob's own lists and publishes never show or reach anything of Alice's.
     assert [h["url"] for h in api.request("GET", "/v1/webhooks", bob).json()["data"]] == [

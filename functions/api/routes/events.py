@@ -10,14 +10,13 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from functions.api.context import acting_user, principal
 from functions.api.docs import responses
+from functions.api.params import Cursor, Limit, OptionalText, UserId
 from functions.api.responses import json_response
 from shared import events, publishing
 from shared.models import EventBatchPublish, EventPublish, ReplayRequest
 from shared.schemas import BatchPublishOut, EventDetail, EventList, PublishOut, ReplayOut
 
 router = Router()
-Limit = Annotated[int, Query(ge=1, le=100)]
-OptionalText = Annotated[str | None, Query(max_length=2048)]
 
 
 @router.post("", responses=responses(202, PublishOut, 403))
@@ -47,8 +46,8 @@ def list_events(
     type: OptionalText = None,
     source_id: OptionalText = None,
     limit: Limit = 20,
-    cursor: OptionalText = None,
-    user_id: OptionalText = None,
+    cursor: Cursor = None,
+    user_id: UserId = None,
 ) -> Response[str]:
     owner = acting_user(principal(router.current_event), user_id)
     return json_response(
@@ -65,7 +64,7 @@ def list_events(
 
 
 @router.get("/<event_id>", responses=responses(200, EventDetail, 403, 404))
-def get_event(event_id: str, user_id: OptionalText = None) -> Response[str]:
+def get_event(event_id: str, user_id: UserId = None) -> Response[str]:
     owner = acting_user(principal(router.current_event), user_id)
     return json_response(200, events.get(owner, event_id))
 

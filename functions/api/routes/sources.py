@@ -6,17 +6,16 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from functions.api.context import principal
+from functions.api.context import acting_user, principal
 from functions.api.docs import responses
+from functions.api.params import Cursor, Limit, UserId
 from functions.api.responses import json_response, no_content
 from shared import sources
 from shared.models import SourceCreate, SourceList, SourceOut, SourceUpdate
 
 router = Router()
-Limit = Annotated[int, Query(ge=1, le=100)]
-Cursor = Annotated[str | None, Query(max_length=2048)]
 
 
 @router.post("", responses=responses(201, SourceOut))
@@ -25,10 +24,10 @@ def create_source(body: Annotated[SourceCreate, Body()]) -> Response[str]:
     return json_response(201, sources.create(caller.user_id, body))
 
 
-@router.get("", responses=responses(200, SourceList))
-def list_sources(limit: Limit = 20, cursor: Cursor = None) -> Response[str]:
-    caller = principal(router.current_event)
-    return json_response(200, sources.list_page(caller.user_id, limit, cursor))
+@router.get("", responses=responses(200, SourceList, 403))
+def list_sources(limit: Limit = 20, cursor: Cursor = None, user_id: UserId = None) -> Response[str]:
+    owner = acting_user(principal(router.current_event), user_id)
+    return json_response(200, sources.list_page(owner, limit, cursor))
 
 
 @router.get("/<source_id>", responses=responses(200, SourceOut, 404))

@@ -10,15 +10,13 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from functions.api.context import acting_user, principal
 from functions.api.docs import responses
+from functions.api.params import Cursor, Limit, UserId
 from functions.api.responses import json_response, no_content
 from shared import deliveries, publishing, webhooks
 from shared.models import WebhookCreate, WebhookUpdate
 from shared.schemas import DeliveryList, TestSendOut, WebhookList, WebhookOut
 
 router = Router()
-Limit = Annotated[int, Query(ge=1, le=100)]
-Cursor = Annotated[str | None, Query(max_length=2048)]
-UserId = Annotated[str | None, Query(max_length=128)]
 
 
 @router.post("", responses=responses(201, WebhookOut))
@@ -61,14 +59,13 @@ def test_webhook(webhook_id: str) -> Response[str]:
     return json_response(202, publishing.test_event(caller.user_id, webhook))
 
 
-@router.get("/<webhook_id>/deliveries", responses=responses(200, DeliveryList, 404))
+@router.get("/<webhook_id>/deliveries", responses=responses(200, DeliveryList, 403, 404))
 def list_webhook_deliveries(
     webhook_id: str,
     status: Annotated[Literal["queued", "retrying", "succeeded", "failed"] | None, Query()] = None,
     limit: Limit = 20,
     cursor: Cursor = None,
+    user_id: UserId = None,
 ) -> Response[str]:
-    caller = principal(router.current_event)
-    return json_response(
-        200, deliveries.list_for_webhook(caller.user_id, webhook_id, status, limit, cursor)
-    )
+    owner = acting_user(principal(router.current_event), user_id)
+    return json_response(200, deliveries.list_for_webhook(owner, webhook_id, status, limit, cursor))
