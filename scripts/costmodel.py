@@ -123,14 +123,17 @@ class Builder:
         """The event source mapping's ReceiveMessage + DeleteMessageBatch, shared by a batch."""
         self.add("SQS", 2 / batch, "requests", prices.SQS_REQUEST)
 
-    def api_call(self, op: OpResult, function: str, events_per_request: int) -> None:
-        """One API request carrying `events_per_request` events, with the authorizer in front
-        when the route has one; the handlers' AWS usage is in `op.usage`."""
+    def api_call(
+        self, op: OpResult, function: str, events_per_request: int, transitions: int
+    ) -> None:
+        """One event's share of an API request carrying `events_per_request` events: the request,
+        the authorizer in front when the route has one, the handler and its AWS usage."""
         share = 1 / events_per_request
         self.api_requests(share)
         if "authorizer" in op.invocations:
             self.lambda_invocation("authorizer", op, share)
         self.lambda_invocation(function, op, share)
+        self.usage(op.usage, share, transitions)
 
     def consumer(self, function: str, op: OpResult, batch: int, transitions: int) -> None:
         """One message of a consumer batch of `batch` (op measured one such invocation)."""
@@ -162,8 +165,7 @@ def build(results: AwsResults, memory: dict[str, int]) -> CostModel:
             target=3.0,
         )
         b = Builder(first, memory)
-        b.api_call(ops["publish_1"], "api", 1)
-        b.usage(ops["publish_1"].usage, 1, transitions)
+        b.api_call(ops["publish_1"], "api", 1, transitions)
         b.consumer("delivery_worker", ops["worker_10_ok"], ESM_BATCH, transitions)
         model.scenarios.append(first)
     else:
@@ -176,8 +178,7 @@ def build(results: AwsResults, memory: dict[str, int]) -> CostModel:
             target=3.0,
         )
         b = Builder(batch, memory)
-        b.api_call(ops["batch_of_100"], "api", 100)
-        b.usage(ops["batch_of_100"].usage, 1 / 100, transitions)
+        b.api_call(ops["batch_of_100"], "api", 100, transitions)
         b.consumer("delivery_worker", ops["worker_10_ok"], ESM_BATCH, transitions)
         model.scenarios.append(batch)
     if need("publish_10", "worker_10_ok"):
@@ -186,8 +187,7 @@ def build(results: AwsResults, memory: dict[str, int]) -> CostModel:
             "POST /v1/events with one event matching 10 webhooks, per delivery; delivery as above",
         )
         b = Builder(fanout, memory)
-        b.api_call(ops["publish_10"], "api", 10)
-        b.usage(ops["publish_10"].usage, 1 / 10, transitions)
+        b.api_call(ops["publish_10"], "api", 10, transitions)
         b.consumer("delivery_worker", ops["worker_10_ok"], ESM_BATCH, transitions)
         model.scenarios.append(fanout)
     if need("publish_1", "worker_10_ok", "worker_10_fail"):
@@ -199,8 +199,7 @@ def build(results: AwsResults, memory: dict[str, int]) -> CostModel:
             f"received again",
         )
         b = Builder(retry, memory)
-        b.api_call(ops["publish_1"], "api", 1)
-        b.usage(ops["publish_1"].usage, 1, transitions)
+        b.api_call(ops["publish_1"], "api", 1, transitions)
         b.consumer("delivery_worker", ops["worker_10_fail"], ESM_BATCH, transitions)
         b.add("SQS", 1, "requests", prices.SQS_REQUEST)  # the state machine's SendMessage
         b.consumer("delivery_worker", ops["worker_10_ok"], ESM_BATCH, transitions)
@@ -212,8 +211,7 @@ def build(results: AwsResults, memory: dict[str, int]) -> CostModel:
             "fill batches (no batching window is configured)",
         )
         b = Builder(lonely, memory)
-        b.api_call(ops["publish_1"], "api", 1)
-        b.usage(ops["publish_1"].usage, 1, transitions)
+        b.api_call(ops["publish_1"], "api", 1, transitions)
         b.consumer("delivery_worker", ops["worker_1_ok"], 1, transitions)
         model.scenarios.append(lonely)
     if need("inbound_new", "processor_10"):
@@ -224,8 +222,7 @@ def build(results: AwsResults, memory: dict[str, int]) -> CostModel:
             target=8.0,
         )
         b = Builder(inbound, memory)
-        b.api_call(ops["inbound_new"], "inbound", 1)
-        b.usage(ops["inbound_new"].usage, 1, transitions)
+        b.api_call(ops["inbound_new"], "inbound", 1, transitions)
         b.consumer("inbound_processor", ops["processor_10"], ESM_BATCH, transitions)
         model.scenarios.append(inbound)
     else:
@@ -236,8 +233,7 @@ def build(results: AwsResults, memory: dict[str, int]) -> CostModel:
             "POST /inbound/{source_id} repeating an X-GitHub-Delivery already received",
         )
         b = Builder(duplicate, memory)
-        b.api_call(ops["inbound_duplicate"], "inbound", 1)
-        b.usage(ops["inbound_duplicate"].usage, 1, transitions)
+        b.api_call(ops["inbound_duplicate"], "inbound", 1, transitions)
         model.scenarios.append(duplicate)
     else:
         model.missing["inbound duplicate"] = results.inbound_error or "measurements missing"
