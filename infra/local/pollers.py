@@ -106,7 +106,14 @@ class QueuePoller(threading.Thread):
                 {"Id": str(position), "ReceiptHandle": message["ReceiptHandle"]}
                 for position, message in enumerate(done[start : start + 10])
             ]
-            self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
+            response = self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
+            if response.get("Failed"):  # they come back after the visibility timeout
+                log.warning(
+                    "poller %s could not delete %d message(s): %s",
+                    self.function_name,
+                    len(response["Failed"]),
+                    sorted({failure.get("Code", "?") for failure in response["Failed"]}),
+                )
         if self.retry_visibility_seconds is not None:
             for message in messages:
                 if message["MessageId"] in failed:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -121,3 +122,58 @@ def test_faster_sqs_receive_keeps_visibility_delay_and_retention() -> None:
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(moto.core.utils, "utcnow", lambda: real_now() + timedelta(seconds=120))
             assert "Messages" not in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+
+
+def test_messages_sent_while_others_are_deleted_are_never_lost() -> None:
+    """Sends racing deletes on one queue: every message sent is received exactly once."""
+    from moto import mock_aws
+
+    from infra.local.moto_fixes import apply_all
+
+    apply_all()
+    prefill, batches = 1000, 150
+    previous_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # switch threads often, so the race gets its chances
+    try:
+        with mock_aws():
+            sqs = boto3.client("sqs", region_name="us-east-1")
+            url = sqs.create_queue(QueueName="race")["QueueUrl"]
+            for start in range(0, prefill, 10):
+                sqs.send_message_batch(
+                    QueueUrl=url,
+                    Entries=[{"Id": str(n), "MessageBody": f"p{start + n}"} for n in range(10)],
+                )
+            sent = {f"p{n}" for n in range(prefill)}
+            received: list[str] = []
+            sending_done = threading.Event()
+
+            def send() -> None:
+                for batch in range(batches):
+                    entries = [{"Id": str(n), "MessageBody": f"s{batch}-{n}"} for n in range(10)]
+                    sqs.send_message_batch(QueueUrl=url, Entries=entries)
+                sending_done.set()
+
+            def consume() -> None:
+                idle = 0
+                while idle < 3:
+                    messages = sqs.receive_message(
+                        QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=300
+                    ).get("Messages", [])
+                    if not messages:
+                        idle += 1 if sending_done.is_set() else 0
+                        continue
+                    received.extend(message["Body"] for message in messages)
+                    for message in messages:  # one by one: the most list rebuilds
+                        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+            threads = [threading.Thread(target=send)]
+            threads += [threading.Thread(target=consume) for _ in range(2)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            sent |= {f"s{batch}-{n}" for batch in range(batches) for n in range(10)}
+    finally:
+        sys.setswitchinterval(previous_interval)
+    assert len(received) == len(set(received))
+    assert set(received) == sent
