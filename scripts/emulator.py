@@ -10,7 +10,9 @@ import os
 import signal
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from infra.local.server import LocalHTTPServer
 
 
 class ReceiverHandler(BaseHTTPRequestHandler):
@@ -39,8 +41,7 @@ def main(argv: list[str]) -> None:
     os.environ["MOTO_PORT"] = str(moto_port)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    receiver = ThreadingHTTPServer(("127.0.0.1", receiver_port), ReceiverHandler)
-    receiver.daemon_threads = True
+    receiver = LocalHTTPServer(("127.0.0.1", receiver_port), ReceiverHandler)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
     server.start()

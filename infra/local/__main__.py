@@ -9,12 +9,13 @@ import secrets
 import signal
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from infra.local.emulator import MotoProcess
 from infra.local.gateway import Gateway, HttpResponse
 from infra.local.pollers import QueuePoller
+from infra.local.server import LocalHTTPServer
 
 log = logging.getLogger("local")
 
@@ -35,7 +36,7 @@ class Service:
         self.ready = threading.Event()
         self.threads: list[threading.Thread] = []
         self.moto: MotoProcess | None = None
-        self.http: ThreadingHTTPServer | None = None
+        self.http: LocalHTTPServer | None = None
 
     def configure_environment(self) -> None:
         endpoint = f"http://127.0.0.1:{self.moto_port}"
@@ -70,10 +71,7 @@ class Service:
         os.environ.update(provision(session, self.prefix, self.admin_key))
 
         gateway = Gateway()
-        self.http = ThreadingHTTPServer(
-            ("127.0.0.1", self.port), make_request_handler(gateway, self)
-        )
-        self.http.daemon_threads = True
+        self.http = LocalHTTPServer(("127.0.0.1", self.port), make_request_handler(gateway, self))
         self.threads.append(threading.Thread(target=self.http.serve_forever, daemon=True))
 
         sqs = session.client("sqs")
