@@ -63,7 +63,7 @@ def inbound(local: Any) -> Inbound:
     return Inbound(local.base_url, local.new_user(unique("inbound")))
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 15.0) -> Any:
+def wait_for(check: Callable[[], Any], timeout: float = 60.0) -> Any:
     return wait_until(check, timeout=timeout, interval=0.1)
 
 

@@ -69,7 +69,7 @@ def test_logs_of_a_delivery_hold_no_secret_key_or_body(local: Any, receiver: Any
     published = api.publish("audit.logged", {"note": marker, "nested": {"also": marker}})
     delivery_id = published["deliveries"][0]["delivery_id"]
     delivered = wait_until(
-        lambda: (view := api.delivery(delivery_id))["status"] == "succeeded" and view, timeout=20
+        lambda: (view := api.delivery(delivery_id))["status"] == "succeeded" and view, timeout=60
     )
     assert delivered, api.delivery(delivery_id)
     assert [entry["status_code"] for entry in delivered["attempt_log"]] == [500, 200]

@@ -51,7 +51,7 @@ def publish_in_order(api: LocalApi, types: list[str], marker: str) -> list[str]:
 
 def wait_delivered(api: LocalApi, delivery_id: str, status: str = "succeeded") -> dict[str, Any]:
     found = wait_until(
-        lambda: (view := api.delivery(delivery_id))["status"] == status and view, timeout=20
+        lambda: (view := api.delivery(delivery_id))["status"] == status and view, timeout=60
     )
     assert found, api.delivery(delivery_id)
     return dict(found)
@@ -221,7 +221,7 @@ def wait_processed(api: LocalApi, event_id: str, runs: int = 1) -> dict[str, Any
         finished = event["status"] == "processed" and len(actions(event, "processed")) >= runs
         return event if finished else None
 
-    found = wait_until(done, timeout=20)
+    found = wait_until(done, timeout=60)
     assert found, api.event(event_id)
     return dict(found)
 
@@ -633,4 +633,4 @@ def test_inbound_dlq_peek_and_redrive(local: Any) -> None:
     assert answer == {"redriven": 1}
     assert first["message_id"] not in {m["message_id"] for m in admin.dlq("inbound")}
     # Processed again (and, as its handler still fails, failed again).
-    assert wait_until(lambda: len(actions(api.event(event_id), "failed")) > attempts, timeout=15)
+    assert wait_until(lambda: len(actions(api.event(event_id), "failed")) > attempts, timeout=60)

@@ -102,7 +102,7 @@ def github_body(marker: str, **fields: Any) -> bytes:
     ).encode()
 
 
-def wait_until(check: Any, timeout: float = 20.0, interval: float = 0.2) -> Any:
+def wait_until(check: Any, timeout: float = 60.0, interval: float = 0.2) -> Any:
     deadline = time.time() + timeout
     last = None
     while time.time() < deadline:
