@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from infra.local.launch import free_port
 from scripts.metering import AwsMeter, Invocations, LambdaMeter, Usage, captured_stdout
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,12 +67,6 @@ GITHUB_BODY_TEMPLATE: dict[str, Any] = {
 
 
 # ---------------------------------------------------------------- child process: moto + receiver
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _listening(port: int) -> bool:

@@ -9,9 +9,7 @@ handlers (a second process) share this machine's cores, so they say nothing abou
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -24,6 +22,7 @@ from typing import Any
 
 import requests
 
+from infra.local.launch import free_port, spawn, wait_healthy
 from infra.local.server import LocalHTTPServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,12 +107,6 @@ class Receiver:
         self.server.server_close()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def run(
     events: int = 300, threads: int = 4, batch_size: int = 100, budget: float = 150.0
 ) -> Throughput:
@@ -122,7 +115,6 @@ def run(
     port, moto_port = free_port(), free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))},
-        "PYTHONPATH": str(ROOT),
         "WEBHOOKS_PORT": str(port),
         "MOTO_PORT": str(moto_port),
         "WEBHOOKS_ADMIN_API_KEY": ADMIN_KEY,
@@ -131,17 +123,10 @@ def run(
     base = f"http://127.0.0.1:{port}"
     receiver = Receiver()
     with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "infra.local"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
+        process = spawn(env, log)
         try:
             started = time.monotonic()
-            if not _wait_healthy(base, process, min(deadline, started + 90)):
+            if not wait_healthy(base, process, min(deadline, started + 90) - started):
                 log.seek(0)
                 tail = log.read().decode(errors="replace").strip().splitlines()[-3:]
                 result.error = "local mode did not become healthy: " + " | ".join(tail)
@@ -192,19 +177,6 @@ def run(
                 process.kill()
                 process.wait(5)
     return result
-
-
-def _wait_healthy(base: str, process: subprocess.Popen[bytes], until: float) -> bool:
-    while time.monotonic() < until:
-        if process.poll() is not None:
-            return False
-        try:
-            if requests.get(f"{base}/health", timeout=1).status_code == 200:
-                return True
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    return False
 
 
 def _post(session: requests.Session, base: str, path: str, key: str, body: Any) -> Any:

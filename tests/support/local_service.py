@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,14 +14,9 @@ import boto3
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
+from infra.local.launch import free_port, spawn, wait_healthy
+
 ADMIN_KEY = "wk_e2e_admin_key"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -65,7 +57,6 @@ def running_local_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     log_path = tmp_path_factory.mktemp("local") / "local.log"
     env = {
         **os.environ,
-        "PYTHONPATH": str(ROOT),
         "WEBHOOKS_PORT": str(port),
         "MOTO_PORT": str(moto_port),
         "WEBHOOKS_ADMIN_API_KEY": ADMIN_KEY,
@@ -75,25 +66,9 @@ def running_local_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     }
     env.pop("AWS_ENDPOINT_URL", None)
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "infra.local"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        process = spawn(env, log)
         base_url = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                if requests.get(f"{base_url}/health", timeout=1).status_code == 200:
-                    break
-            except (requests.ConnectionError, requests.Timeout):  # starting, or a busy machine
-                pass
-            if process.poll() is not None:
-                raise RuntimeError(f"local mode exited: {log_path.read_text()[-3000:]}")
-            time.sleep(0.2)
-        else:
+        if not wait_healthy(base_url, process, 60):
             process.kill()
             raise RuntimeError(f"local mode did not become healthy: {log_path.read_text()[-3000:]}")
         try:
