@@ -9,6 +9,7 @@ import pytest
 from shared.config import settings
 from tests.conftest import ADMIN_KEY
 from tests.support.api import InProcessApi
+from tests.support.faults import FaultSet, no_backoff
 
 
 @pytest.fixture
@@ -38,3 +39,12 @@ def setting(
 
     yield override
     settings.cache_clear()
+
+
+@pytest.fixture
+def faults(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultSet]:
+    """AWS faults injected through botocore hooks, without retry back-off; removed afterwards."""
+    no_backoff(monkeypatch)
+    made = FaultSet()
+    yield made
+    made.remove_all()

@@ -36,7 +36,6 @@ from tests.support.faults import (
     acknowledge,
     failed_ids,
     invoke_worker,
-    no_backoff,
     receive_all,
     retry_executions,
     wait_for_executions,
@@ -45,14 +44,6 @@ from tests.support.receiver import Receiver, Script
 
 # `max_attempts` in botocore's retries config counts retries: the first try plus these.
 TRIES = 1 + int(CLIENT_CONFIG.retries["max_attempts"])
-
-
-@pytest.fixture
-def faults(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultSet]:
-    no_backoff(monkeypatch)
-    made = FaultSet()
-    yield made
-    made.remove_all()
 
 
 def register(api: InProcessApi, key: str, url: str, **fields: Any) -> str:

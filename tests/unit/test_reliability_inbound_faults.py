@@ -23,7 +23,7 @@ from shared.config import settings
 from shared.dal import events as events_table
 from tests.inbound_signers import SECRETS, sign
 from tests.support.api import InProcessApi, Reply
-from tests.support.faults import FaultSet, failed_ids, no_backoff, receive_all
+from tests.support.faults import FaultSet, failed_ids, receive_all
 
 RECEIPT_CALLS = [
     pytest.param("dynamodb", "GetItem", "throttle", id="source-lookup"),
@@ -37,14 +37,6 @@ PROCESSING_CALLS = [
     pytest.param("s3", "GetObject", "5xx", id="raw-body"),
     pytest.param("dynamodb", "UpdateItem", "5xx", id="record-outcome"),
 ]
-
-
-@pytest.fixture
-def faults(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultSet]:
-    no_backoff(monkeypatch)
-    made = FaultSet()
-    yield made
-    made.remove_all()
 
 
 @pytest.fixture
