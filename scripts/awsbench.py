@@ -279,7 +279,7 @@ class Bench:
         """Invoke a consumer handler as its event source mapping would."""
         from infra.local.gateway import LambdaContext
 
-        handler = self.gateway.handler_plain(function)
+        handler = self.gateway.invoker.handler(function)
         return self.lambdas.call(
             function.name, handler, event, LambdaContext(function.name, function.memory_mb)
         )
@@ -333,22 +333,16 @@ def _reset_process_caches() -> None:
 
 def _instrumented_gateway(meter: LambdaMeter) -> Any:
     """The local gateway with every handler call timed (the gateway's own work is not)."""
-    from infra.local.gateway import Gateway, Handler
+    from infra.local.gateway import Gateway, InProcess, LambdaContext
     from shared import resources as res
 
-    class TimedGateway(Gateway):
-        def handler(self, function: res.Function) -> Handler:
-            inner = super().handler(function)
+    class TimedInProcess(InProcess):
+        def invoke(
+            self, function: res.Function, event: dict[str, Any], context: LambdaContext
+        ) -> Any:
+            return meter.call(function.name, self.handler(function), event, context)
 
-            def timed(event: dict[str, Any], context: Any) -> dict[str, Any]:
-                return meter.call(function.name, inner, event, context)  # type: ignore[no-any-return]
-
-            return timed
-
-        def handler_plain(self, function: res.Function) -> Handler:
-            return super().handler(function)
-
-    return TimedGateway()
+    return Gateway(TimedInProcess())
 
 
 # ---------------------------------------------------------------- the operations

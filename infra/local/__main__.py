@@ -9,9 +9,11 @@ import secrets
 import signal
 import sys
 import threading
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from infra.local.containers import Pools
 from infra.local.emulator import MotoProcess
 from infra.local.gateway import Gateway, HttpResponse
 from infra.local.pollers import QueuePoller
@@ -30,6 +32,9 @@ class Service:
         self.admin_key = source.get("WEBHOOKS_ADMIN_API_KEY") or "wk_" + secrets.token_urlsafe(32)
         self.prefix = source.get("WEBHOOKS_PREFIX", "serverless-webhooks")
         self.pollers_per_queue = int(source.get("WEBHOOKS_LOCAL_POLLERS", "4"))
+        # Containers per HTTP-invoked function (the API, its authorizer, inbound receipt): the
+        # most concurrent invocations each may have; callers beyond that wait, as if throttled.
+        self.concurrency = int(source.get("WEBHOOKS_LOCAL_CONCURRENCY", "4"))
         retry_visibility = source.get("WEBHOOKS_LOCAL_RETRY_VISIBILITY_SECONDS")
         self.retry_visibility = int(retry_visibility) if retry_visibility else None
         self.stop_event = threading.Event()
@@ -37,6 +42,7 @@ class Service:
         self.threads: list[threading.Thread] = []
         self.moto: MotoProcess | None = None
         self.http: LocalHTTPServer | None = None
+        self.pools: Pools | None = None
 
     def configure_environment(self) -> None:
         endpoint = f"http://127.0.0.1:{self.moto_port}"
@@ -70,7 +76,15 @@ class Service:
         session = boto3.session.Session(region_name="us-east-1")
         os.environ.update(provision(session, self.prefix, self.admin_key))
 
-        gateway = Gateway()
+        # A consumer's pollers each hold at most one of its containers, like an event source
+        # mapping whose maximum concurrency is the number of pollers.
+        self.pools = Pools(
+            {
+                function.name: self.pollers_per_queue if function.consumes else self.concurrency
+                for function in res.FUNCTIONS
+            }
+        )
+        gateway = Gateway(self.pools)
         self.http = LocalHTTPServer(("127.0.0.1", self.port), make_request_handler(gateway, self))
         self.threads.append(threading.Thread(target=self.http.serve_forever, daemon=True))
 
@@ -83,7 +97,7 @@ class Service:
                     QueuePoller(
                         sqs=sqs,
                         queue_url=os.environ[function.consumes.env_var],
-                        handler=gateway.lazy_handler(function),
+                        handler=self.pools[function].handler,
                         function_name=function.name,
                         batch_size=function.consumes.batch_size,
                         stop=self.stop_event,
@@ -95,12 +109,16 @@ class Service:
         self.ready.set()
 
     def stop(self) -> None:
+        """Everything down within a few seconds: in-flight invocations are cut short (their SQS
+        messages come back after the visibility timeout, as when Lambda stops a container)."""
         self.stop_event.set()
+        if self.pools:
+            self.pools.close()
         if self.http:
             self.http.shutdown()
             self.http.server_close()
         for thread in self.threads:
-            thread.join(timeout=5)
+            thread.join(timeout=2)
         if self.moto:
             self.moto.stop()
 
@@ -130,13 +148,31 @@ def make_request_handler(gateway: Gateway, service: Service) -> type[BaseHTTPReq
                             {"error": {"code": "internal_error", "message": "internal error"}}
                         ).encode(),
                     )
-            self.send_response(response.status)
-            for name, value in response.headers.items():
-                if name not in ("content-length", "connection", "transfer-encoding"):
-                    self.send_header(name, value)
-            self.send_header("Content-Length", str(len(response.body)))
-            self.end_headers()
-            self.wfile.write(response.body)
+            self._answer(response)
+
+        def _answer(self, response: HttpResponse) -> None:
+            try:
+                self.send_response(response.status)
+                for name, value in response.headers.items():
+                    if name not in ("content-length", "connection", "transfer-encoding"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(response.body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(response.body)
+            except (BrokenPipeError, ConnectionResetError):  # the caller gave up: nothing to do
+                self.close_connection = True
+
+        def send_error(
+            self, code: int, message: str | None = None, explain: str | None = None
+        ) -> None:
+            """The HTTP server's own refusals (431, 414, 400, 501) in the API's JSON error shape."""
+            status = HTTPStatus(code)
+            body = json.dumps(
+                {"error": {"code": status.name.lower(), "message": message or status.phrase}}
+            ).encode()
+            self.close_connection = True
+            self._answer(HttpResponse(code, {"content-type": "application/json"}, body))
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
 
@@ -148,7 +184,8 @@ def make_request_handler(gateway: Gateway, service: Service) -> type[BaseHTTPReq
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    for chatty in ("werkzeug", "botocore", "boto3", "urllib3"):  # no SDK discovery lines
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     service = Service()
     service.start()
     print(

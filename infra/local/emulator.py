@@ -63,8 +63,10 @@ class MotoProcess:
 def serve(port: int) -> None:
     from moto.server import ThreadedMotoServer
 
+    from infra.local.lifetime import exit_with_parent
     from infra.local.moto_fixes import apply_all
 
+    exit_with_parent()  # a killed local mode leaves no emulator behind
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     apply_all()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

@@ -9,16 +9,18 @@ from __future__ import annotations
 import base64
 import importlib
 import json
+import logging
 import re
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 from shared import resources as res
 
+log = logging.getLogger("local.gateway")
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 TEXT_TYPES = re.compile(r"^(text/|application/(json|x-www-form-urlencoded|xml|[\w.+-]+\+json))")
 
@@ -62,9 +64,25 @@ def _route_regex(path: str) -> re.Pattern[str]:
     return re.compile(f"^{pattern}$")
 
 
-class Gateway:
+class Invoker(Protocol):
+    """Runs one invocation of a function (local mode: in one of its containers)."""
+
+    def invoke(
+        self, function: res.Function, event: dict[str, Any], context: LambdaContext
+    ) -> Any: ...
+
+
+class FunctionFailed(Exception):
+    """The function did not return: an unhandled exception, a timeout or a crash."""
+
+
+class InProcess:
+    """Handlers imported into this process and called directly: unit tests and the AWS bench.
+
+    One request at a time only (module state is shared); local mode uses containers instead.
+    """
+
     def __init__(self) -> None:
-        self.routes = [(route, _route_regex(route.path)) for route in res.ROUTES]
         self._handlers: dict[str, Handler] = {}
 
     def handler(self, function: res.Function) -> Handler:
@@ -73,8 +91,29 @@ class Gateway:
             self._handlers[function.name] = load_handler(function)
         return self._handlers[function.name]
 
-    def lazy_handler(self, function: res.Function) -> Handler:
-        return lambda event, context: self.handler(function)(event, context)
+    def invoke(self, function: res.Function, event: dict[str, Any], context: LambdaContext) -> Any:
+        try:
+            return self.handler(function)(event, context)
+        except Exception as error:
+            log.exception("%s raised", function.name)
+            raise FunctionFailed(function.name) from error
+
+
+INTERNAL_ERROR = HttpResponse(
+    500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}'
+)
+
+
+class Gateway:
+    """Routes a request, runs the authorizer where the route asks for it, then the function.
+
+    A failed invocation is answered as API Gateway answers it (500 `Internal Server Error`),
+    the authorizer's included.
+    """
+
+    def __init__(self, invoker: Invoker | None = None) -> None:
+        self.routes = [(route, _route_regex(route.path)) for route in res.ROUTES]
+        self.invoker: Invoker = invoker or InProcess()
 
     def match(self, method: str, path: str) -> tuple[res.Route, dict[str, str]] | None:
         for route, regex in self.routes:  # specific routes are declared before the catch-all
@@ -94,16 +133,19 @@ class Gateway:
             )
         route, path_parameters = matched
         event = build_event(method, path, query, headers, body, route, path_parameters)
-        if route.authorized:
-            verdict = self.handler(res.AUTHORIZER)(
-                authorizer_event(event), LambdaContext(res.AUTHORIZER.name)
-            )
-            if not verdict.get("isAuthorized"):
-                return HttpResponse(
-                    403, {"content-type": "application/json"}, b'{"message":"Forbidden"}'
+        try:
+            if route.authorized:
+                verdict = self.invoker.invoke(
+                    res.AUTHORIZER, authorizer_event(event), LambdaContext(res.AUTHORIZER.name)
                 )
-            event["requestContext"]["authorizer"] = {"lambda": verdict.get("context", {})}
-        result = self.handler(route.function)(event, LambdaContext(route.function.name))
+                if not verdict.get("isAuthorized"):
+                    return HttpResponse(
+                        403, {"content-type": "application/json"}, b'{"message":"Forbidden"}'
+                    )
+                event["requestContext"]["authorizer"] = {"lambda": verdict.get("context", {})}
+            result = self.invoker.invoke(route.function, event, LambdaContext(route.function.name))
+        except FunctionFailed:
+            return INTERNAL_ERROR
         return to_http_response(result)
 
 

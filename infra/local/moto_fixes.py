@@ -3,6 +3,11 @@
 * DynamoDB: moto runs a cancelled TransactWriteItems by restoring deep copies of the tables it
   touched, without a lock: any write another thread made meanwhile is silently lost. Every
   DynamoDB request therefore runs under one lock.
+* DynamoDB: before every TransactWriteItems moto deep-copies each whole table the transaction
+  names, to restore it if the transaction is cancelled: a publish with a caller id (a
+  transaction) cost O(table size), so 2,000 such publishes took minutes and the emulator's
+  memory grew with every copy. Only the items the transaction targets are saved and restored
+  now (requests are serialized, so nothing else can change meanwhile).
 * SQS: moto checks each received message's retention by computing *all* queue attributes, which
   counts every message in the queue, so receiving n messages from a queue of N costs O(n x N)
   and a backlog of 20,000 deliveries crawls. The retention check reads the one attribute it
@@ -16,6 +21,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import threading
 from typing import Any
@@ -26,6 +32,7 @@ _applied: set[str] = set()
 
 def apply_all() -> None:
     serialize_dynamodb()
+    roll_back_transactions_by_item()
     speed_up_sqs_receive()
     lock_sqs_message_lists()
 
@@ -44,6 +51,62 @@ def serialize_dynamodb() -> None:
 
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
     _applied.add("dynamodb")
+
+
+def roll_back_transactions_by_item() -> None:
+    if "dynamodb-transactions" in _applied:
+        return
+    import moto.dynamodb.models as dynamodb_models
+    from moto.dynamodb.models.table import Table
+
+    original = dynamodb_models.DynamoDBBackend.transact_write_items
+
+    class TablesByReference:
+        """moto's `copy` module as its transaction code sees it: tables are not copied."""
+
+        @staticmethod
+        def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+            return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+    @functools.wraps(original)
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        saved = [_saved_item(self, entry) for entry in transact_items]
+        try:
+            original(self, transact_items)
+        except Exception:
+            for found in reversed(saved):
+                if found is not None:
+                    _restore_item(self, *found)
+            raise
+
+    dynamodb_models.copy = TablesByReference  # type: ignore[assignment]
+    dynamodb_models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    _applied.add("dynamodb-transactions")
+
+
+def _saved_item(backend: Any, entry: dict[str, Any]) -> tuple[str, dict[str, Any], Any] | None:
+    """(table, key, the item's attributes or None) for one operation of a transaction."""
+    _, operation = next(iter(entry.items()))
+    table = backend.tables.get(operation.get("TableName"))
+    if table is None:
+        return None
+    key = operation.get("Key")
+    if key is None:
+        names = [table.hash_key_attr] + ([table.range_key_attr] if table.range_key_attr else [])
+        key = {name: operation.get("Item", {}).get(name) for name in names}
+    try:
+        current = backend.get_item(table.name, key)
+    except Exception:  # an invalid key: moto refuses the transaction before writing anything
+        return None
+    attributes = copy.deepcopy(current.to_json()["Attributes"]) if current else None
+    return table.name, key, attributes
+
+
+def _restore_item(backend: Any, table_name: str, key: dict[str, Any], attributes: Any) -> None:
+    if attributes is None:
+        backend.delete_item(table_name, key)
+    else:
+        backend.put_item(table_name, attributes, overwrite=True)
 
 
 def speed_up_sqs_receive() -> None:

@@ -10,6 +10,7 @@ saw (moto bounds them) but asserts only outcomes. It has a local service of its 
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from collections import Counter
@@ -134,3 +135,70 @@ def test_a_thousand_events_to_twenty_webhooks_arrive_exactly_once(
         envelope = json.loads(request.body)
         assert envelope["id"] == request.headers["X-Webhook-Event-Id"]
         assert envelope["type"] == "load.created" and request.headers["X-Webhook-Attempt"] == "1"
+
+
+PUBLISHES = 2000
+PUBLISH_THREADS = 8
+
+
+def test_two_thousand_publishes_with_ids_on_eight_threads_each_arrive_once(
+    local: Any, load_receiver: Receiver
+) -> None:
+    """Each publish answers with its own event, stored and delivered once as attempt 1.
+
+    Local mode once answered some publishes with a neighbouring request's event id (handlers
+    shared one resolver across threads): those payloads were never stored or sent.
+    """
+    user_id = f"ids-{uuid.uuid4().hex[:12]}"
+    headers = local.new_user(user_id)
+    base = local.base_url
+    path = f"/ids/{user_id}"
+    reply = requests.post(
+        f"{base}/v1/webhooks",
+        headers=headers,
+        json={"url": load_receiver.url(path), "events": ["ids.*"]},
+        timeout=30,
+    )
+    assert reply.status_code == 201, reply.text
+    deadline = Deadline(HARD_TIMEOUT)
+    answers: dict[int, str] = {}
+    statuses: Counter[int] = Counter()
+    lock = threading.Lock()
+
+    def publish(lane: int) -> None:
+        session = requests.Session()
+        session.headers.update(headers)
+        for n in range(lane, PUBLISHES, PUBLISH_THREADS):
+            sent = session.post(
+                f"{base}/v1/events",
+                json={"type": "ids.sent", "id": f"{user_id}-{n}", "data": {"n": n}},
+                timeout=max(1.0, deadline.left()),
+            )
+            with lock:
+                statuses[sent.status_code] += 1
+                if sent.status_code == 202:
+                    answers[n] = sent.json()["event_id"]
+
+    threads = [threading.Thread(target=publish, args=(lane,)) for lane in range(PUBLISH_THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=deadline.left())
+    published_after = deadline.elapsed()
+    assert statuses == Counter({202: PUBLISHES}), statuses
+    assert len(set(answers.values())) == PUBLISHES
+
+    while len(load_receiver.received(path)) < PUBLISHES and deadline.left() > 0:
+        time.sleep(0.5)
+    received = load_receiver.received(path)
+    print(
+        f"\nids: {PUBLISHES} publishes with ids on {PUBLISH_THREADS} threads in "
+        f"{published_after:.1f} s; {len(received)} deliveries after {deadline.elapsed():.1f} s"
+    )
+    delivered = Counter(request.headers["X-Webhook-Event-Id"] for request in received)
+    assert set(delivered.values()) == {1}
+    assert set(delivered) == set(answers.values())
+    for request in received:  # the event each answer named carries that request's payload
+        envelope = json.loads(request.body)
+        assert answers[envelope["data"]["n"]] == envelope["id"]
+        assert request.headers["X-Webhook-Attempt"] == "1"

@@ -177,3 +177,59 @@ def test_messages_sent_while_others_are_deleted_are_never_lost() -> None:
         sys.setswitchinterval(previous_interval)
     assert len(received) == len(set(received))
     assert set(received) == sent
+
+
+def test_cancelled_transaction_restores_only_its_items_without_copying_tables() -> None:
+    """A cancelled TransactWriteItems leaves every item as it was (AWS: all or nothing,
+    https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html),
+    and the emulator restores the items it touched instead of swapping in a copy of the table."""
+    from moto import mock_aws
+    from moto.backends import get_backend
+
+    from infra.local.moto_fixes import apply_all
+
+    apply_all()
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        dynamodb.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        dynamodb.put_item(TableName="t", Item=to_item({"pk": "kept", "n": 1}))
+        dynamodb.put_item(TableName="t", Item=to_item({"pk": "doomed", "n": 1}))
+        table = get_backend("dynamodb")["123456789012"]["us-east-1"].tables["t"]
+        with pytest.raises(dynamodb.exceptions.TransactionCanceledException):
+            dynamodb.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": "t", "Item": to_item({"pk": "new"})}},
+                    {
+                        "Update": {
+                            "TableName": "t",
+                            "Key": to_item({"pk": "kept"}),
+                            "UpdateExpression": "SET n = :two",
+                            "ExpressionAttributeValues": to_item({":two": 2}),
+                        }
+                    },
+                    {"Delete": {"TableName": "t", "Key": to_item({"pk": "doomed"})}},
+                    {
+                        "ConditionCheck": {
+                            "TableName": "t",
+                            "Key": to_item({"pk": "absent"}),
+                            "ConditionExpression": "attribute_exists(pk)",
+                        }
+                    },
+                ]
+            )
+        items = dynamodb.scan(TableName="t")["Items"]
+        assert sorted((i["pk"]["S"], i["n"]["N"]) for i in items) == [
+            ("doomed", "1"),
+            ("kept", "1"),
+        ]
+        assert get_backend("dynamodb")["123456789012"]["us-east-1"].tables["t"] is table
+
+        dynamodb.transact_write_items(
+            TransactItems=[{"Put": {"TableName": "t", "Item": to_item({"pk": "new"})}}]
+        )
+        assert dynamodb.get_item(TableName="t", Key=to_item({"pk": "new"})).get("Item")
