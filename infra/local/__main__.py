@@ -9,6 +9,7 @@ import secrets
 import signal
 import sys
 import threading
+import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -117,8 +118,9 @@ class Service:
         if self.http:
             self.http.shutdown()
             self.http.server_close()
+        until = time.monotonic() + 2  # pollers finish their receive (1 s long poll) meanwhile
         for thread in self.threads:
-            thread.join(timeout=2)
+            thread.join(timeout=max(0.0, until - time.monotonic()))
         if self.moto:
             self.moto.stop()
 

@@ -150,9 +150,12 @@ class Container:
     def alive(self) -> bool:
         return self.process.is_alive()
 
-    def stop(self) -> None:
+    def ask_to_stop(self) -> None:
         with contextlib.suppress(OSError, ValueError):
             self.connection.send(None)
+
+    def stop(self) -> None:
+        self.ask_to_stop()
         self.process.join(timeout=2)
         self.kill()
 
@@ -268,8 +271,12 @@ class FunctionPool:
             self._changed.notify_all()
         for container in busy:
             container.kill()
+        for container in idle:  # all asked at once, then each given what is left of 2 s
+            container.ask_to_stop()
+        until = time.monotonic() + 2
         for container in idle:
-            container.stop()
+            container.process.join(timeout=max(0.0, until - time.monotonic()))
+            container.kill()
 
 
 class Pools:

@@ -17,6 +17,8 @@ import time
 
 import requests
 
+TTL_SWEEP_SECONDS = 60.0  # how often expired DynamoDB items are deleted
+
 
 class MotoProcess:
     """Start, await and stop `python -m infra.local.emulator` on one port."""
@@ -54,7 +56,7 @@ class MotoProcess:
             return
         self.process.terminate()
         try:
-            self.process.wait(timeout=10)
+            self.process.wait(timeout=3)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
@@ -64,7 +66,7 @@ def serve(port: int) -> None:
     from moto.server import ThreadedMotoServer
 
     from infra.local.lifetime import exit_with_parent
-    from infra.local.moto_fixes import apply_all
+    from infra.local.moto_fixes import apply_all, expire_ttl_items
 
     exit_with_parent()  # a killed local mode leaves no emulator behind
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -74,7 +76,8 @@ def serve(port: int) -> None:
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
-    stopped.wait()
+    while not stopped.wait(TTL_SWEEP_SECONDS):
+        expire_ttl_items(time.time())
     server.stop()
 
 

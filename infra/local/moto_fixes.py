@@ -8,6 +8,9 @@
   transaction) cost O(table size), so 2,000 such publishes took minutes and the emulator's
   memory grew with every copy. Only the items the transaction targets are saved and restored
   now (requests are serialized, so nothing else can change meanwhile).
+* DynamoDB: moto stores TTL settings but never deletes expired items, so the emulator's memory
+  grew with every event ever stored. `expire_ttl_items` deletes them as DynamoDB's TTL process
+  does (AWS deletes within days of expiry; reads already treat `ttl < now` as absent).
 * SQS: moto checks each received message's retention by computing *all* queue attributes, which
   counts every message in the queue, so receiving n messages from a queue of N costs O(n x N)
   and a backlog of 20,000 deliveries crawls. The retention check reads the one attribute it
@@ -107,6 +110,36 @@ def _restore_item(backend: Any, table_name: str, key: dict[str, Any], attributes
         backend.delete_item(table_name, key)
     else:
         backend.put_item(table_name, attributes, overwrite=True)
+
+
+def expire_ttl_items(now: float) -> int:
+    """Delete every item whose TTL attribute is a number of epoch seconds before `now`.
+
+    Runs in the emulator process under the DynamoDB lock; returns how many items went.
+    """
+    from moto.backends import get_backend
+
+    removed = 0
+    with _lock:
+        for regions in get_backend("dynamodb").values():
+            for backend in regions.values():
+                for table in list(backend.tables.values()):
+                    removed += _expire_table(table, now)
+    return removed
+
+
+def _expire_table(table: Any, now: float) -> int:
+    if table.ttl.get("TimeToLiveStatus") != "ENABLED":
+        return 0
+    attribute = table.ttl.get("AttributeName")
+    expired = []
+    for item in table.all_items():
+        value = item.attrs.get(attribute)
+        if value is not None and value.type == "N" and float(value.value) < now:
+            expired.append(item)
+    for item in expired:
+        table.delete_item(item.hash_key, item.range_key)
+    return len(expired)
 
 
 def speed_up_sqs_receive() -> None:

@@ -233,3 +233,29 @@ def test_cancelled_transaction_restores_only_its_items_without_copying_tables() 
             TransactItems=[{"Put": {"TableName": "t", "Item": to_item({"pk": "new"})}}]
         )
         assert dynamodb.get_item(TableName="t", Key=to_item({"pk": "new"})).get("Item")
+
+
+def test_expired_items_are_deleted_like_dynamodb_ttl() -> None:
+    """DynamoDB deletes items whose TTL attribute (epoch seconds) has passed
+    (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/howitworks-ttl.html);
+    moto never does, so local mode's memory grew with every item ever stored."""
+    from moto import mock_aws
+
+    from infra.local.moto_fixes import expire_ttl_items
+
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        dynamodb.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        dynamodb.update_time_to_live(
+            TableName="t", TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"}
+        )
+        for pk, ttl in (("old", 100), ("new", 10_000), ("none", None)):
+            dynamodb.put_item(TableName="t", Item=to_item({"pk": pk, "ttl": ttl}))
+        assert expire_ttl_items(now=5_000) == 1
+        left = sorted(item["pk"]["S"] for item in dynamodb.scan(TableName="t")["Items"])
+        assert left == ["new", "none"]
