@@ -139,7 +139,7 @@ def make_request_handler(gateway: Gateway, service: Service) -> type[BaseHTTPReq
             else:
                 try:
                     response = gateway.handle(
-                        self.command, self.path, dict(self.headers.items()), body
+                        self.command, self.path, list(self.headers.items()), body
                     )
                 except Exception:
                     log.exception("request failed")

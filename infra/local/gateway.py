@@ -13,16 +13,19 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 from shared import resources as res
 
 log = logging.getLogger("local.gateway")
+Headers = Mapping[str, str] | list[tuple[str, str]]  # a list keeps repeated headers
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
-TEXT_TYPES = re.compile(r"^(text/|application/(json|x-www-form-urlencoded|xml|[\w.+-]+\+json))")
+# HTTP APIs pass a body as text only for these content types; every other body, a missing
+# content type and form posts included, arrives base64-encoded (`isBase64Encoded: true`).
+TEXT_TYPES = re.compile(r"^\s*(text/[^;\s]+|application/(json|xml|javascript))\s*(;|$)", re.I)
 
 
 @dataclass
@@ -122,9 +125,7 @@ class Gateway:
                 return route, found.groupdict()
         return None
 
-    def handle(
-        self, method: str, raw_path: str, headers: dict[str, str], body: bytes
-    ) -> HttpResponse:
+    def handle(self, method: str, raw_path: str, headers: Headers, body: bytes) -> HttpResponse:
         path, _, query = raw_path.partition("?")
         matched = self.match(method, path)
         if matched is None:
@@ -153,14 +154,19 @@ def build_event(
     method: str,
     path: str,
     query: str,
-    headers: dict[str, str],
+    headers: Headers,
     body: bytes,
     route: res.Route,
     path_parameters: dict[str, str],
 ) -> dict[str, Any]:
     lowered: dict[str, str] = {}
-    for name, value in headers.items():
+    cookies: list[str] = []
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    for name, value in pairs:
         key = name.lower()
+        if key == "cookie":  # payload 2.0 moves cookies out of the headers into `cookies`
+            cookies += [part.strip() for part in value.split(";") if part.strip()]
+            continue
         lowered[key] = f"{lowered[key]},{value}" if key in lowered else value
     content_type = lowered.get("content-type", "")
     is_text = bool(TEXT_TYPES.match(content_type))
@@ -203,10 +209,12 @@ def build_event(
         },
         "isBase64Encoded": is_base64,
     }
+    if cookies:
+        event["cookies"] = cookies
     if query_parameters:
         event["queryStringParameters"] = query_parameters
     if path_parameters:
-        event["pathParameters"] = path_parameters
+        event["pathParameters"] = {name: unquote(value) for name, value in path_parameters.items()}
     if body:
         event["body"] = body_text
     return event
