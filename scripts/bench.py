@@ -65,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     if time.monotonic() < deadline:
         events = 150 if args.quick else 300
         _section(report, "throughput", lambda: local_throughput(report, events, deadline))
+    if time.monotonic() < deadline:
+        publishes = 1000 if args.quick else 3000
+        _section(report, "local memory", lambda: local_memory(report, publishes, deadline))
     report.rows.sort(key=lambda row: [int(part) for part in row.number.split(".")])
     elapsed = time.monotonic() - started
     report.facts = machine_facts(elapsed) + report.facts
@@ -136,6 +139,16 @@ def headings(report: Report) -> None:
         "event id); latency from sending the publish request to the receipt. **moto bounds these "
         "figures**: moto (one process) and the gateway, the SQS pollers and every handler (a "
         "second process) share this machine's cores. They measure local mode, not AWS.",
+    )
+    report.heading(
+        "5",
+        "Local-mode memory (soak)",
+        "`python -m infra.local` in a subprocess; one user, one webhook to a receiver on "
+        "127.0.0.1; single publishes WITH caller ids (the transactional path, the one that once "
+        "grew the emulator to 13 GB) from 8 client threads, in rounds; after each round, once "
+        "every event was delivered, VmRSS of the emulator process (moto) and of local mode's "
+        "function containers, read from /proc. What remains is the stored items themselves, "
+        "bounded by DynamoDB TTL (local mode deletes expired items as AWS does).",
     )
     report.heading("9", "Sections that failed", "")
 
@@ -516,6 +529,36 @@ def local_throughput(report: Report, events: int, deadline: float) -> None:
         if phase.errors:
             value += f"; {len(phase.errors)} request error(s): {phase.errors[0]}"
         report.add(Row(f"4.{position}", f"{phase.events} events, {phase.name}", value, method))
+
+
+def local_memory(report: Report, publishes: int, deadline: float) -> None:
+    from scripts import soak
+
+    budget = max(60.0, min(240.0, deadline - time.monotonic()))
+    result = soak.run(events=publishes, threads=8, rounds=6, deadline_seconds=budget)
+    first, last = result.samples[1], result.samples[-1]
+    per_thousand = (
+        (last.emulator_mb - first.emulator_mb) / (last.published - first.published) * 1000
+        if last.published > first.published
+        else 0.0
+    )
+    method = f"{publishes} publishes with ids, 8 threads, {len(result.samples) - 1} rounds"
+    series = ", ".join(
+        f"{sample.published:,}: {sample.emulator_mb:.0f} MB" for sample in result.samples
+    )
+    report.add(Row("5.1", "emulator RSS after N publishes (all delivered)", series, method))
+    report.add(
+        Row(
+            "5.2",
+            "emulator growth per 1,000 publishes (after the first round)",
+            f"{per_thousand:.1f} MB (the stored event + delivery items)",
+            method,
+        )
+    )
+    containers = result.samples[-1].containers_mb
+    report.add(Row("5.3", "function containers' RSS at the end", f"{containers:.0f} MB", method))
+    if result.errors:
+        report.add(Row("5.4", "publish errors", str(result.errors), method))
 
 
 NOTES = """\
