@@ -2,10 +2,18 @@
 
 The one stack is checked by cdk-nag's AwsSolutions pack as a CDK validation plugin: any finding
 that is not acknowledged with a reason fails the synth.
+
+Context (`-c key=value` or cdk.json):
+- `stage`: deploys `ServerlessWebhooks-<stage>` beside other stages in one account and region;
+  without it the stack is `ServerlessWebhooks`.
+- `alarm_email`: an address subscribed to the alarm topic.
+- `reserve_worker_concurrency`: `true` reserves each queue worker's maximum concurrency
+  (see shared/resources.py for why it is off by default).
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,21 +26,44 @@ if __package__ in (None, ""):  # run as a script: infra/ must not shadow the `co
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from infra.stack import STACK_NAME, ServerlessWebhooksStack
+from infra.constructs.naming import stack_name
+from infra.stack import ServerlessWebhooksStack
 
-# Defaults below cdk.json and --context: behaviour the stack relies on, also in tests.
-FEATURE_FLAGS: dict[str, Any] = {
-    "@aws-cdk/aws-iam:minimizePolicies": True,  # keeps the API function's policy small
-    "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True,  # no ACLs on the log bucket
+CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
+# Recommended feature flags this app leaves at the old default, each with its reason. cdk.json
+# sets them explicitly (so `cdk` reports no unconfigured flag); a test keeps both lists in step.
+FLAGS_AT_OLD_DEFAULT: dict[str, str] = {
+    "@aws-cdk/core:enableAdditionalMetadataCollection": (
+        "Reports which construct properties the app uses to AWS beyond the CDK's default usage "
+        "data; the stack behaves the same without it, and widening what a deployment reports "
+        "is the deploying team's choice, not this project's."
+    ),
 }
+
+
+def cdk_json_context(path: Path = CDK_JSON) -> dict[str, Any]:
+    """The `context` of cdk.json (the feature flags): the CLI passes it to the app, and tests and
+    `python -m infra.app` read it here, so all three synthesize the same template."""
+    context: dict[str, Any] = json.loads(path.read_text()).get("context", {})
+    return context
+
+
+def is_true(value: Any) -> bool:
+    """Context from `-c key=value` arrives as text, from cdk.json as JSON: accept both."""
+    return value is True or str(value).strip().lower() in {"true", "1", "yes"}
 
 
 def build_app(
     context: dict[str, Any] | None = None, *, outdir: str | None = None, nag: bool = True
 ) -> cdk.App:
     """The app with its stack and, unless `nag=False`, the AwsSolutions validation plugin."""
-    app = cdk.App(context={**FEATURE_FLAGS, **(context or {})}, outdir=outdir)
-    ServerlessWebhooksStack(app, STACK_NAME)
+    app = cdk.App(context={**cdk_json_context(), **(context or {})}, outdir=outdir)
+    name = stack_name(app.node.try_get_context("stage"))
+    ServerlessWebhooksStack(
+        app,
+        name,
+        reserve_worker_concurrency=is_true(app.node.try_get_context("reserve_worker_concurrency")),
+    )
     if nag:
         cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app

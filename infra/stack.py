@@ -11,7 +11,7 @@ from infra.constructs.access import Resources
 from infra.constructs.api import HttpApi
 from infra.constructs.functions import Functions
 from infra.constructs.monitoring import Monitoring
-from infra.constructs.naming import kebab_case
+from infra.constructs.naming import STACK_NAME, kebab_case
 from infra.constructs.queues import Queues
 from infra.constructs.retries import RetryStateMachine
 from infra.constructs.secrets import AdminApiKey
@@ -19,20 +19,36 @@ from infra.constructs.storage import Storage
 from infra.constructs.wildcards import wildcard_acknowledger
 from shared import resources as res
 
-STACK_NAME = "ServerlessWebhooks"
+__all__ = ["STACK_NAME", "ServerlessWebhooksStack"]
 
 
 class ServerlessWebhooksStack(Stack):
-    """Everything `cdk deploy` creates; context `alarm_email` subscribes an address to alarms."""
+    """Everything `cdk deploy` creates; context `alarm_email` subscribes an address to alarms.
 
-    def __init__(self, scope: Construct, construct_id: str = STACK_NAME, **kwargs: Any) -> None:
+    Every name the stack picks itself derives from the stack name (`name_prefix`), so stages
+    deployed as differently named stacks share an account and region without a clash.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str = STACK_NAME,
+        *,
+        reserve_worker_concurrency: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        # Per-user and per-source secrets live under this prefix (shared.secrets builds the names).
-        self.secret_prefix = kebab_case(self.stack_name)
+        # `serverless-webhooks[-<stage>]`: the prefix of per-user and per-source secrets
+        # (shared.secrets builds the names), the metrics `service` and the vended log groups.
+        self.name_prefix = kebab_case(self.stack_name)
+        self.secret_prefix = self.name_prefix
         self.storage = Storage(self, "Storage")
         self.queues = Queues(self, "Queues")
         self.retries = RetryStateMachine(
-            self, "Retries", delivery_queue=self.queues.queue(res.DELIVERY_QUEUE)
+            self,
+            "Retries",
+            delivery_queue=self.queues.queue(res.DELIVERY_QUEUE),
+            name_prefix=self.name_prefix,
         )
         self.admin_key = AdminApiKey(self, "AdminApiKey", secret_prefix=self.secret_prefix)
         self.functions = Functions(
@@ -45,8 +61,12 @@ class ServerlessWebhooksStack(Stack):
                 admin_secret=self.admin_key.secret,
                 secret_prefix=self.secret_prefix,
             ),
+            service_name=self.name_prefix,
+            reserve_worker_concurrency=reserve_worker_concurrency,
         )
-        self.http_api = HttpApi(self, "Http", functions=self.functions)
+        self.http_api = HttpApi(
+            self, "Http", functions=self.functions, name_prefix=self.name_prefix
+        )
         # No cycle: functions reference the API's id; the API itself references no function
         # (integrations, routes and the authorizer do).
         self.functions.add_environment("PUBLIC_BASE_URL", self.http_api.url)
@@ -57,6 +77,7 @@ class ServerlessWebhooksStack(Stack):
             retries=self.retries,
             functions=self.functions,
             api=self.http_api,
+            service_name=self.name_prefix,
             alarm_email=self.node.try_get_context("alarm_email"),
         )
         Aspects.of(self).add(wildcard_acknowledger(self.storage.raw_bodies, self.secret_prefix))

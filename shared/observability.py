@@ -7,9 +7,13 @@ do not need, which was most of a handler's import time.
 
 from __future__ import annotations
 
+import os
+
 from aws_lambda_powertools import Logger, Metrics
 
-SERVICE = "serverless-webhooks"
+# The stack sets POWERTOOLS_SERVICE_NAME per stage (`serverless-webhooks-<stage>`), so two stages in
+# one account and region emit metrics their own alarms count, and never each other's.
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "serverless-webhooks"
 NAMESPACE = "ServerlessWebhooks"
 
 logger = Logger(service=SERVICE)

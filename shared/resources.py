@@ -31,7 +31,14 @@ class Table:
 
 @dataclass(frozen=True)
 class Queue:
-    """An SQS queue with its dead-letter queue."""
+    """An SQS queue with its dead-letter queue, and the event source mapping that consumes it.
+
+    AWS asks for a visibility timeout of at least 6 x the consumer's function timeout, so that a
+    batch survives the mapping's retries of a throttled invocation
+    (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html); a queue that
+    stays below it says why in `visibility_reason`. `max_concurrency` is the mapping's
+    MaximumConcurrency (2-1000): the most invocations its function runs at once.
+    """
 
     logical_id: str
     env_var: str
@@ -41,6 +48,12 @@ class Queue:
     batch_size: int
     dlq_retention_days: int = 14
     extra: dict[str, str] = field(default_factory=dict)
+    max_concurrency: int = 10
+    visibility_reason: str = ""
+
+    def __post_init__(self) -> None:
+        if not 2 <= self.max_concurrency <= 1000:
+            raise ValueError(f"{self.logical_id}: MaximumConcurrency must be 2-1000")
 
 
 API_KEYS = Table(
@@ -95,19 +108,31 @@ DELIVERY_QUEUE = Queue(
     logical_id="DeliveryQueue",
     env_var="DELIVERY_QUEUE_URL",
     dlq_env_var="DELIVERY_DLQ_URL",
-    # Six times the 30 s receiver timeout per message in a batch of 10 would be too long;
-    # the worker sends in parallel, so 2 x 30 s + margin covers one batch.
+    # No copy of a message may be handed out while an attempt of it is in flight. One attempt
+    # takes at most one 30 s deadline (shared/http_sender.py), a batch's records are sent at
+    # once (shared/batch.py), so a batch needs 30 s plus its AWS calls; the worker's 60 s
+    # timeout ends any invocation before these 90 s are up, even one started 30 s late.
+    # tests/unit/test_delivery_time_budget.py checks the arithmetic.
     visibility_timeout_seconds=90,
     max_receive_count=5,
     batch_size=10,
+    max_concurrency=20,  # 20 batches of 10 sent in parallel: 200 deliveries in flight at most
+    visibility_reason=(
+        "Below 6 x the worker's timeout so that a batch whose invocation failed is retried "
+        "after 90 s rather than 6 minutes (a failed HTTP attempt is retried by the state "
+        "machine, not by this timeout). The 6 x margin is for throttled invocations: with "
+        "max_concurrency the mapping stays within its own cap, so a throttle needs the "
+        "account's whole pool in use, and then costs one of the 5 receives."
+    ),
 )
 INBOUND_QUEUE = Queue(
     logical_id="InboundQueue",
     env_var="INBOUND_QUEUE_URL",
     dlq_env_var="INBOUND_DLQ_URL",
-    visibility_timeout_seconds=60,
+    visibility_timeout_seconds=300,  # 6 x the processor's 50 s timeout, as AWS asks
     max_receive_count=3,
     batch_size=10,
+    max_concurrency=10,
 )
 QUEUES: tuple[Queue, ...] = (DELIVERY_QUEUE, INBOUND_QUEUE)
 
@@ -200,6 +225,9 @@ API = Function(
     manages_dlqs=True,
     user_secrets="write",
     source_secrets="write",
+    # Pagination cursors are signed with a key derived from it (shared/cursors.py); the API
+    # already creates admin keys, so reading the bootstrap one grants it nothing new.
+    reads_admin_secret=True,
     raw_bodies="read",
     # "Redrive all" uses SQS StartMessageMoveTask on AWS (moto lacks it; local mode leaves it off).
     settings=(("WEBHOOKS_DLQ_MOVE_TASK", "1"),),
@@ -217,7 +245,8 @@ INBOUND = Function(
 DELIVERY_WORKER = Function(
     "delivery_worker",
     memory_mb=512,
-    timeout_seconds=80,
+    # One batch: one 30 s delivery deadline (its records run at once) + 30 s for its AWS calls.
+    timeout_seconds=60,
     reads_tables=(WEBHOOKS, EVENTS, DELIVERIES),
     writes_tables=(WEBHOOKS, DELIVERIES),
     sends_to=(DELIVERY_QUEUE.dlq_env_var,),
@@ -236,6 +265,16 @@ INBOUND_PROCESSOR = Function(
     consumes=INBOUND_QUEUE,
     raw_bodies="read",
 )
+# Concurrency. The queue workers run at most their queue's `max_concurrency` at once, so however
+# busy they are, the rest of the account's pool stays free for the API, the authorizer and the
+# inbound endpoint. Nothing is reserved by default: AWS only lets a function reserve what leaves
+# at least 100 unreserved executions in the account
+# (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html), so on a new
+# account (limit 10 until raised) any reservation makes the deploy fail. On an account with room,
+# `cdk deploy -c reserve_worker_concurrency=true` also reserves each worker's max_concurrency,
+# guaranteeing the workers their share while the API is busy. A limit not well above the
+# workers' sum (a new account's 10) must be raised before real traffic (Service Quotas,
+# "Concurrent executions"): below it, busy workers can still take the whole pool.
 FUNCTIONS: tuple[Function, ...] = (AUTHORIZER, API, INBOUND, DELIVERY_WORKER, INBOUND_PROCESSOR)
 
 
@@ -248,6 +287,14 @@ class Route:
     function: Function
     authorized: bool
 
+    @property
+    def key(self) -> str:
+        """The route key API Gateway uses (`$default` catches what no other route matches)."""
+        return DEFAULT_ROUTE if self.path == DEFAULT_ROUTE else f"{self.method} {self.path}"
+
+
+DEFAULT_ROUTE = "$default"
+
 
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/health", API, authorized=False),
@@ -255,6 +302,9 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/docs", API, authorized=False),
     Route("POST", "/inbound/{source_id}", INBOUND, authorized=False),
     Route("ANY", "/v1/{proxy+}", API, authorized=True),
+    # Anything else (an unknown path, GET on the inbound URL) gets the API's JSON 404 instead of
+    # API Gateway's bare `{"message":"Not Found"}`.
+    Route("ANY", DEFAULT_ROUTE, API, authorized=False),
 )
 
 

@@ -114,6 +114,7 @@ def _queues(fn: lambda_.Function, spec: res.Function, queues: Queues) -> None:
                 queues.queue(consumed),
                 batch_size=consumed.batch_size,
                 report_batch_item_failures=True,
+                max_concurrency=consumed.max_concurrency,
             )
         )
     if spec.manages_dlqs:  # peek into and redrive the DLQs: consume + send there, send back

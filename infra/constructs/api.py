@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import jsii
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
@@ -13,20 +15,28 @@ from constructs import Construct
 
 from infra.constructs.functions import Functions
 from infra.constructs.nag import acknowledge
+from infra.constructs.naming import vended_log_group_name
 from shared import resources as res
 
 THROTTLE = apigwv2.ThrottleSettings(burst_limit=500, rate_limit=1000)
-ACCESS_LOG_FORMAT = apigw.AccessLogFormat.json_with_standard_fields(
-    caller=False,
-    http_method=True,
-    ip=True,
-    protocol=True,
-    request_time=True,
-    resource_path=True,
-    response_length=True,
-    status=True,
-    user=False,
-)
+# One JSON object per request, from HTTP API variables only ($context.resourcePath and other REST
+# API variables are not filled in for an HTTP API):
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-logging-variables.html
+ACCESS_LOG_FIELDS: dict[str, str] = {
+    "requestId": "$context.requestId",
+    "ip": "$context.identity.sourceIp",
+    "requestTime": "$context.requestTime",
+    "httpMethod": "$context.httpMethod",
+    "routeKey": "$context.routeKey",
+    "path": "$context.path",
+    "status": "$context.status",
+    "protocol": "$context.protocol",
+    "responseLength": "$context.responseLength",
+    "responseLatency": "$context.responseLatency",
+    "integrationError": "$context.integrationErrorMessage",
+    "authorizerError": "$context.authorizer.error",
+}
+ACCESS_LOG_FORMAT = apigw.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FIELDS))
 PUBLIC_ROUTE_REASON = (
     "Public by design: health check, API docs, and inbound provider webhooks, which are "
     "authenticated by their HMAC signature in the handler instead of an API key."
@@ -55,17 +65,22 @@ class AccessLogSettings:
 class HttpApi(Construct):
     """`api` with a `$default` stage that logs every request and throttles by default."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, functions: Functions) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, functions: Functions, name_prefix: str
+    ) -> None:
         super().__init__(scope, construct_id)
         self.api = apigwv2.HttpApi(
             self,
             "Api",
+            api_name=name_prefix,  # tells the stages apart in the console (not required unique)
             description="Serverless Webhooks: management API and inbound webhook endpoints.",
             create_default_stage=False,  # the stage below adds access logs and throttling
         )
         self.access_logs = logs.LogGroup(
             self,
             "AccessLogs",
+            # Written by API Gateway, not by our code: named like the other vended logs.
+            log_group_name=vended_log_group_name("apigateway", name_prefix, "access"),
             retention=logs.RetentionDays.ONE_MONTH,
             removal_policy=RemovalPolicy.DESTROY,
         )
@@ -103,12 +118,23 @@ class HttpApi(Construct):
                 integration_by_function[name] = integrations.HttpLambdaIntegration(
                     f"{name}-integration", functions.function(route.function)
                 )
-            added = self.api.add_routes(
-                path=route.path,
-                methods=[apigwv2.HttpMethod(route.method)],
-                integration=integration_by_function[name],
-                authorizer=self.authorizer if route.authorized else None,
-            )
+            if route.path == res.DEFAULT_ROUTE:
+                added = [
+                    apigwv2.HttpRoute(
+                        self,
+                        "DefaultRoute",
+                        http_api=self.api,
+                        route_key=apigwv2.HttpRouteKey.DEFAULT,
+                        integration=integration_by_function[name],
+                    )
+                ]
+            else:
+                added = self.api.add_routes(
+                    path=route.path,
+                    methods=[apigwv2.HttpMethod(route.method)],
+                    integration=integration_by_function[name],
+                    authorizer=self.authorizer if route.authorized else None,
+                )
             if not route.authorized:
                 for public_route in added:
                     acknowledge(public_route, "AwsSolutions-APIG4", PUBLIC_ROUTE_REASON)

@@ -11,15 +11,28 @@ from constructs import Construct
 from infra.bundling import LAMBDA_RUNTIME, dependency_layer_code, function_code
 from infra.constructs.access import Resources, grant_declared_access
 from infra.constructs.nag import acknowledge
-from infra.constructs.naming import METRICS_NAMESPACE, SERVICE_NAME, pascal_case
+from infra.constructs.naming import METRICS_NAMESPACE, pascal_case
 from shared import resources as res
 
 
 class Functions(Construct):
-    """`functions[spec.name]`; each has its own role and a one-month log group."""
+    """`functions[spec.name]`; each has its own role and a one-month log group.
 
-    def __init__(self, scope: Construct, construct_id: str, *, resources: Resources) -> None:
+    `service_name` is the stage's Powertools service (its metrics dimension and log field);
+    `reserve_worker_concurrency` reserves each queue worker's maximum concurrency.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        resources: Resources,
+        service_name: str,
+        reserve_worker_concurrency: bool = False,
+    ) -> None:
         super().__init__(scope, construct_id)
+        self.reserve_worker_concurrency = reserve_worker_concurrency
         self.layer = lambda_.LayerVersion(
             self,
             "Dependencies",
@@ -30,7 +43,7 @@ class Functions(Construct):
         )
         environment = {
             **resources.common_environment(),
-            "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+            "POWERTOOLS_SERVICE_NAME": service_name,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         }
         acknowledge(
@@ -84,4 +97,12 @@ class Functions(Construct):
             environment={**dict(environment), **dict(spec.settings)},
             log_group=log_group,
             role=role,
+            reserved_concurrent_executions=self._reserved_concurrency(spec),
         )
+
+    def _reserved_concurrency(self, spec: res.Function) -> int | None:
+        """None (see shared/resources.py), or on request the worker's event source maximum: the
+        mapping then never invokes more than the function may run, so it is never throttled."""
+        if not self.reserve_worker_concurrency or spec.consumes is None:
+            return None
+        return spec.consumes.max_concurrency

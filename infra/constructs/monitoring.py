@@ -27,12 +27,13 @@ ONE_MINUTE = Duration.minutes(1)
 FIVE_MINUTES = Duration.minutes(5)
 
 
-def app_metric(name: str, period: Duration = ONE_MINUTE) -> cw.Metric:
-    """A Powertools metric: namespace and `service` dimension as the functions' environment sets."""
+def app_metric(name: str, period: Duration = ONE_MINUTE, service: str = SERVICE_NAME) -> cw.Metric:
+    """A Powertools metric: namespace and `service` dimension as the functions' environment sets
+    (the service is the stage's, so two stages' alarms never count each other's deliveries)."""
     return cw.Metric(
         namespace=METRICS_NAMESPACE,
         metric_name=name,
-        dimensions_map={"service": SERVICE_NAME},
+        dimensions_map={"service": service},
         statistic=cw.Stats.SUM,
         period=period,
         label=name,
@@ -51,9 +52,11 @@ class Monitoring(Construct):
         retries: RetryStateMachine,
         functions: Functions,
         api: HttpApi,
+        service_name: str = SERVICE_NAME,
         alarm_email: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.service_name = service_name
         self.topic = sns.Topic(
             self, "AlarmTopic", display_name="Serverless Webhooks alarms", enforce_ssl=True
         )
@@ -79,6 +82,9 @@ class Monitoring(Construct):
         for alarm in self.alarms:
             alarm.add_alarm_action(action)
         self.dashboard = self._dashboard(queues, retries, functions)
+
+    def _metric(self, name: str, period: Duration = ONE_MINUTE) -> cw.Metric:
+        return app_metric(name, period, self.service_name)
 
     def _alarm(self, construct_id: str, metric: cw.IMetric, threshold: float, text: str) -> None:
         self.alarms.append(
@@ -115,8 +121,8 @@ class Monitoring(Construct):
             )
 
     def _delivery_failure_alarm(self) -> None:
-        failed = app_metric("DeliveryFailed", FAILURE_RATE_PERIOD)
-        succeeded = app_metric("DeliverySucceeded", FAILURE_RATE_PERIOD)
+        failed = self._metric("DeliveryFailed", FAILURE_RATE_PERIOD)
+        succeeded = self._metric("DeliverySucceeded", FAILURE_RATE_PERIOD)
         rate = cw.MathExpression(
             expression="IF(FILL(f, 0) + FILL(s, 0) > 0, FILL(f, 0) / (FILL(f, 0) + FILL(s, 0)), 0)",
             using_metrics={"f": failed, "s": succeeded},
@@ -133,7 +139,7 @@ class Monitoring(Construct):
     def _dashboard(
         self, queues: Queues, retries: RetryStateMachine, functions: Functions
     ) -> cw.Dashboard:
-        succeeded, failed = app_metric("DeliverySucceeded"), app_metric("DeliveryFailed")
+        succeeded, failed = self._metric("DeliverySucceeded"), self._metric("DeliveryFailed")
         machine = retries.state_machine
         widgets: list[cw.IWidget] = [
             graph("Deliveries per minute", [succeeded, failed]),
@@ -151,7 +157,7 @@ class Monitoring(Construct):
             graph(
                 "Retry backlog",
                 [
-                    app_metric("DeliveryRetried"),
+                    self._metric("DeliveryRetried"),
                     machine.metric_started(period=ONE_MINUTE),
                     machine.metric_succeeded(period=ONE_MINUTE),
                 ],
@@ -162,13 +168,14 @@ class Monitoring(Construct):
                     cw.MathExpression(
                         expression=(
                             f"SEARCH('{{{METRICS_NAMESPACE},service,source_id}} "
+                            f'service="{self.service_name}" '
                             "MetricName=\"InboundReceived\"', 'Sum', 60)"
                         ),
                         using_metrics={},
                         label="",
                         period=ONE_MINUTE,
                     ),
-                    app_metric("InboundReceived"),
+                    self._metric("InboundReceived"),
                 ],
             ),
             graph(

@@ -13,17 +13,22 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra.constructs.naming import vended_log_group_name
 from shared import resources as res
 
 
 class RetryStateMachine(Construct):
     """`state_machine` may only `sqs:SendMessage` to the delivery queue (plus logs and X-Ray)."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, delivery_queue: sqs.IQueue) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, delivery_queue: sqs.IQueue, name_prefix: str
+    ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
             self,
             "Logs",
+            # Step Functions delivers its logs through CloudWatch Logs: a vended-logs name.
+            log_group_name=vended_log_group_name("states", name_prefix, "retries"),
             retention=logs.RetentionDays.ONE_MONTH,
             removal_policy=RemovalPolicy.DESTROY,
         )

@@ -115,7 +115,12 @@ class Gateway:
     """
 
     def __init__(self, invoker: Invoker | None = None) -> None:
-        self.routes = [(route, _route_regex(route.path)) for route in res.ROUTES]
+        self.routes = [
+            (route, _route_regex(route.path))
+            for route in res.ROUTES
+            if route.path != res.DEFAULT_ROUTE
+        ]
+        self.default = next((r for r in res.ROUTES if r.path == res.DEFAULT_ROUTE), None)
         self.invoker: Invoker = invoker or InProcess()
 
     def match(self, method: str, path: str) -> tuple[res.Route, dict[str, str]] | None:
@@ -123,7 +128,7 @@ class Gateway:
             found = regex.match(path)
             if found and route.method in (method, "ANY"):
                 return route, found.groupdict()
-        return None
+        return (self.default, {}) if self.default else None
 
     def handle(self, method: str, raw_path: str, headers: Headers, body: bytes) -> HttpResponse:
         path, _, query = raw_path.partition("?")
@@ -183,7 +188,7 @@ def build_event(
             f"{query_parameters[name]},{value}" if name in query_parameters else value
         )
     now = time.time()
-    route_key = f"{route.method} {route.path}"
+    route_key = route.key
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route_key,

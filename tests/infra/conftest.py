@@ -18,6 +18,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from infra.app import build_app
+from infra.constructs.naming import stack_name
 from infra.stack import STACK_NAME, ServerlessWebhooksStack
 from shared import resources as res
 
@@ -105,3 +106,25 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
 @pytest.fixture(scope="session")
 def template(synth: Synth) -> Template:
     return synth.template
+
+
+def stage_template(stage: str, outdir: Path, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The stage's template as `cdk synth -c stage=<stage>` writes it (bundling skipped)."""
+    context = {**SKIP_BUNDLING, "stage": stage, **(extra or {})}
+    build_app(context, outdir=str(outdir), nag=False).synth()
+    template: dict[str, Any] = json.loads(
+        (outdir / f"{stack_name(stage)}.template.json").read_text()
+    )
+    return template
+
+
+@pytest.fixture(scope="session")
+def stages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """Templates of `-c stage=staging` and `-c stage=prod`, the second also with
+    `-c reserve_worker_concurrency=true` (as text, the way the CLI passes context)."""
+    return {
+        "staging": stage_template("staging", tmp_path_factory.mktemp("staging")),
+        "prod": stage_template(
+            "prod", tmp_path_factory.mktemp("prod"), {"reserve_worker_concurrency": "true"}
+        ),
+    }

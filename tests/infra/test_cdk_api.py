@@ -19,7 +19,7 @@ def _routes(synth: Any) -> dict[str, dict[str, Any]]:
 
 
 def test_routes_are_the_declared_ones(synth: Any) -> None:
-    assert set(_routes(synth)) == {f"{r.method} {r.path}" for r in res.ROUTES}
+    assert set(_routes(synth)) == {r.key for r in res.ROUTES}
 
 
 def test_only_the_management_api_is_authorized(synth: Any) -> None:
@@ -31,7 +31,7 @@ def test_only_the_management_api_is_authorized(synth: Any) -> None:
         and route.get("AuthorizerId") == synth.ref(authorizer_id)
     }
     assert authorized == {"ANY /v1/{proxy+}"}
-    assert authorized == {f"{r.method} {r.path}" for r in res.ROUTES if r.authorized}
+    assert authorized == {r.key for r in res.ROUTES if r.authorized}
     for key, route in _routes(synth).items():
         if key not in authorized:
             assert route.get("AuthorizationType", "NONE") == "NONE"
@@ -42,7 +42,7 @@ def test_each_route_reaches_its_function(synth: Any) -> None:
     integrations = synth.resources("AWS::ApiGatewayV2::Integration")
     routes = _routes(synth)
     for route in res.ROUTES:
-        target = routes[f"{route.method} {route.path}"]["Target"]["Fn::Join"][1][1]
+        target = routes[route.key]["Target"]["Fn::Join"][1][1]
         integration = integrations[target["Ref"]]["Properties"]
         assert integration["IntegrationType"] == "AWS_PROXY"
         assert integration["PayloadFormatVersion"] == "2.0"

@@ -1,5 +1,6 @@
-"""Receivers that misbehave below HTTP: trickling, endless, cut-short answers, and TLS with a
-certificate nobody trusts. Each records what it saw so a test can assert on the far side too."""
+"""Receivers that misbehave below HTTP: trickling, endless, cut-short, reset and silent answers,
+and TLS with a certificate nobody trusts. Each records what it saw so a test can assert on the far
+side too."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import datetime
 import ipaddress
 import socket
 import ssl
+import struct
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,7 +25,7 @@ class Seen:
     """What one raw receiver saw and did."""
 
     requests: int = 0  # complete requests (headers and body) read
-    bytes_sent: int = 0  # body bytes written before the sender stopped or was cut off
+    bytes_sent: int = 0  # trickled or body bytes written before the sender stopped or was cut off
     cut_off: int = 0  # answers the client hung up on before they were complete
     handshakes_failed: int = 0  # TLS handshakes the client gave up on
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -169,14 +171,62 @@ def cut_short(status: int, promised: int, sent: bytes) -> Answer:
     return answer
 
 
+def trickle_head(*, interval: float, total: int = 40) -> Answer:
+    """`200 OK` and the start of a header at once, then that header one byte every `interval`
+    seconds (`total` bytes), then a complete answer: each byte restarts a per-read timeout."""
+
+    def answer(conn: socket.socket, seen: Seen) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+        for _ in range(total):
+            if client_gone(conn, interval):
+                raise ConnectionResetError("the client hung up")
+            conn.sendall(b"x")
+            _count(seen, 1)
+        conn.sendall(b"\r\nContent-Length: 2\r\n\r\nok")
+
+    return answer
+
+
+def closes_after(head: bytes) -> Answer:
+    """Sends `head` (e.g. a status line or headers cut short), then closes the connection."""
+
+    def answer(conn: socket.socket, seen: Seen) -> None:
+        conn.sendall(head)
+        _count(seen, len(head))
+
+    return answer
+
+
+def reset(conn: socket.socket, seen: Seen) -> None:
+    """Reads the whole request, then resets the connection (RST, not FIN) without answering."""
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.close()
+
+
+def hang_up(conn: socket.socket, seen: Seen) -> None:
+    """Reads the whole request, then closes the connection (FIN) without answering."""
+    conn.close()
+
+
+def silent(conn: socket.socket, seen: Seen) -> None:
+    """Reads the whole request and never answers; returns once the client has gone (≤ 60 s)."""
+    if client_gone(conn, 60):
+        with seen.lock:
+            seen.cut_off += 1
+
+
 # --- TLS with a self-signed certificate ---------------------------------------------------
 
 
-def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 and localhost that no trust store knows."""
+def self_signed_certificate(
+    directory: Path, names: tuple[str, ...] = ("localhost",)
+) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and `names` that no trust store knows."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
     now = datetime.datetime.now(datetime.UTC)
+    alternatives: list[x509.GeneralName] = [x509.DNSName(item) for item in names]
+    alternatives.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -185,12 +235,7 @@ def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
+        .add_extension(x509.SubjectAlternativeName(alternatives), critical=False)
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = directory / "cert.pem", directory / "key.pem"
@@ -205,12 +250,20 @@ def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-def untrusted_tls(directory: Path) -> ssl.SSLContext:
-    """A server context whose certificate (for 127.0.0.1) no trust store knows."""
-    cert_path, key_path = self_signed_certificate(directory)
+def tls_server(
+    directory: Path, names: tuple[str, ...] = ("localhost",)
+) -> tuple[ssl.SSLContext, Path]:
+    """A server context with a self-signed certificate for 127.0.0.1 and `names`, and that
+    certificate's file (for a client that is told to trust it)."""
+    cert_path, key_path = self_signed_certificate(directory, names)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_path, key_path)
-    return context
+    return context, cert_path
+
+
+def untrusted_tls(directory: Path) -> ssl.SSLContext:
+    """A server context whose certificate (for 127.0.0.1) no trust store knows."""
+    return tls_server(directory)[0]
 
 
 def ok(conn: socket.socket, seen: Seen) -> None:

@@ -12,6 +12,7 @@ everything else, form posts and a missing content type included, arrives base64-
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import pytest
@@ -141,3 +142,52 @@ def test_an_authorizer_that_fails_is_answered_as_api_gateway_answers() -> None:
 
     reply = Gateway(FailingAuthorizer()).handle("GET", "/v1/webhooks", {}, b"")
     assert (reply.status, reply.body) == (500, b'{"message":"Internal Server Error"}')
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/inbound/src_00000000000000000000000000"), ("GET", "/nowhere"), ("PUT", "/health")],
+)
+def test_a_request_no_route_matches_gets_the_json_error_shape(
+    aws: dict[str, str], method: str, path: str
+) -> None:
+    """The `$default` route (HTTP API: what no other route matches) sends it to the API, whose
+    answer is the JSON error shape, not API Gateway's `{"message":"Not Found"}`."""
+    reply = Gateway().handle(method, path, {}, b"")
+    assert reply.status == 404
+    assert json.loads(reply.body)["error"]["code"] == "route_not_found"
+
+
+def test_the_local_servers_own_refusals_are_json_too(aws: dict[str, str]) -> None:
+    """431 (a header too large), 414 (a request line too long) and 501 (an unknown method),
+    answered by the HTTP server before any function runs, in the API's JSON error shape."""
+    import socket
+    import threading
+    from types import SimpleNamespace
+
+    from infra.local.__main__ import make_request_handler
+    from infra.local.server import LocalHTTPServer
+
+    service = SimpleNamespace(ready=threading.Event())
+    service.ready.set()
+    server = LocalHTTPServer(("127.0.0.1", 0), make_request_handler(Gateway(), service))  # type: ignore[arg-type]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    requests_sent = {
+        431: b"GET /health HTTP/1.1\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n",
+        414: b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n",
+        501: b"BREW /health HTTP/1.1\r\n\r\n",
+    }
+    try:
+        for status, raw in requests_sent.items():
+            with socket.create_connection(("127.0.0.1", server.server_port), timeout=10) as sock:
+                sock.sendall(raw)
+                answer = b""
+                while chunk := sock.recv(65536):
+                    answer += chunk
+            head, _, body = answer.partition(b"\r\n\r\n")
+            assert head.split(b" ")[1] == str(status).encode(), head
+            assert b"application/json" in head.lower()
+            assert json.loads(body)["error"]["code"]
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -7,7 +7,8 @@ and a Step Functions retry execution with the schedule's delay, which moto runs:
 SQS retry, so the worker reports no batch item failures.
 
 One event goes to several misbehaving webhooks at once where the faults are alike; the worker
-handles a batch's records in parallel, as it does in Lambda.
+handles a batch's records in parallel, as it does in Lambda. One deadline bounds each attempt as a
+whole (tests/unit/test_http_deadline.py covers every stage of it against the sender alone).
 """
 
 from __future__ import annotations
@@ -24,10 +25,15 @@ import pytest
 from tests.support.api import InProcessApi
 from tests.support.bad_receivers import (
     RawReceiver,
+    closes_after,
     cut_short,
     endless,
+    hang_up,
     ok,
+    reset,
+    silent,
     trickle,
+    trickle_head,
     untrusted_tls,
 )
 from tests.support.faults import acknowledge, invoke_worker, receive_all, wait_for_executions
@@ -39,6 +45,11 @@ HUGE = 50 * 1024 * 1024
 @pytest.fixture
 def one_second_timeout(setting: Callable[[str, str], None]) -> None:
     setting("WEBHOOKS_DELIVERY_TIMEOUT_SECONDS", "1")
+
+
+@pytest.fixture
+def two_second_timeout(setting: Callable[[str, str], None]) -> None:
+    setting("WEBHOOKS_DELIVERY_TIMEOUT_SECONDS", "2")
 
 
 @pytest.fixture
@@ -143,7 +154,11 @@ def test_receiver_sleeping_past_the_timeout_then_recovering(
 ) -> None:
     url = receiver.script("/sleepy", Script(statuses=[200], delay_seconds=4))
     found = first_attempts(api, alice, aws, {"sleepy": url})["sleepy"]
-    entry = assert_failed_attempt(found, status_code=None, error="timeout: no answer within 1 s")
+    entry = assert_failed_attempt(
+        found,
+        status_code=None,
+        error="timeout: deadline of 1 s exceeded while waiting for a response",
+    )
     assert 1000 <= entry["duration_ms"] < 4000  # gave up at the deadline, not at the answer
     (requeued,) = assert_retries_scheduled(aws, found)
 
@@ -181,13 +196,16 @@ def test_refused_connections_and_tls_errors(
         tls.close()
         reserved.close()
     refused = assert_failed_attempt(
-        found["refused"], status_code=None, error="connection_error: could not connect"
+        found["refused"], status_code=None, error="connection_error: connection refused"
     )
     assert refused["response_body"] is None
-    for name in ("untrusted", "not_tls"):
-        assert_failed_attempt(
-            found[name], status_code=None, error="tls_error: certificate or handshake failed"
-        )
+    for name, prefix in (
+        ("untrusted", "tls_error: certificate rejected (self"),  # "self-signed certificate"
+        ("not_tls", "tls_error: handshake failed ("),  # "wrong version number"
+    ):
+        error = str(found[name]["last_error"])
+        assert error.startswith(prefix), error
+        assert_failed_attempt(found[name], status_code=None, error=error)
     assert receiver.received("/plain") == []
     assert_retries_scheduled(aws, *found.values())
 
@@ -209,13 +227,60 @@ def test_slow_trickle_meets_the_deadline_however_the_body_is_framed(
     )
     for name, server in servers.items():
         entry = assert_failed_attempt(
-            found[name], status_code=None, error="timeout: no answer within 1 s"
+            found[name],
+            status_code=None,
+            error="timeout: deadline of 1 s exceeded while reading the body",
         )
         # The deadline bounds the attempt (plus one socket read at most): a read that waits
         # for 128 bytes before looking at the clock would take 32 s here.
         assert entry["duration_ms"] < 3000, name
         assert wait_until(lambda server=server: server.seen.cut_off == 1), name
         assert server.seen.bytes_sent < 64, name
+    assert_retries_scheduled(aws, *found.values())
+
+
+def test_trickled_cut_short_and_reset_answers_fail_within_one_deadline(
+    api: InProcessApi,
+    alice: str,
+    aws: dict[str, str],
+    raw: Callable[[Any], RawReceiver],
+    two_second_timeout: None,
+) -> None:
+    """A receiver answering `200 OK\r\nX-Slow: ` then a byte at a time held the worker for
+    minutes (per-read timeouts restart with each byte), long enough for SQS to hand the message
+    out again; heads cut short were recorded as successes; a reset after the request was sent
+    read "could not connect". Each now fails with what happened, within the one deadline."""
+    servers = {
+        "trickled_headers": raw(trickle_head(interval=0.5)),  # 20 s at its own pace
+        "silent": raw(silent),
+        "stalled_tls": raw(ok),  # spoken to over https: it waits for a request that never comes
+        "cut_status_line": raw(closes_after(b"HTTP/1.1 200 OK")),
+        "cut_headers": raw(closes_after(b"HTTP/1.1 200 OK\r\nContent-Len")),
+        "reset": raw(reset),
+        "hung_up": raw(hang_up),
+    }
+    urls = {name: server.url("/bad") for name, server in servers.items()}
+    urls["stalled_tls"] = urls["stalled_tls"].replace("http:", "https:")
+    started = time.monotonic()
+    found = first_attempts(api, alice, aws, urls)
+    assert time.monotonic() - started < 15  # the trickle alone would take 20 s
+    deadline = "timeout: deadline of 2 s exceeded while"
+    after = "after the request was sent, before a response"
+    expected = {
+        "trickled_headers": f"{deadline} reading headers",
+        "silent": f"{deadline} waiting for a response",
+        "stalled_tls": f"{deadline} negotiating TLS",
+        "cut_status_line": "response_error: response cut short in the status line",
+        "cut_headers": "response_error: response cut short in the headers",
+        "reset": f"connection_error: connection reset {after}",
+        "hung_up": f"connection_error: connection closed {after}",
+    }
+    for name, error in expected.items():
+        entry = assert_failed_attempt(found[name], status_code=None, error=error)
+        assert entry["duration_ms"] < 7000, name  # deadline + 5 s, generously
+        assert entry["response_body"] is None, name
+    assert servers["trickled_headers"].seen.bytes_sent < 20
+    assert servers["reset"].seen.requests == 1  # the whole request had arrived
     assert_retries_scheduled(aws, *found.values())
 
 
@@ -251,7 +316,9 @@ def test_huge_redirecting_and_cut_short_answers(
     assert_failed_attempt(found["huge_error"], status_code=500, error="HTTP 500")
     assert_failed_attempt(found["huge_redirect"], status_code=302, error="HTTP 302")
     assert_failed_attempt(
-        found["dies"], status_code=None, error="connection_error: answer cut short"
+        found["dies"],
+        status_code=None,
+        error="response_error: response cut short while reading the body",
     )
     assert receiver.received("/elsewhere") == []
     assert_retries_scheduled(aws, found["huge_error"], found["huge_redirect"], found["dies"])
