@@ -51,7 +51,7 @@ def extract_key(headers: dict[str, str]) -> str | None:
     return None
 
 
-def _bootstrap_admin_key() -> str:
+def bootstrap_admin_key() -> str:
     """The deployment's first admin key, kept in Secrets Manager (JSON `{"api_key": ...}`)."""
     global _admin_key
     if _admin_key and _admin_key[0] > time.monotonic():
@@ -71,7 +71,7 @@ def authenticate(headers: dict[str, str]) -> Principal:
     key = extract_key(headers)
     if not key:
         raise Unauthorized("missing API key: send x-api-key or Authorization: Bearer")
-    admin_key = _bootstrap_admin_key()
+    admin_key = bootstrap_admin_key()
     if admin_key and hmac.compare_digest(key.encode(), admin_key.encode()):
         return Principal(user_id=BOOTSTRAP_ADMIN_USER, role="admin", key_id="key_bootstrap")
     key_hash = hash_key(key)

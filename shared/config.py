@@ -34,6 +34,7 @@ class Settings:
     retry_schedule: tuple[int, ...] | None
     dlq_move_task: bool
     delivery_timeout_seconds: float
+    source_cache_seconds: float
 
 
 def parse_retry_schedule(text: str) -> tuple[int, ...] | None:
@@ -72,4 +73,7 @@ def settings() -> Settings:
         dlq_move_task=env("WEBHOOKS_DLQ_MOVE_TASK", "").lower() in TRUE_WORDS,
         # The spec's 30 s; tests shorten it to exercise timeouts without waiting.
         delivery_timeout_seconds=float(env("WEBHOOKS_DELIVERY_TIMEOUT_SECONDS", "30")),
+        # How long inbound receipt keeps a source (and its secret) per container: a deleted
+        # source or a replaced provider secret takes up to this long to be seen (README).
+        source_cache_seconds=float(env("WEBHOOKS_SOURCE_CACHE_SECONDS", "60")),
     )

@@ -60,7 +60,7 @@ def list_for_webhook(
     from shared import webhooks
 
     webhooks.get_record(user_id, webhook_id)  # 404 unless the webhook is this user's
-    records, next_cursor = table.list_for_webhook(webhook_id, status, limit, cursor)
+    records, next_cursor = table.list_for_webhook(user_id, webhook_id, status, limit, cursor)
     return {"data": [public_view(record) for record in records], "next_cursor": next_cursor}
 
 

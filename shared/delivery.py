@@ -1,7 +1,8 @@
 """One delivery attempt: load, sign, POST, record, then schedule a retry or dead-letter.
 
-AWS calls for a successful attempt: one BatchGetItem (delivery, event, webhook) and one
-UpdateItem (the attempt); the signing secret comes from a short-lived cache.
+AWS calls for a successful attempt: one BatchGetItem (delivery, event, webhook and the user's
+account record) and one UpdateItem (the attempt); the signing secret comes from a per-container
+cache keyed by the secret version the account record names (shared/secrets.py).
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from typing import Any, Literal
 from shared import __version__, clock, http_sender, retry_policy, secrets
 from shared.aws import client
 from shared.config import settings
+from shared.dal import accounts, dynamo
 from shared.dal import deliveries as deliveries_table
-from shared.dal import dynamo
 from shared.dal import events as events_table
+from shared.dal import webhooks as webhooks_table
 from shared.observability import logger
 from shared.publishing import queue_message
 from shared.signing import signature_headers
@@ -30,24 +32,32 @@ class Loaded:
     delivery: dict[str, Any]
     event: dict[str, Any] | None
     webhook: dict[str, Any] | None
+    account: dict[str, Any] | None = None  # names the live signing secret version
 
 
 def load(message: dict[str, Any]) -> Loaded | None:
+    """Everything an attempt needs in one BatchGetItem, the user's account record included
+    (forward deliveries too: they have no webhook, but are signed with the owner's secret)."""
     config = settings()
     user_id = message["user_id"]
-    keys: dict[str, list[dict[str, Any]]] = {
-        config.deliveries_table: [deliveries_table.key(user_id, message["delivery_id"])],
-        config.events_table: [events_table.key(user_id, message["event_id"])],
-    }
+    hook_keys = [accounts.key(user_id)]
     if message.get("webhook_id"):
-        keys[config.webhooks_table] = [{"user_id": user_id, "webhook_id": message["webhook_id"]}]
-    found = dynamo.batch_get(keys)
+        hook_keys.append(webhooks_table.key(user_id, message["webhook_id"]))
+    found = dynamo.batch_get(
+        {
+            config.deliveries_table: [deliveries_table.key(user_id, message["delivery_id"])],
+            config.events_table: [events_table.key(user_id, message["event_id"])],
+            config.webhooks_table: hook_keys,
+        }
+    )
     delivery = found[config.deliveries_table]
     if not delivery:
         return None
     event = found[config.events_table]
-    webhook = found.get(config.webhooks_table) or []
-    return Loaded(delivery[0], event[0] if event else None, webhook[0] if webhook else None)
+    rows = found[config.webhooks_table]
+    account = next((row for row in rows if accounts.is_account(row)), None)
+    webhook = next((row for row in rows if not accounts.is_account(row)), None)
+    return Loaded(delivery[0], event[0] if event else None, webhook, account)
 
 
 def request_body(loaded: Loaded) -> tuple[bytes, str]:
@@ -63,7 +73,8 @@ def build_headers(
     loaded: Loaded, body: bytes, content_type: str, attempt: int, timestamp: int
 ) -> dict[str, str]:
     delivery = loaded.delivery
-    signing = secrets.for_delivery(delivery["user_id"])
+    live_version = (loaded.account or {}).get(accounts.VERSION)
+    signing = secrets.for_delivery(delivery["user_id"], live_version)
     headers = {
         **((loaded.webhook or {}).get("headers") or {}),
         "Content-Type": content_type,

@@ -58,3 +58,38 @@ class PayloadTooLarge(ApiError):
 class ServiceUnavailable(ApiError):
     status = 503
     code = "service_unavailable"
+
+
+class BatchIncomplete(ServiceUnavailable):
+    """AWS left part of a batch call undone (throttling) through every re-send: try again soon.
+
+    The public message is fixed; `call` and `left` are for the logs.
+    """
+
+    def __init__(self, call: str, left: int) -> None:
+        super().__init__("AWS is throttling this request; try again shortly")
+        self.call = call
+        self.left = left
+
+    def __str__(self) -> str:
+        return f"{self.call}: {self.left} item(s) left undone after every re-send"
+
+
+class BatchRefused(ApiError):
+    """AWS refused entries of a batch call as invalid (a sender fault): re-sending cannot help.
+
+    A 500 (the request we built was wrong). `refused` maps each refused entry's id to AWS's
+    error code, for the logs; the answer names no entry.
+    """
+
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, call: str, refused: dict[str, str]) -> None:
+        super().__init__("internal error: AWS refused part of a batch as invalid")
+        self.call = call
+        self.refused = refused
+
+    def __str__(self) -> str:
+        named = ", ".join(f"{entry} ({code})" for entry, code in sorted(self.refused.items()))
+        return f"{self.call} refused entries {named}"

@@ -6,7 +6,15 @@ import json
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 
 from shared.config import settings
 from shared.errors import InvalidRequest
@@ -14,13 +22,22 @@ from shared.patterns import is_valid_event_type, is_valid_pattern
 from shared.ssrf import validate_url
 
 MAX_EVENT_DATA_BYTES = 256 * 1024
-HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")
+# Patterns are applied with fullmatch: `$` would also accept one trailing newline.
+HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}")
+# Visible ASCII, spaces and tabs (RFC 9110 field-value without obsolete bytes): no NUL, CR, LF.
+HEADER_VALUE = re.compile(r"[\x20-\x7e\t]{0,1024}")
 # Headers a webhook may not set: they carry the signature, framing or routing of the request.
 RESERVED_HEADER_PREFIXES = ("x-webhook-", "webhook-")
 RESERVED_HEADERS = frozenset(
     {"content-type", "content-length", "host", "user-agent", "transfer-encoding", "connection"}
 )
-USER_ID = re.compile(r"^[A-Za-z0-9_.@:-]{1,128}$")
+USER_ID_PATTERN = r"[A-Za-z0-9_.@:-]{1,128}"
+USER_ID = re.compile(USER_ID_PATTERN)
+USER_ID_RULE = "user_id must be 1-128 characters of letters, digits and _.@:-"
+
+
+def is_valid_user_id(value: str) -> bool:
+    return USER_ID.fullmatch(value) is not None
 
 
 class StrictModel(BaseModel):
@@ -37,10 +54,10 @@ def _check_url(value: str) -> str:
 class RetryPolicy(StrictModel):
     """`attempts` counts retries after the first attempt (the default schedule has 5)."""
 
-    attempts: int = Field(default=5, ge=0, le=20)
+    attempts: StrictInt = Field(default=5, ge=0, le=20)
     backoff: Literal["exponential", "fixed"] = "exponential"
-    initial_delay_seconds: int = Field(default=60, ge=1, le=86400)
-    max_delay_seconds: int = Field(default=86400, ge=1, le=86400 * 7)
+    initial_delay_seconds: StrictInt = Field(default=60, ge=1, le=86400)
+    max_delay_seconds: StrictInt = Field(default=86400, ge=1, le=86400 * 7)
 
     @model_validator(mode="after")
     def _max_not_below_initial(self) -> RetryPolicy:
@@ -56,12 +73,15 @@ def _check_headers(value: dict[str, str] | None) -> dict[str, str] | None:
         raise ValueError("at most 20 headers")
     for name, header_value in value.items():
         lowered = name.lower()
-        if not HEADER_NAME.match(name):
+        if not HEADER_NAME.fullmatch(name):
             raise ValueError(f"header name {name!r} is not a valid HTTP header name")
         if lowered in RESERVED_HEADERS or lowered.startswith(RESERVED_HEADER_PREFIXES):
             raise ValueError(f"header {name!r} is set by the service and cannot be overridden")
-        if len(header_value) > 1024 or "\r" in header_value or "\n" in header_value:
-            raise ValueError(f"header {name!r} has an invalid value")
+        if not HEADER_VALUE.fullmatch(header_value):
+            raise ValueError(
+                f"header {name!r}: a value is at most 1024 visible ASCII characters, spaces "
+                "or tabs (no control characters)"
+            )
     return value
 
 
@@ -110,7 +130,18 @@ class EventPublish(StrictModel):
     type: str = Field(max_length=200)
     data: dict[str, Any]
     id: str | None = Field(default=None, min_length=1, max_length=256)
-    user_id: str | None = Field(default=None, description="Admin only: publish for this user.")
+    user_id: str | None = Field(
+        default=None,
+        description="Admin only: publish for this user. With `?user_id=` too, both must name "
+        "the same user (else 422).",
+    )
+
+    @field_validator("user_id")
+    @classmethod
+    def _user_id(cls, value: str | None) -> str | None:
+        if value is not None and not is_valid_user_id(value):
+            raise ValueError(USER_ID_RULE)
+        return value
 
     @field_validator("type")
     @classmethod
@@ -138,7 +169,7 @@ class ReplayRequest(StrictModel):
 
 
 class RotateSecret(StrictModel):
-    grace_seconds: int = Field(default=86400, ge=0, le=604800)
+    grace_seconds: StrictInt = Field(default=86400, ge=0, le=604800)
 
 
 class ApiKeyCreate(StrictModel):
@@ -148,8 +179,8 @@ class ApiKeyCreate(StrictModel):
     @field_validator("user_id")
     @classmethod
     def _user_id(cls, value: str) -> str:
-        if not USER_ID.match(value):
-            raise ValueError("user_id must be 1-128 characters of letters, digits and _.@:-")
+        if not is_valid_user_id(value):
+            raise ValueError(USER_ID_RULE)
         return value
 
 
@@ -162,7 +193,7 @@ class DlqRedrive(StrictModel):
 
 SourceProvider = Literal["stripe", "github", "shopify", "slack", "standard", "hmac"]
 DEDUPE_RULE = re.compile(
-    r"^(header:[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}|body:[A-Za-z0-9_-]{1,100}(\.[A-Za-z0-9_-]{1,100}){0,9})$"
+    r"header:[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}|body:[A-Za-z0-9_-]{1,100}(\.[A-Za-z0-9_-]{1,100}){0,9}"
 )
 MAX_SOURCE_SECRET_LENGTH = 4096
 
@@ -180,7 +211,7 @@ class HmacSignatureRule(StrictModel):
     @field_validator("header", "timestamp_header")
     @classmethod
     def _header_name(cls, value: str | None) -> str | None:
-        if value is not None and not HEADER_NAME.match(value):
+        if value is not None and not HEADER_NAME.fullmatch(value):
             raise ValueError(f"{value!r} is not a valid HTTP header name")
         return value.lower() if value is not None else None
 
@@ -199,7 +230,7 @@ class DedupeRule(StrictModel):
     @field_validator("key")
     @classmethod
     def _key(cls, value: str) -> str:
-        if not DEDUPE_RULE.match(value):
+        if not DEDUPE_RULE.fullmatch(value):
             raise ValueError("key must be 'header:<Name>' or 'body:<dot.path>'")
         return value
 
@@ -213,9 +244,9 @@ class SourceCreate(StrictModel):
     provider: SourceProvider
     secret: str = Field(min_length=1, max_length=MAX_SOURCE_SECRET_LENGTH, repr=False)
     signature: HmacSignatureRule | None = None
-    tolerance_seconds: int = Field(default=300, ge=1, le=86400)
+    tolerance_seconds: StrictInt = Field(default=300, ge=1, le=86400)
     dedupe: DedupeRule | None = None
-    dedupe_ttl_seconds: int = Field(default=604800, ge=60, le=30 * 86400)
+    dedupe_ttl_seconds: StrictInt = Field(default=604800, ge=60, le=30 * 86400)
     forward_url: str | None = Field(default=None, max_length=2048)
 
     _forward_url = field_validator("forward_url")(_check_optional_url)
@@ -234,16 +265,16 @@ class SourceUpdate(StrictModel):
     secret: str | None = Field(
         default=None, min_length=1, max_length=MAX_SOURCE_SECRET_LENGTH, repr=False
     )
-    secret_grace_seconds: int | None = Field(
+    secret_grace_seconds: StrictInt | None = Field(
         default=None,
         ge=0,
         le=604800,
         description="With a new secret: how long the previous one still verifies (default 86400).",
     )
     signature: HmacSignatureRule | None = None
-    tolerance_seconds: int | None = Field(default=None, ge=1, le=86400)
+    tolerance_seconds: StrictInt | None = Field(default=None, ge=1, le=86400)
     dedupe: DedupeRule | None = None
-    dedupe_ttl_seconds: int | None = Field(default=None, ge=60, le=30 * 86400)
+    dedupe_ttl_seconds: StrictInt | None = Field(default=None, ge=60, le=30 * 86400)
     forward_url: str | None = Field(default=None, max_length=2048)
 
     _forward_url = field_validator("forward_url")(_check_optional_url)

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import re
 
-EVENT_TYPE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
-PREFIX_PATTERN = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*\.\*$")
+# Applied with fullmatch: `$` would also accept a trailing newline (`"a.b\n"`).
+EVENT_TYPE = re.compile(r"[a-z0-9_]+(\.[a-z0-9_]+)+")
+PREFIX_PATTERN = re.compile(r"[a-z0-9_]+(\.[a-z0-9_]+)*\.\*")
 MAX_TYPE_LENGTH = 200
 
 
 def is_valid_event_type(value: str) -> bool:
-    return len(value) <= MAX_TYPE_LENGTH and EVENT_TYPE.match(value) is not None
+    return len(value) <= MAX_TYPE_LENGTH and EVENT_TYPE.fullmatch(value) is not None
 
 
 def is_valid_pattern(value: str) -> bool:
     return (
         value == "*"
         or is_valid_event_type(value)
-        or (len(value) <= MAX_TYPE_LENGTH and PREFIX_PATTERN.match(value) is not None)
+        or (len(value) <= MAX_TYPE_LENGTH and PREFIX_PATTERN.fullmatch(value) is not None)
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from shared.models import RetryPolicy
 
@@ -160,4 +160,11 @@ class DlqList(BaseModel):
 
 
 class RedriveOut(BaseModel):
-    redriven: int
+    redriven: int = Field(description="Messages moved back to their source queue.")
+    not_found: list[str] = Field(
+        description="Asked message ids that are not in the DLQ (already redriven or deleted)."
+    )
+    remaining: list[str] = Field(
+        description="Message ids still in the DLQ that this request could not move in its time "
+        "(or whose send failed): ask again for them. Empty when SQS's own move task redrives all."
+    )

@@ -32,9 +32,8 @@ if TYPE_CHECKING:  # pydantic stays off the inbound receipt's cold start
     from shared.models import SourceCreate, SourceUpdate
 
 DEFAULT_SECRET_GRACE_SECONDS = 86400
-RECEIPT_CACHE_SECONDS = 60.0
 RECEIPT_CACHE_SIZE = 1024
-SOURCE_ID = re.compile(r"^src_[0-9A-Z]{26}$")
+SOURCE_ID = re.compile(r"src_[0-9A-Z]{26}")  # fullmatch: `$` lets a trailing newline in
 PUBLIC_FIELDS = (
     "name",
     "provider",
@@ -137,6 +136,7 @@ def public_view(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def create(user_id: str, body: SourceCreate) -> dict[str, Any]:
+    _ensure_signing_secret(user_id, body.forward_url)
     now = clock.iso()
     source_id = ids.new_id("src")
     given = body.model_dump(mode="json", exclude={"secret"})
@@ -163,7 +163,7 @@ def create(user_id: str, body: SourceCreate) -> dict[str, Any]:
 
 
 def get_record(user_id: str, source_id: str) -> dict[str, Any]:
-    record = table.get_owned(user_id, source_id) if SOURCE_ID.match(source_id) else None
+    record = table.get_owned(user_id, source_id) if SOURCE_ID.fullmatch(source_id) else None
     if record is None:
         raise NotFound(f"source {source_id} not found")
     return record
@@ -199,6 +199,7 @@ def update(user_id: str, source_id: str, body: SourceUpdate) -> dict[str, Any]:
         message = str(error)
         first_word = message.split()[0]
         raise _invalid(first_word if first_word in given else "secret", message) from None
+    _ensure_signing_secret(user_id, given.get("forward_url"))
     now = clock.iso()
     changes: dict[str, Any] = {
         name: value
@@ -226,6 +227,15 @@ def update(user_id: str, source_id: str, body: SourceUpdate) -> dict[str, Any]:
     return public_view(updated)
 
 
+def _ensure_signing_secret(user_id: str, forward_url: str | None) -> None:
+    """Forwarded bodies are signed with the owner's `whcms_` secret, which the delivery worker
+    may only read: make it before a forward can be queued."""
+    if forward_url:
+        from shared import secrets
+
+        secrets.ensure(user_id)
+
+
 def _rotate_secret(source_id: str, new_secret: str, grace_seconds: int, now: str) -> SourceSecret:
     """The new secret becomes current; the old one verifies for `grace_seconds` more."""
     secrets_manager = client("secretsmanager")
@@ -246,7 +256,7 @@ def _rotate_secret(source_id: str, new_secret: str, grace_seconds: int, now: str
 
 
 def delete(user_id: str, source_id: str) -> None:
-    if not SOURCE_ID.match(source_id) or not table.delete(user_id, source_id):
+    if not SOURCE_ID.fullmatch(source_id) or not table.delete(user_id, source_id):
         raise NotFound(f"source {source_id} not found")
     forget(source_id)
     _delete_secret(source_id)
@@ -276,9 +286,11 @@ _cache_lock = threading.Lock()
 def for_receipt(source_id: str) -> ReceiptSource | None:
     """The source and its secret for the inbound path; None for an unknown source.
 
-    Cold: one GetItem and one GetSecretValue. Warm (within 60 s): no AWS call.
+    Cold: one GetItem and one GetSecretValue. Warm (within `WEBHOOKS_SOURCE_CACHE_SECONDS`,
+    60 s by default): no AWS call. Another container learns of a deletion or a new provider
+    secret when its entry expires; the two-secret window covers a provider's rotation.
     """
-    if not SOURCE_ID.match(source_id):
+    if not SOURCE_ID.fullmatch(source_id):
         return None
     moment = time.monotonic()
     with _cache_lock:
@@ -289,7 +301,7 @@ def for_receipt(source_id: str) -> ReceiptSource | None:
     record = table.get(source_id)
     found = ReceiptSource(record, _read_secret(source_id)) if record else None
     with _cache_lock:
-        _cache[source_id] = (moment + RECEIPT_CACHE_SECONDS, found)
+        _cache[source_id] = (moment + settings().source_cache_seconds, found)
         _cache.move_to_end(source_id)
         while len(_cache) > RECEIPT_CACHE_SIZE:
             _cache.popitem(last=False)

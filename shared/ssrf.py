@@ -9,13 +9,18 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from shared.errors import InvalidRequest
 
 MAX_URL_LENGTH = 2048
 # Old-style IPv4 forms that resolvers accept: 2130706433, 0x7f000001, 0177.0.0.1, 127.1.
-LEGACY_IPV4 = re.compile(r"^(0x[0-9a-f]+|[0-9]+)(\.(0x[0-9a-f]+|[0-9]+)){0,3}$", re.IGNORECASE)
+LEGACY_IPV4 = re.compile(r"(0x[0-9a-f]+|[0-9]+)(\.(0x[0-9a-f]+|[0-9]+)){0,3}", re.IGNORECASE)
+# A URL holds no spaces or control characters (RFC 3986): urlsplit would silently drop a tab or
+# newline, so the URL we would store is not the one we checked.
+SPACE_OR_CONTROL = re.compile(r"[\x00-\x20\x7f]")
+# A host name once IDNA-encoded: letters, digits, `-` and `_` in dot-separated labels.
+HOST_NAME = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?")
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -55,7 +60,7 @@ def literal_address(host: str) -> IpAddress | None:
         return ipaddress.ip_address(candidate)
     except ValueError:
         pass
-    if LEGACY_IPV4.match(candidate):
+    if LEGACY_IPV4.fullmatch(candidate):
         try:
             return ipaddress.IPv4Address(socket.inet_aton(candidate))
         except OSError:
@@ -72,33 +77,64 @@ def resolve(host: str, port: int) -> list[IpAddress]:
     return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
 
 
-def validate_url(url: str, *, allow_private: bool) -> str:
-    """Registration check: scheme, length, host; names that do not resolve yet are accepted."""
+def _invalid(message: str) -> InvalidRequest:
+    return InvalidRequest(message, code="invalid_url")
+
+
+def _valid_host(parts: SplitResult) -> bool:
+    """An IPv6 literal in brackets, or a name (or IPv4 form) of DNS label characters."""
+    host = parts.hostname or ""
+    if "[" in parts.netloc:
+        # A zone (`[fe80::1%25eth0]`, RFC 6874) is valid syntax; being link-local, the address
+        # check refuses it unless private targets are allowed.
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return False
+        return True
+    try:
+        encoded = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    return HOST_NAME.fullmatch(encoded.lower()) is not None
+
+
+def url_parts(url: str) -> SplitResult:
+    """The URL's parts, once its form is sound: length, characters, port, host."""
     if len(url) > MAX_URL_LENGTH:
-        raise InvalidRequest(f"url is longer than {MAX_URL_LENGTH} characters", code="invalid_url")
+        raise _invalid(f"url is longer than {MAX_URL_LENGTH} characters")
+    if SPACE_OR_CONTROL.search(url):
+        raise _invalid("url must not contain spaces or control characters")
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as error:
-        raise InvalidRequest("url is not a valid URL", code="invalid_url") from error
+        raise _invalid("url is not a valid URL") from error
+    if port == 0:
+        raise _invalid("url port must be 1-65535")
+    if not parts.hostname:
+        raise _invalid("url has no host")
+    if not _valid_host(parts):
+        raise _invalid("url host is not a valid host name or address")
+    return parts
+
+
+def validate_url(url: str, *, allow_private: bool) -> str:
+    """Registration check: form, scheme, host; names that do not resolve yet are accepted."""
+    parts = url_parts(url)
     allowed = {"https", "http"} if allow_private else {"https"}
     if parts.scheme not in allowed:
-        raise InvalidRequest("url must use https", code="invalid_url")
-    if not parts.hostname:
-        raise InvalidRequest("url has no host", code="invalid_url")
+        raise _invalid("url must use https")
     if parts.username or parts.password:
-        raise InvalidRequest("url must not carry credentials", code="invalid_url")
+        raise _invalid("url must not carry credentials")
     if allow_private:
         return url
     try:
-        addresses = resolve(parts.hostname, port or 443)
+        addresses = resolve(parts.hostname or "", parts.port or 443)
     except (OSError, UnicodeError):
         return url  # not resolvable now; checked again at delivery time
     if not addresses or any(is_forbidden_address(address) for address in addresses):
-        raise InvalidRequest(
-            "url points at a private, loopback, link-local or reserved address",
-            code="invalid_url",
-        )
+        raise _invalid("url points at a private, loopback, link-local or reserved address")
     return url
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared import clock, ids
+from shared import clock, ids, secrets
 from shared.dal import webhooks as table
 from shared.errors import InvalidRequest, NotFound
 from shared.models import WebhookCreate, WebhookUpdate
@@ -22,6 +22,9 @@ def public_view(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def create(user_id: str, body: WebhookCreate) -> dict[str, Any]:
+    """Store a webhook; its user's signing secret is made first if they have none, since the
+    delivery worker may only read secrets."""
+    secrets.ensure(user_id)
     now = clock.iso()
     record = {
         "user_id": user_id,

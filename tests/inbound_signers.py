@@ -7,6 +7,9 @@
 - Custom `hmac`: the source's own rule.
 The Stripe, Slack and Standard Webhooks libraries sign text; binary bodies use the same documented
 formula over bytes.
+
+Form bodies (`application/x-www-form-urlencoded`): Slack interactivity and GitHub's form content
+type send `payload=<url-encoded JSON>`; Slack slash commands send plain form fields.
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import stripe
 from slack_sdk.signature import SignatureVerifier
@@ -40,6 +45,19 @@ HMAC_RULE: dict[str, Any] = {
     "signed_payload": "timestamp.body",
     "timestamp_header": "x-timestamp",
 }
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def form_body(fields: dict[str, str]) -> bytes:
+    """Fields encoded as a browser (and Slack, and GitHub) encodes a form."""
+    return urlencode(fields).encode("ascii")
+
+
+def payload_form(payload: Any) -> bytes:
+    """`payload=<url-encoded JSON>`: Slack interactivity, GitHub's form content type."""
+    return form_body({"payload": json.dumps(payload)})
 
 
 def stripe_header(secret: str, body: bytes, timestamp: int) -> str:

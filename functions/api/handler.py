@@ -19,6 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions.api.context import acting_user, principal_from_context, requested_user
 from functions.api.responses import JSON, error_response, json_response, validation_details
 from functions.api.routes import admin, deliveries, events, secret, sources, webhooks
 from shared import __version__
@@ -28,7 +29,6 @@ from shared.errors import (
     InvalidRequest,
     NotFound,
     PayloadTooLarge,
-    Unauthorized,
 )
 from shared.observability import logger
 
@@ -168,15 +168,14 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
 
 def refused_before_routing(event: dict[str, Any]) -> ApiError | None:
-    """What must be answered before the body is even validated, in the spec's order:
-    401 (no or bad key) and 403 (admin routes) first, then 413, then a body that is not text."""
+    """What must be answered before the body is even validated, in this order:
+    401 (no or bad key) and 403 (admin routes, or a user key naming another user) first, then
+    413, then a body that is not text."""
     authorizer = ((event.get("requestContext") or {}).get("authorizer") or {}).get("lambda")
     if authorizer is not None:  # the route is behind the authorizer
-        if authorizer.get("auth_error") or not authorizer.get("user_id"):
-            return Unauthorized(str(authorizer.get("auth_error") or "missing API key"))
-        admin_route = str(event.get("rawPath", "")).startswith("/v1/admin/")
-        if admin_route and authorizer.get("role") != "admin":
-            return Forbidden("this route needs an admin API key")
+        refused = _refused_caller(event, authorizer)
+        if refused is not None:
+            return refused
     body = event.get("body") or ""
     is_base64 = bool(event.get("isBase64Encoded"))
     size = len(body) * 3 // 4 if is_base64 else len(body.encode("utf-8", "surrogatepass"))
@@ -184,6 +183,22 @@ def refused_before_routing(event: dict[str, Any]) -> ApiError | None:
         return PayloadTooLarge("request body is larger than 1 MB")
     if body and is_base64 and not _is_utf8_base64(body):
         return InvalidRequest("request body is not UTF-8 JSON", details=[{"field": "body"}])
+    return None
+
+
+def _refused_caller(event: dict[str, Any], authorizer: dict[str, Any]) -> ApiError | None:
+    """Who may not call this at all: a caller's right comes before the validity of its input."""
+    try:
+        caller = principal_from_context(authorizer)
+    except ApiError as refused:
+        return refused
+    admin_route = str(event.get("rawPath", "")).startswith("/v1/admin/")
+    if admin_route and not caller.is_admin:
+        return Forbidden("this route needs an admin API key")
+    try:  # the same rule the routes' `Owner` dependency applies (functions/api/context.py)
+        acting_user(caller, requested_user(event.get("queryStringParameters")))
+    except Forbidden as refused:
+        return refused
     return None
 
 

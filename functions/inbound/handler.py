@@ -1,7 +1,8 @@
 """`POST /inbound/{source_id}`: public provider webhooks, verified on the exact raw bytes.
 
 The raw body is the base64-decoded body when API Gateway encoded it, else the text as UTF-8;
-never Powertools' `decoded_body`, which would force text. Everything else is the service's.
+never Powertools' `decoded_body`, which would force text. Everything else is the service's:
+any body that verifies is answered 200, whatever it holds (docs/inbound-handlers.md).
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ INTERNAL_ERROR = Answer(
 
 
 def raw_body(event: dict[str, Any]) -> bytes:
+    """The bytes the sender signed. A text body that decoded to a lone surrogate (an escaped one
+    in the event's JSON) has no UTF-8 form: it is encoded as is, and the signature decides."""
     body = event.get("body") or ""
     if event.get("isBase64Encoded"):
         return base64.b64decode(body, validate=True)
-    return str(body).encode("utf-8")
+    return str(body).encode("utf-8", "surrogatepass")
 
 
 def http_response(answer: Answer) -> dict[str, Any]:

@@ -25,7 +25,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     response, outcomes = process_batch(event, handle_message)
     counted = Counter(outcomes)
     metrics.add_metric(name="InboundProcessed", unit=MetricUnit.Count, value=counted["processed"])
-    failed = len(response["batchItemFailures"])
+    # Retried failures, plus events whose body cannot be read (failed for good, not retried).
+    failed = len(response["batchItemFailures"]) + counted["failed"]
     metrics.add_metric(name="InboundProcessingFailed", unit=MetricUnit.Count, value=failed)
     logger.info("batch done", extra={"outcomes": dict(counted), "failed": failed})
     return response

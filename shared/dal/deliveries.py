@@ -20,8 +20,9 @@ def get(user_id: str, delivery_id: str) -> dict[str, Any] | None:
 
 
 def list_for_webhook(
-    webhook_id: str, status: str | None, limit: int, cursor: str | None
+    user_id: str, webhook_id: str, status: str | None, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
+    """A webhook's deliveries (the caller has checked the webhook is `user_id`'s)."""
     return dynamo.query_page(
         table=res.DELIVERIES,
         table_name=settings().deliveries_table,
@@ -30,6 +31,12 @@ def list_for_webhook(
         index="by_webhook",
         limit=limit,
         cursor=cursor,
+        scope={
+            "list": "webhook_deliveries",
+            "user_id": user_id,
+            "webhook_id": webhook_id,
+            "status": status,
+        },
         filters={"status": status} if status else None,
     )
 

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
+from shared import batch_retry, cursors
 from shared.aws import client
-from shared.errors import InvalidRequest
+from shared.cursors import Scope
 from shared.resources import Table
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 BATCH_WRITE_LIMIT = 25
+BATCH_GET_LIMIT = 100
 TRANSACT_LIMIT = 100
 
 
@@ -59,26 +58,28 @@ def from_item(item: dict[str, Any]) -> dict[str, Any]:
     return {key: _plain(_deserializer.deserialize(value)) for key, value in item.items()}
 
 
-def encode_cursor(last_key: dict[str, Any] | None) -> str | None:
+def encode_cursor(last_key: dict[str, Any] | None, scope: Scope) -> str | None:
+    """The next page's cursor, signed for this list's scope (see shared/cursors.py)."""
     if not last_key:
         return None
-    raw = json.dumps(from_item(last_key), separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return cursors.seal(from_item(last_key), scope)
 
 
-def decode_cursor(cursor: str | None, expected: dict[str, str]) -> dict[str, Any] | None:
-    """Decode a cursor and check it belongs to this query (its partition values match)."""
+def decode_cursor(
+    cursor: str | None, scope: Scope, expected: dict[str, str], attributes: list[str]
+) -> dict[str, Any] | None:
+    """The ExclusiveStartKey in a cursor this list issued for this scope.
+
+    Beyond the signature, the key must name exactly this Query's key attributes as strings and
+    its partition, so even a cursor signed with a leaked key never reaches DynamoDB malformed.
+    """
     if not cursor:
         return None
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        key = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as error:
-        raise InvalidRequest("cursor is not valid", code="invalid_cursor") from error
-    if not isinstance(key, dict) or not all(isinstance(v, str) for v in key.values()):
-        raise InvalidRequest("cursor is not valid", code="invalid_cursor")
+    key = cursors.open_cursor(cursor, scope)
+    if sorted(key) != sorted(attributes) or not all(isinstance(v, str) for v in key.values()):
+        raise cursors.invalid_cursor()
     if any(key.get(name) != value for name, value in expected.items()):
-        raise InvalidRequest("cursor is not valid", code="invalid_cursor")
+        raise cursors.invalid_cursor()
     return to_item(key)
 
 
@@ -104,9 +105,13 @@ def query_page(
     cursor: str | None,
     index: str | None = None,
     newest_first: bool = True,
+    scope: Scope,
     filters: dict[str, Any] | None = None,
+    sort_prefix: str | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One page of a key Query (never a Scan); filters are equalities on other attributes.
+
+    `scope` names the list, its acting user and its filters: the cursor is signed for it.
 
     With filters DynamoDB may return short pages; we read on until the page is full or the
     partition ends, and the cursor then points just after the last item handed out.
@@ -120,6 +125,10 @@ def query_page(
     }
     if index:
         kwargs["IndexName"] = index
+    if sort_prefix is not None:  # only items whose (table) sort key starts with it
+        names["#sk"] = str(table.sort_key)
+        values[":sk"] = to_value(sort_prefix)
+        kwargs["KeyConditionExpression"] += " AND begins_with(#sk, :sk)"
     if filters:
         clauses = []
         for position, (name, value) in enumerate(filters.items()):
@@ -130,7 +139,8 @@ def query_page(
     kwargs["ExpressionAttributeNames"] = names
     kwargs["ExpressionAttributeValues"] = values
     items: list[dict[str, Any]] = []
-    next_key = decode_cursor(cursor, {key_name: key_value})
+    attributes = key_attributes(table, index)
+    next_key = decode_cursor(cursor, scope, {key_name: key_value}, attributes)
     while len(items) < limit:
         # A filtered page may skip most of what it reads; read wide so it takes few round trips
         # (DynamoDB charges by data read, not by request, and caps each page at 1 MB).
@@ -144,12 +154,12 @@ def query_page(
         if len(page) > room:
             items.extend(page[:room])
             last = page[room - 1]
-            next_key = {name: last[name] for name in key_attributes(table, index) if name in last}
+            next_key = {name: last[name] for name in attributes if name in last}
             break
         items.extend(page)
         if not next_key:
             break
-    return [from_item(item) for item in items], encode_cursor(next_key)
+    return [from_item(item) for item in items], encode_cursor(next_key, scope)
 
 
 def query_all(**kwargs: Any) -> Iterator[dict[str, Any]]:
@@ -174,17 +184,21 @@ def batch_delete(keys: Iterable[tuple[str, dict[str, Any]]]) -> None:
 
 
 def _batch_write(pending: list[tuple[str, dict[str, Any]]]) -> None:
-    for start in range(0, len(pending), BATCH_WRITE_LIMIT):
+    """Every write done, `UnprocessedItems` re-sent with backoff (shared/batch_retry.py)."""
+    batch_retry.complete(_write_once, pending, what="BatchWriteItem")
+
+
+def _write_once(pending: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+    """One BatchWriteItem per 25 writes; returns the writes DynamoDB left unprocessed."""
+    left: list[tuple[str, dict[str, Any]]] = []
+    for chunk in batch_retry.chunks(pending, BATCH_WRITE_LIMIT):
         request: dict[str, list[dict[str, Any]]] = {}
-        for table_name, write in pending[start : start + BATCH_WRITE_LIMIT]:
+        for table_name, write in chunk:
             request.setdefault(table_name, []).append(write)
-        for _ in range(8):
-            response = client("dynamodb").batch_write_item(RequestItems=request)
-            request = response.get("UnprocessedItems") or {}
-            if not request:
-                break
-        if request:
-            raise RuntimeError("DynamoDB left items unprocessed after retries")
+        response = client("dynamodb").batch_write_item(RequestItems=request)
+        for table_name, writes in (response.get("UnprocessedItems") or {}).items():
+            left.extend((table_name, write) for write in writes)
+    return left
 
 
 def transact_put(puts: list[tuple[str, dict[str, Any], str | None, dict[str, Any] | None]]) -> None:
@@ -202,21 +216,26 @@ def transact_put(puts: list[tuple[str, dict[str, Any], str | None, dict[str, Any
 
 
 def batch_get(keys: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
-    """BatchGetItem across tables (strongly consistent), re-asking for unprocessed keys."""
-    request = {
-        table: {"Keys": [to_item(key) for key in table_keys], "ConsistentRead": True}
-        for table, table_keys in keys.items()
-        if table_keys
-    }
+    """BatchGetItem across tables (strongly consistent), `UnprocessedKeys` asked again with
+    backoff (shared/batch_retry.py); 100 keys a call."""
+    pending = [(table, to_item(key)) for table, table_keys in keys.items() for key in table_keys]
     found: dict[str, list[dict[str, Any]]] = {table: [] for table in keys}
-    for _ in range(8):
-        response = client("dynamodb").batch_get_item(RequestItems=request)
-        for table, items in response.get("Responses", {}).items():
-            found[table].extend(from_item(item) for item in items)
-        request = response.get("UnprocessedKeys") or {}
-        if not request:
-            return found
-    raise RuntimeError("DynamoDB left keys unprocessed after retries")
+
+    def get_once(asked: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+        left: list[tuple[str, dict[str, Any]]] = []
+        for chunk in batch_retry.chunks(asked, BATCH_GET_LIMIT):
+            request: dict[str, dict[str, Any]] = {}
+            for table, key in chunk:
+                request.setdefault(table, {"Keys": [], "ConsistentRead": True})["Keys"].append(key)
+            response = client("dynamodb").batch_get_item(RequestItems=request)
+            for table, items in response.get("Responses", {}).items():
+                found[table].extend(from_item(item) for item in items)
+            for table, unprocessed in (response.get("UnprocessedKeys") or {}).items():
+                left.extend((table, key) for key in unprocessed.get("Keys", []))
+        return left
+
+    batch_retry.complete(get_once, pending, what="BatchGetItem")
+    return found
 
 
 def update(

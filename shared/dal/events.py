@@ -34,6 +34,13 @@ def list_page(
     cursor: str | None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Newest first; the most selective filter picks the index, the rest filter the Query."""
+    scope = {
+        "list": "events",
+        "user_id": user_id,
+        "direction": direction or None,
+        "type": event_type or None,
+        "source_id": source_id or None,
+    }
     filters: dict[str, Any] = {}
     if source_id:
         index, key_name, key_value = "by_source", "source_id", source_id
@@ -56,6 +63,7 @@ def list_page(
             key_value=user_id,
             limit=limit,
             cursor=cursor,
+            scope=scope,
         )
     return dynamo.query_page(
         table=res.EVENTS,
@@ -65,6 +73,7 @@ def list_page(
         limit=limit,
         cursor=cursor,
         index=index,
+        scope=scope,
         filters=filters or None,
     )
 

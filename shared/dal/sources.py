@@ -55,6 +55,7 @@ def list_page(
         index="by_user",
         limit=limit,
         cursor=cursor,
+        scope={"list": "sources", "user_id": user_id},
     )
 
 

@@ -1,4 +1,8 @@
-"""Webhooks table: partition = user, so every read is scoped to its owner by the key itself."""
+"""Webhooks table: partition = user, so every read is scoped to its owner by the key itself.
+
+The user's partition also holds their account record (shared/dal/accounts.py) under a sort key
+that is no webhook id: every read here takes only `wh_...` ids, every Query only that prefix.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,17 @@ from shared.config import settings
 from shared.dal import dynamo
 from shared.dal.dynamo import from_item, query_all, query_page, to_item, to_value
 
+WEBHOOK_ID_PREFIX = "wh_"
+
+
+def is_webhook_id(webhook_id: str) -> bool:
+    return webhook_id.startswith(WEBHOOK_ID_PREFIX)
+
+
+def key(user_id: str, webhook_id: str) -> dict[str, Any]:
+    """A webhook's key, as a plain dict (for a BatchGetItem beside other keys)."""
+    return {"user_id": user_id, "webhook_id": webhook_id}
+
 
 def _key(user_id: str, webhook_id: str) -> dict[str, Any]:
     return {"user_id": to_value(user_id), "webhook_id": to_value(webhook_id)}
@@ -20,6 +35,8 @@ def put(record: dict[str, Any]) -> None:
 
 
 def get(user_id: str, webhook_id: str) -> dict[str, Any] | None:
+    if not is_webhook_id(webhook_id):
+        return None
     response = client("dynamodb").get_item(
         TableName=settings().webhooks_table, Key=_key(user_id, webhook_id), ConsistentRead=True
     )
@@ -37,6 +54,8 @@ def list_page(
         key_value=user_id,
         limit=limit,
         cursor=cursor,
+        scope={"list": "webhooks", "user_id": user_id},
+        sort_prefix=WEBHOOK_ID_PREFIX,
     )
 
 
@@ -45,9 +64,13 @@ def active_for_user(user_id: str) -> list[dict[str, Any]]:
     return list(
         query_all(
             TableName=settings().webhooks_table,
-            KeyConditionExpression="user_id = :u",
+            KeyConditionExpression="user_id = :u AND begins_with(webhook_id, :wh)",
             FilterExpression="active = :t",
-            ExpressionAttributeValues={":u": to_value(user_id), ":t": to_value(True)},
+            ExpressionAttributeValues={
+                ":u": to_value(user_id),
+                ":wh": to_value(WEBHOOK_ID_PREFIX),
+                ":t": to_value(True),
+            },
             ConsistentRead=True,
         )
     )
@@ -57,6 +80,8 @@ def update(
     user_id: str, webhook_id: str, changes: dict[str, Any], removals: list[str]
 ) -> dict[str, Any] | None:
     """Apply changes; None when the webhook does not exist (or is not this user's)."""
+    if not is_webhook_id(webhook_id):
+        return None
     return dynamo.update(
         settings().webhooks_table,
         {"user_id": user_id, "webhook_id": webhook_id},
@@ -68,6 +93,8 @@ def update(
 
 
 def delete(user_id: str, webhook_id: str) -> bool:
+    if not is_webhook_id(webhook_id):
+        return False
     dynamodb = client("dynamodb")
     try:
         dynamodb.delete_item(

@@ -1,13 +1,18 @@
-"""Inbound webhooks: provider verification (`providers`), receipt and processing (`service`).
+"""Inbound webhooks: provider verification (`providers`), receipt and processing (`service`),
+reading bodies (`body`).
 
 `InboundEvent` is what a registered handler receives: plain data, no Lambda event shapes.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
+
+from shared.inbound.body import BodyNotReadable, Decoded, decode
+
+__all__ = ["BodyNotReadable", "InboundEvent"]
 
 
 @dataclass(frozen=True)
@@ -24,9 +29,22 @@ class InboundEvent:
     content_type: str = ""
     received_at: str = ""
 
+    @cached_property
+    def decoded(self) -> Decoded:
+        return decode(self.body, self.content_type)
+
     def json(self) -> Any:
-        """The body parsed as JSON (raises ValueError when it is not JSON)."""
-        return json.loads(self.body)
+        """The provider's JSON: the body, or a form body's `payload` field (Slack interactivity,
+        GitHub's form content type).
+
+        Raises `BodyNotReadable` (a ValueError) when there is none; the event is then recorded
+        as failed with the reason and not retried, since the body will never change.
+        """
+        return self.decoded.require_json()
+
+    def form(self) -> dict[str, str]:
+        """A form body's fields (Slack slash commands); `BodyNotReadable` when not a form."""
+        return self.decoded.require_form()
 
     def header(self, name: str, default: str = "") -> str:
         return self.headers.get(name.lower(), default)

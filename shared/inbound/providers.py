@@ -30,6 +30,11 @@ DIGESTS: dict[str, Callable[[], Any]] = {
 MAX_TYPE_LENGTH = 200
 MAX_DEDUPE_VALUE_LENGTH = 256
 UNKNOWN_TYPE = "unknown"
+SLASH_COMMAND_TYPE = "slash_command"
+# Providers that only ever send JSON (GitHub and Slack: or a form holding it): a body that cannot
+# be read so is recorded as failed without running handlers. Shopify can be set to send XML and a
+# custom `hmac` sender's format is its own: their handlers get the raw bytes and decide.
+JSON_PROVIDERS = frozenset({"stripe", "github", "slack", "standard"})
 
 
 @dataclass(frozen=True)
@@ -293,10 +298,18 @@ def event_type(provider: str, headers: Mapping[str, str], parsed: Any) -> str:
         return _clean_type(headers.get("x-shopify-topic"))
     if provider == "slack":
         return _clean_type(
-            _scalar(body_path(parsed, "event.type")) or _scalar(body_path(parsed, "type"))
+            _scalar(body_path(parsed, "event.type"))
+            or _scalar(body_path(parsed, "type"))
+            or _slash_command(parsed)
         )
     # stripe, standard and custom hmac sources: the body's `type`.
     return _clean_type(_scalar(body_path(parsed, "type")))
+
+
+def _slash_command(parsed: Any) -> str | None:
+    """Slack slash commands are form fields with no type: `command` is the `/name` typed."""
+    command = _scalar(body_path(parsed, "command"))
+    return SLASH_COMMAND_TYPE if command and command.startswith("/") else None
 
 
 def body_hash(body: bytes) -> str:
@@ -312,7 +325,10 @@ def dedupe_value(
 ) -> str:
     """`id:<the provider's delivery id>`, or `body:<SHA-256 of the raw body>` when there is none.
 
-    Long ids are hashed so the key stays well inside DynamoDB's key size.
+    Slack's Events API names its deliveries `event_id`; interactivity payloads and slash commands
+    have none, and their `trigger_id` (unique per user action) stands in. `parsed` is the body's
+    JSON or a form's fields (None when unreadable: the body hash then). Long ids, and ids
+    DynamoDB cannot store (lone surrogates), are hashed.
     """
     found: str | None = None
     if provider == "stripe":
@@ -322,7 +338,7 @@ def dedupe_value(
     elif provider == "shopify":
         found = headers.get("x-shopify-webhook-id", "").strip() or None
     elif provider == "slack":
-        found = _scalar(body_path(parsed, "event_id"))
+        found = _scalar(body_path(parsed, "event_id")) or _scalar(body_path(parsed, "trigger_id"))
     elif provider == "standard":
         found = headers.get("webhook-id", "").strip() or None
     elif provider == "hmac" and custom_key:
@@ -333,9 +349,17 @@ def dedupe_value(
             found = _scalar(body_path(parsed, name))
     if found is None:
         return body_hash(body)
-    if len(found) > MAX_DEDUPE_VALUE_LENGTH:
+    if len(found) > MAX_DEDUPE_VALUE_LENGTH or not _utf8_encodable(found):
         return "idsha256:" + hashlib.sha256(_bytes(found)).hexdigest()
     return "id:" + found
+
+
+def _utf8_encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def slack_challenge(parsed: Any) -> str | None:

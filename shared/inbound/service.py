@@ -10,9 +10,14 @@ A warm new event therefore costs 3 AWS calls, a duplicate 1. Should S3 or SQS fa
 transaction, the claim and the event are undone (best effort) and the answer is a 503, so the
 provider retries. Nothing is processed inline (the Slack URL challenge is the one exception).
 
+Any body that verifies is stored and acknowledged, whatever it holds: reading it (JSON, a form,
+see `body`) never raises, and nothing unreadable reaches DynamoDB (lone surrogates, for one, have
+no UTF-8 form: such a payload stays in the raw body only).
+
 Processing (the inbound queue consumer) runs the handlers registered for (provider, type),
 then forwards the original body to the source's `forward_url` through the outbound delivery
-machinery, and moves the event from `received` to `processed` (or `failed`, then SQS retries).
+machinery, and moves the event from `received` to `processed`, or to `failed` with the reason in
+its history: SQS retries a failing handler, but not a body that cannot be read (it never will).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from shared.dal import events as events_table
 from shared.dal import inbound as receipts
 from shared.errors import Conflict
 from shared.inbound import InboundEvent, providers
+from shared.inbound.body import BodyNotReadable, Decoded, decode, utf8_storable, utf8_text
 from shared.observability import logger as log
 from shared.queues import send
 
@@ -45,6 +51,9 @@ DROPPED_HEADERS = frozenset(
 )
 SAFE_CONTENT_TYPE = re.compile(r"^[\x21-\x7e][\x20-\x7e]{0,254}$")
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
+# The raw object is served by presigned `raw_body_url` links: it never takes the sender's type
+# (a `text/html` body must not render from the bucket), which stays on the event record.
+RAW_OBJECT_CONTENT_TYPE = "application/octet-stream"
 
 Handler = Callable[[InboundEvent], Any]
 HandlerLookup = Callable[[str, str], Sequence[Handler]]
@@ -82,12 +91,13 @@ def normalize_headers(headers: Mapping[str, Any]) -> dict[str, str]:
     return {str(name).lower(): str(value) for name, value in headers.items()}
 
 
-def parse_json(body: bytes) -> Any:
-    """The body as JSON, or None when it is not JSON."""
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError):
-        return None
+def storable_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The headers kept on the event: no credentials, only text DynamoDB can store."""
+    return {
+        utf8_text(name): utf8_text(value)
+        for name, value in headers.items()
+        if name not in DROPPED_HEADERS
+    }
 
 
 def _depth_within(value: Any, limit: int) -> bool:
@@ -100,11 +110,13 @@ def _depth_within(value: Any, limit: int) -> bool:
     return True
 
 
-def storable_payload(body: bytes, parsed: Any) -> Any:
-    """The parsed JSON to keep on the event record, when it is small and DynamoDB can hold it."""
+def storable_payload(body: bytes, decoded: Decoded) -> Any:
+    """What the event shows as `payload`: a form's fields, else the JSON, when it is small and
+    DynamoDB can hold it (None otherwise: the raw body is always kept)."""
+    parsed = decoded.form if decoded.form is not None else decoded.json
     if parsed is None or len(body) > PAYLOAD_LIMIT:
         return None
-    if not _depth_within(parsed, MAX_PAYLOAD_DEPTH):
+    if not _depth_within(parsed, MAX_PAYLOAD_DEPTH) or not utf8_storable(parsed):
         return None
     try:
         dynamo.to_value(parsed)
@@ -156,24 +168,25 @@ def receive(source_id: str, headers: Mapping[str, Any], body: bytes) -> Answer:
         log.info("inbound signature rejected", extra={"source_id": source_id})
         return INVALID_SIGNATURE
     provider = str(record["provider"])
-    parsed = parse_json(body)
-    if provider == "slack":
-        challenge = providers.slack_challenge(parsed)
+    decoded = decode(body, _content_type(lowered))
+    if provider == "slack" and decoded.has_json:
+        challenge = providers.slack_challenge(decoded.json)
         if challenge is not None:
             return Answer(200, {"challenge": challenge})
-    event_type = providers.event_type(provider, lowered, parsed)
+    document = decoded.document
+    event_type = providers.event_type(provider, lowered, document)
     rule = record.get("dedupe") or {}
     dedupe_key = f"inbound#{source_id}#" + providers.dedupe_value(
-        provider, lowered, parsed, body, rule.get("key")
+        provider, lowered, document, body, rule.get("key")
     )
-    return _store(source, lowered, body, parsed, event_type, dedupe_key)
+    return _store(source, lowered, body, decoded, event_type, dedupe_key)
 
 
 def _store(
     source: sources.ReceiptSource,
     headers: dict[str, str],
     body: bytes,
-    parsed: Any,
+    decoded: Decoded,
     event_type: str,
     dedupe_key: str,
 ) -> Answer:
@@ -192,8 +205,8 @@ def _store(
         "updated_at": now,
         "source_id": source_id,
         "provider": source.record["provider"],
-        "headers": {name: v for name, v in headers.items() if name not in DROPPED_HEADERS},
-        "payload": storable_payload(body, parsed),
+        "headers": storable_headers(headers),
+        "payload": storable_payload(body, decoded),
         "raw_s3_key": raw_key(source_id, event_id),
         "content_type": content_type,
         "size_bytes": len(body),
@@ -219,7 +232,7 @@ def _store(
             Bucket=settings().raw_body_bucket,
             Key=event["raw_s3_key"],
             Body=body,
-            ContentType=content_type,
+            ContentType=RAW_OBJECT_CONTENT_TYPE,
         )
         send(settings().inbound_queue_url, queue_message(user_id, event_id, source_id, run_id))
     except Exception as error:
@@ -255,11 +268,13 @@ def _json_safe(value: Any) -> Any:
     """A handler's result as plain JSON DynamoDB can hold, cut down when it is large."""
     try:
         text = json.dumps(value, default=str, allow_nan=False)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         return {"unserializable": type(value).__name__}
     if len(text) > MAX_RESULT_BYTES:
         return {"truncated": True, "bytes": len(text)}
     plain = json.loads(text)
+    if not utf8_storable(plain):
+        return {"unstorable": True}
     try:
         dynamo.to_value(plain)
     except Exception:
@@ -292,16 +307,27 @@ def read_raw_body(event: Mapping[str, Any]) -> bytes:
     return bytes(obj["Body"].read())
 
 
-def process(message: Mapping[str, Any], handlers_for: HandlerLookup) -> str:
-    """Run the registered handlers, forward, record the outcome. Raises when a handler fails."""
-    event, source = load(message)
-    if event is None:
-        return "missing"  # the event was deleted (or its receipt undone): nothing to do
-    run_id = str(message.get("run_id") or "")
-    if run_id and event.get("processed_run") == run_id:
-        return "skipped"  # SQS delivered this run's message again after it was processed
-    body = read_raw_body(event)
-    inbound = InboundEvent(
+def _raw_body(event: Mapping[str, Any], run_id: str) -> bytes:
+    """The stored raw body; a failure to fetch it is recorded on the event, then retried."""
+    try:
+        return read_raw_body(event)
+    except Exception as error:
+        reason = f"raw body could not be read: {_error_code(error)}"
+        _record_failure(event, run_id, reason, retryable=True)
+        raise
+
+
+def _error_code(error: Exception) -> str:
+    """An AWS error code (`NoSuchKey`) or the exception's class name; never its message."""
+    response = getattr(error, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    return str(code) if code else type(error).__name__
+
+
+def _inbound_event(
+    event: Mapping[str, Any], source: Mapping[str, Any] | None, body: bytes
+) -> InboundEvent:
+    return InboundEvent(
         event_id=event["event_id"],
         user_id=event["user_id"],
         source_id=event["source_id"],
@@ -312,15 +338,61 @@ def process(message: Mapping[str, Any], handlers_for: HandlerLookup) -> str:
         content_type=str(event.get("content_type") or ""),
         received_at=event["created_at"],
     )
+
+
+def unreadable_reason(inbound: InboundEvent) -> str | None:
+    """Why a provider that only sends JSON (or a form holding it) sent a body that is neither."""
+    if inbound.provider not in providers.JSON_PROVIDERS:
+        return None  # Shopify XML, custom formats: the handlers read the raw bytes
+    return inbound.decoded.error
+
+
+def process(message: Mapping[str, Any], handlers_for: HandlerLookup) -> str:
+    """Run the registered handlers, forward, record the outcome.
+
+    `processed`; or `failed` when the body cannot be read (recorded with the reason and not
+    raised: SQS must not retry what can never succeed). Raises when a handler fails otherwise or
+    the raw body cannot be fetched, so that SQS retries the message.
+    """
+    event, source = load(message)
+    if event is None:
+        return "missing"  # the event was deleted (or its receipt undone): nothing to do
+    run_id = str(message.get("run_id") or "")
+    if run_id and event.get("processed_run") == run_id:
+        return "skipped"  # SQS delivered this run's message again after it was finished
+    inbound = _inbound_event(event, source, _raw_body(event, run_id))
+    reason = unreadable_reason(inbound)
+    if reason is not None:
+        _record_failure(event, run_id, reason, retryable=False)
+        return "failed"
+    results = _run_handlers(event, run_id, inbound, handlers_for)
+    if results is None:
+        return "failed"
+    _record_processed(event, run_id, results, _forward(event, source))
+    return "processed"
+
+
+def _run_handlers(
+    event: Mapping[str, Any], run_id: str, inbound: InboundEvent, handlers_for: HandlerLookup
+) -> list[dict[str, Any]] | None:
+    """Each matching handler's result; None when one found the body unreadable (recorded)."""
     results: list[dict[str, Any]] = []
     for handler in handlers_for(inbound.provider, inbound.type):
         try:
             outcome = handler(inbound)
+        except BodyNotReadable as error:
+            _record_failure(event, run_id, str(error), retryable=False, handler=handler)
+            return None
         except Exception as error:
-            _record_failure(event, run_id, handler, error)
+            _record_failure(event, run_id, type(error).__name__, retryable=True, handler=handler)
             raise
         results.append({"handler": handler_name(handler), "result": _json_safe(outcome)})
-    forward_id = _forward(event, source)
+    return results
+
+
+def _record_processed(
+    event: Mapping[str, Any], run_id: str, results: list[dict[str, Any]], forward_id: str | None
+) -> None:
     now = clock.iso()
     entry: dict[str, Any] = {
         "at": now,
@@ -338,7 +410,6 @@ def process(message: Mapping[str, Any], handlers_for: HandlerLookup) -> str:
         "handler_results": results,
     }
     events_table.update(event["user_id"], event["event_id"], sets, appends={"history": [entry]})
-    return "processed"
 
 
 def _forward(event: Mapping[str, Any], source: Mapping[str, Any] | None) -> str | None:
@@ -361,29 +432,40 @@ def _forward(event: Mapping[str, Any], source: Mapping[str, Any] | None) -> str 
 
 
 def _record_failure(
-    event: Mapping[str, Any], run_id: str, handler: Handler, error: Exception
+    event: Mapping[str, Any],
+    run_id: str,
+    error: str,
+    *,
+    retryable: bool,
+    handler: Handler | None = None,
 ) -> None:
+    """`failed` with the reason in the history. A failure that retrying cannot fix also ends
+    the run (`processed_run`), so a redelivered copy of its message is skipped."""
     now = clock.iso()
-    entry = {
+    entry: dict[str, Any] = {
         "at": now,
         "action": "failed",
         "run_id": run_id,
-        "handler": handler_name(handler),
-        "error": type(error).__name__,
+        "error": error,
+        "retryable": retryable,
     }
+    if handler is not None:
+        entry["handler"] = handler_name(handler)
+    sets: dict[str, Any] = {"status": "failed", "updated_at": now, "last_error": error}
+    if not retryable:
+        sets["processed_run"] = run_id
     log.warning(
-        "inbound handler failed; SQS will retry the message",
-        extra={"event_id": event["event_id"], "handler": entry["handler"], "error": entry["error"]},
+        "inbound processing failed; SQS will retry the message"
+        if retryable
+        else "inbound body cannot be read; recorded as failed, not retried",
+        extra={"event_id": event["event_id"], "handler": entry.get("handler"), "error": error},
     )
     try:
-        events_table.update(
-            event["user_id"],
-            event["event_id"],
-            {"status": "failed", "updated_at": now, "last_error": entry["error"]},
-            appends={"history": [entry]},
-        )
-    except Exception as update_error:  # the handler's failure is what SQS must see
-        log.warning(
+        events_table.update(event["user_id"], event["event_id"], sets, appends={"history": [entry]})
+    except Exception as update_error:
+        if not retryable:
+            raise  # unrecorded, the failure must be retried rather than lost
+        log.warning(  # the original failure is what SQS must see
             "could not record an inbound failure",
             extra={"event_id": event["event_id"], "error": type(update_error).__name__},
         )

@@ -1,5 +1,6 @@
 """Inbound webhooks over real HTTP against local mode: every preset and a custom rule, duplicates,
-raw bytes, processing, the DLQ after the receive limit, forwarding and replay."""
+raw bytes, bodies that are not plain JSON (forms, lone surrogates, invalid UTF-8), processing,
+the DLQ after the receive limit, forwarding and replay."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 import requests
 
 from shared.signing import verify_signature
-from tests.inbound_signers import HMAC_RULE, SECRETS, sign
+from tests.inbound_signers import FORM, HMAC_RULE, SECRETS, form_body, payload_form, sign
 from tests.support.local_api import wait_until
 
 TIMEOUT = 15
@@ -69,6 +70,13 @@ def wait_for(check: Callable[[], Any], timeout: float = 60.0) -> Any:
 
 def processed(inbound: Inbound, event_id: str) -> dict[str, Any]:
     event = wait_for(lambda: (e := inbound.event(event_id))["status"] == "processed" and e)
+    assert event, inbound.event(event_id)
+    return dict(event)
+
+
+def settled(inbound: Inbound, event_id: str) -> dict[str, Any]:
+    """The event once it has left `received` (processed, or failed with its reason)."""
+    event = wait_for(lambda: (e := inbound.event(event_id))["status"] != "received" and e)
     assert event, inbound.event(event_id)
     return dict(event)
 
@@ -229,7 +237,12 @@ def test_sources_crud_tenant_isolation_and_secret_never_returned(
         assert reply.status_code == 200
     inbound.api("DELETE", path, 204)
     inbound.api("GET", path, 404)
-    assert inbound.post(created["id"], body, sign("github", body)).status_code == 404
+    # Receipt caches a source per container (WEBHOOKS_SOURCE_CACHE_SECONDS, 1 s here): a
+    # deleted source is refused once the entry of the container that saw it expires.
+    assert wait_until(
+        lambda: inbound.post(created["id"], body, sign("github", body)).status_code == 404,
+        timeout=15,
+    )
 
 
 # Raw bytes, limits, Slack challenge --------------------------------------------------------------
@@ -248,6 +261,77 @@ def test_raw_bytes_are_stored_exactly_and_the_body_limit(local: Any, inbound: In
     reply = inbound.post(source["id"], too_big, sign("hmac", too_big), "text/plain")
     assert reply.status_code == 413 and reply.json()["error"]["code"] == "payload_too_large"
     assert inbound.post("src_00000000000000000000000000", binary, {}).status_code == 404
+
+
+def stored_raw(local: Any, source_id: str, event_id: str) -> bytes:
+    key = f"inbound/{source_id}/{event_id}"
+    return bytes(local.client("s3").get_object(Bucket=RAW_BUCKET, Key=key)["Body"].read())
+
+
+def test_lone_surrogate_body_is_acknowledged_stored_and_processed(
+    local: Any, inbound: Inbound
+) -> None:
+    source = inbound.source("hmac", signature=HMAC_RULE)
+    body = b'{"type": "order.paid", "note": "\\ud800", "nonce": "%s"}' % uuid.uuid4().hex.encode()
+    reply = inbound.post(source["id"], body, sign("hmac", body))
+    assert reply.status_code == 200, reply.text
+    event_id = reply.json()["event_id"]
+    assert stored_raw(local, source["id"], event_id) == body
+    event = processed(inbound, event_id)
+    assert event["type"] == "order.paid" and event["payload"] is None
+    assert requests.get(event["raw_body_url"], timeout=TIMEOUT).content == body
+
+
+def test_slack_interactive_form_is_processed_with_the_payload_type(
+    local: Any, inbound: Inbound
+) -> None:
+    source = inbound.source("slack")
+    action = {"type": "block_actions", "trigger_id": unique("trigger"), "actions": []}
+    body = payload_form(action)
+    reply = inbound.post(source["id"], body, sign("slack", body), FORM)
+    assert reply.status_code == 200, reply.text
+    event_id = reply.json()["event_id"]
+    assert stored_raw(local, source["id"], event_id) == body
+    event = processed(inbound, event_id)
+    assert event["type"] == "block_actions"
+    assert event["payload"] == {"payload": json.dumps(action)}
+    command = form_body({"command": "/deploy", "text": "web", "trigger_id": unique("trigger")})
+    reply = inbound.post(source["id"], command, sign("slack", command), FORM)
+    assert processed(inbound, reply.json()["event_id"])["type"] == "slash_command"
+
+
+def test_github_form_content_type_is_processed_as_push(local: Any, inbound: Inbound) -> None:
+    source = inbound.source("github")
+    push = {"ref": "refs/heads/main", "repository": {"full_name": "acme/form"}, "commits": []}
+    body = payload_form({**push, "nonce": uuid.uuid4().hex})
+    reply = inbound.post(source["id"], body, sign("github", body), FORM)
+    assert reply.status_code == 200, reply.text
+    event_id = reply.json()["event_id"]
+    assert stored_raw(local, source["id"], event_id) == body
+    event = processed(inbound, event_id)
+    assert event["type"] == "push"
+    result = event["history"][0]["handler_results"][0]["result"]
+    assert {"repository": "acme/form", "ref": "refs/heads/main", "commits": 0}.items() <= (
+        result.items()
+    )
+
+
+def test_invalid_utf8_body_is_acknowledged_then_failed_with_its_reason(
+    local: Any, inbound: Inbound
+) -> None:
+    source = inbound.source("standard")
+    body = (
+        b'{"type": "user.created", "name": "\xff\xfe", "nonce": "%s"}' % uuid.uuid4().hex.encode()
+    )
+    reply = inbound.post(source["id"], body, sign("standard", body))
+    assert reply.status_code == 200, reply.text
+    event_id = reply.json()["event_id"]
+    assert stored_raw(local, source["id"], event_id) == body
+    event = settled(inbound, event_id)
+    assert event["status"] == "failed"
+    [failure] = [entry for entry in event["history"] if entry["action"] == "failed"]
+    assert failure["error"].startswith("body is not UTF-8")
+    assert failure["retryable"] is False
 
 
 def test_slack_url_verification_challenge(inbound: Inbound) -> None:

@@ -545,7 +545,7 @@ def test_redrive_one_moves_only_that_message(local: Any, dead_lettered: DeadLett
         202,
         json={"queue": "delivery", "message_ids": [before[chosen]["message_id"]]},
     )
-    assert answer == {"redriven": 1}
+    assert answer == {"redriven": 1, "not_found": [], "remaining": []}
     after = mine(admin.dlq(), dead_lettered.user_id)
     assert set(after) == set(others)
     assert {d: after[d]["message_id"] for d in others} == {
@@ -570,7 +570,11 @@ def test_redrive_one_moves_only_that_message(local: Any, dead_lettered: DeadLett
         202,
         json={"queue": "delivery", "message_ids": [before[chosen]["message_id"]]},
     )
-    assert again == {"redriven": 0}
+    assert again == {
+        "redriven": 0,
+        "not_found": [before[chosen]["message_id"]],
+        "remaining": [],
+    }
     assert set(mine(admin.dlq(), dead_lettered.user_id)) == set(others)
 
 
@@ -630,7 +634,7 @@ def test_inbound_dlq_peek_and_redrive(local: Any) -> None:
         202,
         json={"queue": "inbound", "message_ids": [first["message_id"]]},
     )
-    assert answer == {"redriven": 1}
+    assert answer == {"redriven": 1, "not_found": [], "remaining": []}
     assert first["message_id"] not in {m["message_id"] for m in admin.dlq("inbound")}
     # Processed again (and, as its handler still fails, failed again).
     assert wait_until(lambda: len(actions(api.event(event_id), "failed")) > attempts, timeout=60)

@@ -61,6 +61,7 @@ def running_local_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         "MOTO_PORT": str(moto_port),
         "WEBHOOKS_ADMIN_API_KEY": ADMIN_KEY,
         "WEBHOOKS_RETRY_SCHEDULE": "1,1,1",
+        "WEBHOOKS_SOURCE_CACHE_SECONDS": "1",  # a deleted source is refused a second later
         "WEBHOOKS_LOCAL_RETRY_VISIBILITY_SECONDS": "1",
         "POWERTOOLS_LOG_LEVEL": "INFO",
     }

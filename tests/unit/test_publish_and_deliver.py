@@ -447,7 +447,9 @@ def test_ssrf_is_checked_again_at_delivery_time(
     monkeypatch.setenv("WEBHOOKS_ALLOW_PRIVATE_TARGETS", "0")
     settings.cache_clear()
     # Registration would refuse these now; a record written earlier (or a DNS name re-pointed
-    # since) is what the delivery-time check is for.
+    # since) is what the delivery-time check is for. Registration would also have made the
+    # user's signing secret (the worker only reads it): make it here.
+    api.request("GET", "/v1/secret", alice)
     for position, url in enumerate(
         (receiver.url("/ssrf"), receiver.url("/ssrf").replace("127.0.0.1", "localhost"))
     ):

@@ -246,10 +246,10 @@ def test_authorizer_key_lookup_faults(
 
     fault = faults("dynamodb", "GetItem", kind="5xx")
     reply = list_webhooks()
-    # Not a 401 (the key is fine) and never let through: a JSON 500 without a stack trace.
-    assert reply.status_code == 500
+    # Not a 401 (the key is fine) and never let through: a JSON 503 without a stack trace.
+    assert reply.status_code == 503
     assert reply.headers["content-type"].startswith("application/json")
-    assert reply.json()["error"]["code"] == "internal_error"
+    assert reply.json()["error"]["code"] == "service_unavailable"
     assert "Traceback" not in reply.text and "injected" not in reply.text
     assert fault.injected == TRIES
     fault.clear()
