@@ -18,7 +18,6 @@ from shared.errors import NotFound, Unauthorized
 Role = Literal["user", "admin"]
 BOOTSTRAP_ADMIN_USER = "admin"
 # Valid keys are remembered briefly per container; a revoked key stops working within this.
-KEY_CACHE_SECONDS = 10.0
 _key_cache: dict[str, tuple[float, Principal]] = {}
 _admin_key: tuple[float, str] | None = None
 ADMIN_KEY_CACHE_SECONDS = 300.0
@@ -82,7 +81,7 @@ def authenticate(headers: dict[str, str]) -> Principal:
     if not record:
         raise Unauthorized("invalid API key")
     principal = Principal(user_id=record["user_id"], role=record["role"], key_id=record["key_id"])
-    _key_cache[key_hash] = (time.monotonic() + KEY_CACHE_SECONDS, principal)
+    _key_cache[key_hash] = (time.monotonic() + settings().api_key_cache_seconds, principal)
     return principal
 
 

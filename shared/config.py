@@ -35,6 +35,7 @@ class Settings:
     dlq_move_task: bool
     delivery_timeout_seconds: float
     source_cache_seconds: float
+    api_key_cache_seconds: float
 
 
 def parse_retry_schedule(text: str) -> tuple[int, ...] | None:
@@ -76,4 +77,7 @@ def settings() -> Settings:
         # How long inbound receipt keeps a source (and its secret) per container: a deleted
         # source or a replaced provider secret takes up to this long to be seen (README).
         source_cache_seconds=float(env("WEBHOOKS_SOURCE_CACHE_SECONDS", "60")),
+        # How long the authorizer trusts a looked-up API key per container: a revoked key is
+        # refused everywhere within this time (README).
+        api_key_cache_seconds=float(env("WEBHOOKS_API_KEY_CACHE_SECONDS", "10")),
     )

@@ -36,6 +36,9 @@ class Service:
         # Containers per HTTP-invoked function (the API, its authorizer, inbound receipt): the
         # most concurrent invocations each may have; callers beyond that wait, as if throttled.
         self.concurrency = int(source.get("WEBHOOKS_LOCAL_CONCURRENCY", "4"))
+        # moto answers far slower than AWS: HTTP-invoked functions get this many times their
+        # declared timeout here (consumers keep theirs: their queues' visibility depends on it).
+        self.timeout_scale = float(source.get("WEBHOOKS_LOCAL_TIMEOUT_SCALE", "3"))
         retry_visibility = source.get("WEBHOOKS_LOCAL_RETRY_VISIBILITY_SECONDS")
         self.retry_visibility = int(retry_visibility) if retry_visibility else None
         self.stop_event = threading.Event()
@@ -83,7 +86,8 @@ class Service:
             {
                 function.name: self.pollers_per_queue if function.consumes else self.concurrency
                 for function in res.FUNCTIONS
-            }
+            },
+            timeout_scale=self.timeout_scale,
         )
         gateway = Gateway(self.pools)
         self.http = LocalHTTPServer(("127.0.0.1", self.port), make_request_handler(gateway, self))
@@ -111,18 +115,21 @@ class Service:
 
     def stop(self) -> None:
         """Everything down within a few seconds: in-flight invocations are cut short (their SQS
-        messages come back after the visibility timeout, as when Lambda stops a container)."""
+        messages come back after the visibility timeout, as when Lambda stops a container).
+        Everything is asked to stop first, then waited for against one deadline."""
+        until = time.monotonic() + 4
         self.stop_event.set()
+        if self.moto:
+            self.moto.request_stop()
         if self.pools:
             self.pools.close()
         if self.http:
             self.http.shutdown()
             self.http.server_close()
-        until = time.monotonic() + 2  # pollers finish their receive (1 s long poll) meanwhile
         for thread in self.threads:
             thread.join(timeout=max(0.0, until - time.monotonic()))
         if self.moto:
-            self.moto.stop()
+            self.moto.stop(timeout=max(0.5, until - time.monotonic()))
 
 
 def make_request_handler(gateway: Gateway, service: Service) -> type[BaseHTTPRequestHandler]:

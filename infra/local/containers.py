@@ -100,9 +100,10 @@ def _record_calls_if_asked(function_name: str) -> None:
 class Container:
     """One execution environment of a function: a child process and its end of a pipe."""
 
-    def __init__(self, function: res.Function, number: int) -> None:
+    def __init__(self, function: res.Function, number: int, timeout_seconds: float) -> None:
         self.function = function
         self.number = number
+        self.timeout_seconds = timeout_seconds
         self.connection, child_end = _spawn.Pipe()
         self.process: BaseProcess = _spawn.Process(
             target=_container_main,
@@ -133,12 +134,10 @@ class Container:
         self.connection.send((event, asdict(context)))
         if self.init_ms is None:
             self.init_ms = self._await_init()
-        if not self.connection.poll(self.function.timeout_seconds):
+        if not self.connection.poll(self.timeout_seconds):
             self.kill()
             raise InvocationError(
-                self.function.name,
-                "timeout",
-                f"task timed out after {self.function.timeout_seconds} seconds",
+                self.function.name, "timeout", f"task timed out after {self.timeout_seconds} s"
             )
         try:
             return Invocation(**self.connection.recv())
@@ -169,9 +168,10 @@ class Container:
 class FunctionPool:
     """Up to `size` containers of one function; each serves one invocation at a time."""
 
-    def __init__(self, function: res.Function, size: int) -> None:
+    def __init__(self, function: res.Function, size: int, timeout_seconds: float) -> None:
         self.function = function
         self.size = size
+        self.timeout_seconds = timeout_seconds
         self._idle: list[Container] = []
         self._all: set[Container] = set()
         self._count = 0  # containers alive or being started
@@ -230,7 +230,7 @@ class FunctionPool:
                     break
                 self._changed.wait()
         try:
-            container = Container(self.function, number)
+            container = Container(self.function, number, self.timeout_seconds)
         except Exception:
             with self._changed:
                 self._count -= 1
@@ -282,8 +282,13 @@ class FunctionPool:
 class Pools:
     """A pool per function; the gateway and the pollers invoke functions only through these."""
 
-    def __init__(self, sizes: dict[str, int]) -> None:
-        self.by_name = {f.name: FunctionPool(f, sizes[f.name]) for f in res.FUNCTIONS}
+    def __init__(self, sizes: dict[str, int], timeout_scale: float = 1.0) -> None:
+        self.by_name = {
+            f.name: FunctionPool(
+                f, sizes[f.name], f.timeout_seconds * (1.0 if f.consumes else timeout_scale)
+            )
+            for f in res.FUNCTIONS
+        }
 
     def __getitem__(self, function: res.Function) -> FunctionPool:
         return self.by_name[function.name]

@@ -51,12 +51,17 @@ class MotoProcess:
         self.stop()
         raise RuntimeError(f"moto server did not start on port {self.port}")
 
-    def stop(self) -> None:
+    def request_stop(self) -> None:
+        """Ask the emulator to stop (TERM) without waiting for it."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+
+    def stop(self, timeout: float = 3.0) -> None:
         if self.process is None or self.process.poll() is not None:
             return
         self.process.terminate()
         try:
-            self.process.wait(timeout=3)
+            self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()

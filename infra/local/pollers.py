@@ -75,6 +75,8 @@ class QueuePoller(threading.Thread):
             try:
                 self.poll_once()
             except Exception:  # a poller never dies; the next poll tries again
+                if self.stop_event.is_set():  # local mode is stopping: the emulator may be gone
+                    return
                 log.exception("poller %s failed", self.function_name)
                 self.stop_event.wait(1)
 
@@ -98,6 +100,8 @@ class QueuePoller(threading.Thread):
                 item["itemIdentifier"] for item in (result or {}).get("batchItemFailures", [])
             }
         except Exception:  # an invocation error fails the whole batch, as with Lambda
+            if self.stop_event.is_set():  # cut short by local mode stopping: they come back
+                return len(messages)
             log.exception("handler %s raised; the whole batch will be retried", self.function_name)
             failed = {message["MessageId"] for message in messages}
         done = [message for message in messages if message["MessageId"] not in failed]

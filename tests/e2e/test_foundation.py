@@ -15,6 +15,8 @@ from typing import Any
 
 import requests
 
+from tests.support.local_api import wait_until
+
 TIMEOUT = 15
 SECRET = re.compile(r"^whcms_[A-Za-z0-9+/]{43}=$")
 ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
@@ -135,6 +137,11 @@ def test_admin_keys_create_revoke_and_roles(local: Any) -> None:
 
     revoked = call(local, "DELETE", f"/v1/admin/api-keys/{created['id']}", admin(local))
     assert revoked.status_code == 204 and revoked.content == b""
+    # Each authorizer container trusts a key it looked up for WEBHOOKS_API_KEY_CACHE_SECONDS
+    # (1 s here): the revoked key is refused everywhere once that has passed.
+    assert wait_until(
+        lambda: call(local, "GET", "/v1/webhooks", user).status_code == 401, timeout=15
+    )
     error(call(local, "GET", "/v1/webhooks", user), 401, "unauthorized")
     error(call(local, "DELETE", f"/v1/admin/api-keys/{created['id']}", admin(local)), 404)
 

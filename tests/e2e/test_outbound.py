@@ -332,7 +332,9 @@ def test_410_stops_retries_and_disables_the_webhook(
     done = wait_status(poll, alice, delivery_id, "failed", timeout=60)
     assert done["attempts"] == 1 and done["last_status_code"] == 410
     assert done["next_attempt_at"] is None
-    assert alice.ok("GET", f"/v1/webhooks/{hook}")["active"] is False
+    # The worker records the attempt, then disables the webhook: another container's reader
+    # may see the first a moment before the second.
+    assert poll(lambda: alice.ok("GET", f"/v1/webhooks/{hook}")["active"] is False, timeout=30)
     assert alice.publish()["deliveries"] == []
     assert len(receiver.received("/gone")) == 1
 
