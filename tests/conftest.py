@@ -17,8 +17,20 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 ADMIN_KEY = "wk_test_admin_key"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+AFTER_SUITE = "after_suite"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{AFTER_SUITE}: reads what the rest of the suite recorded; deselected unless selected "
+        f"with `-m {AFTER_SUITE}` (`make test` runs them after the suite)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests sharing an expensive resource run on one xdist worker: one local service, one synth."""
+    _deselect_after_suite_tests(config, items)
     for item in items:
         path = str(item.fspath)
         if path.endswith(f"{os.sep}test_load.py"):
@@ -27,6 +39,27 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.xdist_group("e2e"))
         elif f"{os.sep}infra{os.sep}" in path:
             item.add_marker(pytest.mark.xdist_group("cdk"))
+
+
+def _deselect_after_suite_tests(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Unless `-m` names them: run beside the suite they would read incomplete recordings."""
+    if AFTER_SUITE in (config.option.markexpr or ""):
+        return
+    later = [item for item in items if item.get_closest_marker(AFTER_SUITE)]
+    if later:
+        config.hook.pytest_deselected(items=later)
+        items[:] = [item for item in items if item.get_closest_marker(AFTER_SUITE) is None]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def record_aws_calls() -> None:
+    """With WEBHOOKS_RECORD_AWS_CALLS set (`make test`), record the AWS calls our functions make.
+
+    tests/infra/test_iam_calls.py then checks each one against the deployed roles' policies.
+    """
+    from tests.support.aws_call_recording import record_this_process
+
+    record_this_process()
 
 
 def reset_process_caches() -> None:

@@ -1,11 +1,14 @@
 """What one function may touch, and the environment variables that tell it where.
 
 Everything follows the least-privilege flags of its `shared.resources.Function` declaration; a
-flag that is off grants nothing and sets no variable.
+flag that is off grants nothing and sets no variable. The actions granted are the ones the
+function's code calls (infra/constructs/permissions.py), as explicit statements: CDK's `grant*`
+helpers add actions we never use.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from aws_cdk import ArnFormat, Stack
@@ -15,20 +18,18 @@ from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn
 
+from infra.constructs.permissions import (
+    ADMIN_SECRET_ACTIONS,
+    DLQ_ACTIONS,
+    RAW_BODY_ACTIONS,
+    REDRIVE_TARGET_ACTIONS,
+    SECRET_ACTIONS,
+    SEND_ACTIONS,
+    table_actions,
+)
 from infra.constructs.queues import Queues
 from infra.constructs.storage import Storage
 from shared import resources as res
-
-SECRET_READ_ACTIONS = ("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret")
-SECRET_WRITE_ACTIONS = (
-    *SECRET_READ_ACTIONS,
-    "secretsmanager:CreateSecret",
-    "secretsmanager:PutSecretValue",
-    "secretsmanager:UpdateSecretVersionStage",
-    "secretsmanager:DeleteSecret",
-    "secretsmanager:TagResource",
-)
-SECRET_ACTIONS = {"read": SECRET_READ_ACTIONS, "write": SECRET_WRITE_ACTIONS}
 
 
 @dataclass(frozen=True)
@@ -66,45 +67,38 @@ def grant_declared_access(fn: lambda_.Function, spec: res.Function, resources: R
     _queues(fn, spec, resources.queues)
     for kind, level in (("users", spec.user_secrets), ("sources", spec.source_secrets)):
         if level:
-            fn.add_to_role_policy(
-                iam.PolicyStatement(
-                    actions=list(SECRET_ACTIONS[level]),
-                    resources=[resources.secret_arn_pattern(kind)],
-                )
-            )
+            _allow(fn, SECRET_ACTIONS[(kind, level)], [resources.secret_arn_pattern(kind)])
     if spec.reads_admin_secret:
-        resources.admin_secret.grant_read(fn)
-    bucket = resources.storage.raw_bodies
-    if spec.raw_bodies == "read":
-        bucket.grant_read(fn)
-    elif spec.raw_bodies == "write":
-        bucket.grant_put(fn)
-    elif spec.raw_bodies == "read_write":
-        bucket.grant_read_write(fn)
+        _allow(fn, ADMIN_SECRET_ACTIONS, [resources.admin_secret.secret_arn])
+    if spec.raw_bodies:  # object keys are event ids: every object of the bucket
+        objects = resources.storage.raw_bodies.arn_for_objects("*")
+        _allow(fn, RAW_BODY_ACTIONS[spec.raw_bodies], [objects])
     if spec.starts_retries:
         resources.retry_state_machine.grant_start_execution(fn)
 
 
+def _allow(fn: lambda_.Function, actions: Iterable[str], resources: Iterable[str]) -> None:
+    fn.add_to_role_policy(iam.PolicyStatement(actions=list(actions), resources=list(resources)))
+
+
 def _tables(fn: lambda_.Function, spec: res.Function, storage: Storage) -> None:
     for table_spec in res.TABLES:
-        reads, writes = table_spec in spec.reads_tables, table_spec in spec.writes_tables
-        if not (reads or writes):
-            continue
-        table = storage.table(table_spec)
-        fn.add_environment(table_spec.env_var, table.table_name)
-        if reads and writes:
-            table.grant_read_write_data(fn)
-        elif writes:
-            table.grant_write_data(fn)
-        else:
-            table.grant_read_data(fn)
+        if table_spec in spec.reads_tables or table_spec in spec.writes_tables:
+            fn.add_environment(table_spec.env_var, storage.table(table_spec).table_name)
+    for access in table_actions(spec):
+        table = storage.table(access.table)
+        if access.items:
+            _allow(fn, (f"dynamodb:{action}" for action in access.items), [table.table_arn])
+        if access.indexes:
+            indexes = f"{table.table_arn}/index/*"  # the table's own declared indexes only
+            _allow(fn, (f"dynamodb:{action}" for action in access.indexes), [indexes])
 
 
 def _queues(fn: lambda_.Function, spec: res.Function, queues: Queues) -> None:
     for env_var in spec.sends_to:
         queue = queues.by_env_var[env_var]
         fn.add_environment(env_var, queue.queue_url)
-        queue.grant_send_messages(fn)
+        _allow(fn, SEND_ACTIONS, [queue.queue_arn])
     if spec.consumes is not None:
         consumed = spec.consumes
         fn.add_environment(consumed.env_var, queues.queue(consumed).queue_url)
@@ -117,13 +111,10 @@ def _queues(fn: lambda_.Function, spec: res.Function, queues: Queues) -> None:
                 max_concurrency=consumed.max_concurrency,
             )
         )
-    if spec.manages_dlqs:  # peek into and redrive the DLQs: consume + send there, send back
+    if spec.manages_dlqs:  # peek into and redrive the DLQs back to their source queues
         for queue_spec in res.QUEUES:
             queue, dlq = queues.queue(queue_spec), queues.dlq(queue_spec)
             fn.add_environment(queue_spec.env_var, queue.queue_url)
             fn.add_environment(queue_spec.dlq_env_var, dlq.queue_url)
-            dlq.grant_consume_messages(fn)
-            dlq.grant_send_messages(fn)
-            # "Redrive all" on AWS: SQS moves the messages itself (source = the DLQ).
-            dlq.grant(fn, "sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks")
-            queue.grant_send_messages(fn)
+            _allow(fn, DLQ_ACTIONS, [dlq.queue_arn])
+            _allow(fn, REDRIVE_TARGET_ACTIONS, [queue.queue_arn])

@@ -9,13 +9,13 @@ from typing import cast
 from aws_cdk import Stack
 from aws_cdk import aws_s3 as s3
 
-from infra.constructs.access import SECRET_WRITE_ACTIONS
 from infra.constructs.nag import (
     WildcardAcknowledger,
     WildcardRule,
     finding_pattern,
     resource_star_for,
 )
+from infra.constructs.permissions import SECRET_WRITE_ACTIONS
 from shared import resources as res
 
 XRAY_ACTIONS = (

@@ -15,6 +15,8 @@ import pytest
 import requests
 
 from infra.local.launch import free_port, spawn, wait_healthy
+from infra.local.recorder import RECORD_ENV
+from tests.support.aws_call_recording import recordings_dir
 
 ADMIN_KEY = "wk_e2e_admin_key"
 
@@ -62,10 +64,14 @@ def running_local_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         "WEBHOOKS_ADMIN_API_KEY": ADMIN_KEY,
         "WEBHOOKS_RETRY_SCHEDULE": "1,1,1",
         "WEBHOOKS_SOURCE_CACHE_SECONDS": "1",  # a deleted source is refused a second later
+        "WEBHOOKS_API_KEY_CACHE_SECONDS": "1",  # so is a revoked key
         "WEBHOOKS_LOCAL_RETRY_VISIBILITY_SECONDS": "1",
         "POWERTOOLS_LOG_LEVEL": "INFO",
     }
     env.pop("AWS_ENDPOINT_URL", None)
+    recordings = recordings_dir()  # each function container records its AWS calls there
+    if recordings is not None:
+        env[RECORD_ENV] = str(recordings)
     with open(log_path, "wb") as log:
         process = spawn(env, log)
         base_url = f"http://127.0.0.1:{port}"
