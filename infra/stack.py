@@ -17,7 +17,7 @@ from infra.constructs.retries import RetryStateMachine
 from infra.constructs.secrets import AdminApiKey
 from infra.constructs.storage import Storage
 from infra.constructs.wildcards import wildcard_acknowledger
-from shared import resources as res
+from shared.core import resources as res
 
 __all__ = ["STACK_NAME", "ServerlessWebhooksStack"]
 
@@ -39,7 +39,7 @@ class ServerlessWebhooksStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         # `serverless-webhooks[-<stage>]`: the prefix of per-user and per-source secrets
-        # (shared.secrets builds the names), the metrics `service` and the vended log groups.
+        # (shared.store.secrets builds the names), the metrics `service` and the vended log groups.
         self.name_prefix = kebab_case(self.stack_name)
         self.secret_prefix = self.name_prefix
         self.storage = Storage(self, "Storage")

@@ -84,7 +84,7 @@ def runtime_reference(work: Path) -> Asset:
 def main(argv: list[str]) -> None:
     os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
     from infra.bundling import FunctionCodeBundler, PipLayerBundler, runtime_requirements
-    from shared import resources as res
+    from shared.core import resources as res
 
     out = Path(argv[0])
     results: list[Asset] = []

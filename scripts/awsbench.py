@@ -4,8 +4,8 @@ moto runs as a server in a child process (with the test receiver), so the CPU ti
 around a handler call in this process is the handler's own work, not the emulator's. Requests go
 through the local gateway in-process (authorizer first, as API Gateway does); the SQS consumers
 are invoked directly with event-source-mapping events: delivery messages built from the publish
-answers exactly as `shared.publishing.queue_message` puts them on the queue, inbound messages
-read off the inbound queue.
+answers exactly as `shared.outbound.publishing.queue_message` puts them on the queue, inbound
+messages read off the inbound queue.
 
 Each operation is run once to warm the caches (clients, secrets, API keys), once metered (calls
 and billable units, with probes that read item sizes), then `timed_runs` times unmetered for the
@@ -148,7 +148,7 @@ class Bench:
             }
         )
         from infra.local.provision import provision
-        from shared import resources as res
+        from shared.core import resources as res
 
         session = boto3.session.Session(region_name="us-east-1")
         self.env = provision(session, PREFIX, ADMIN_KEY)
@@ -246,7 +246,7 @@ class Bench:
 
     def delivery_messages(self, user_id: str, answers: list[Any]) -> list[dict[str, Any]]:
         """The delivery queue's messages for published events, as SQS hands them out."""
-        from shared.publishing import queue_message
+        from shared.outbound.publishing import queue_message
 
         messages = []
         for answer in answers:
@@ -321,9 +321,10 @@ class Bench:
 
 
 def _reset_process_caches() -> None:
-    from shared import auth, secrets
-    from shared.aws import reset_clients
-    from shared.config import settings
+    from shared.access import auth
+    from shared.core.aws import reset_clients
+    from shared.core.config import settings
+    from shared.store import secrets
 
     settings.cache_clear()
     reset_clients()
@@ -334,7 +335,7 @@ def _reset_process_caches() -> None:
 def _instrumented_gateway(meter: LambdaMeter) -> Any:
     """The local gateway with every handler call timed (the gateway's own work is not)."""
     from infra.local.gateway import Gateway, InProcess, LambdaContext
-    from shared import resources as res
+    from shared.core import resources as res
 
     class TimedInProcess(InProcess):
         def invoke(
@@ -371,8 +372,8 @@ def run_all(timed_runs: int, deadline: float) -> AwsResults:
 
 
 def _outbound(bench: Bench, results: AwsResults, timed_runs: int, deadline: float) -> None:
-    from shared import delivery
-    from shared import resources as res
+    from shared.core import resources as res
+    from shared.outbound import worker as delivery
 
     queue = res.DELIVERY_QUEUE.env_var
     ops = results.ops
@@ -413,7 +414,7 @@ def _outbound(bench: Bench, results: AwsResults, timed_runs: int, deadline: floa
         )
     )
 
-    # Deliveries: one attempt (shared.delivery.attempt) and the worker on batches.
+    # Deliveries: one attempt (shared.outbound.worker.attempt) and the worker on batches.
     ok_key = bench.new_user("deliver-ok")
     bench.add_webhooks(ok_key, "/ok", 1)
     fail_key = bench.new_user("deliver-fail")
@@ -455,7 +456,7 @@ def github_signature(secret: str, body: bytes) -> str:
 
 def _inbound(bench: Bench, results: AwsResults, timed_runs: int) -> None:
     """Inbound receipt (new, duplicate) and processing, if the inbound routes exist yet."""
-    from shared import resources as res
+    from shared.core import resources as res
 
     missing = [
         f"functions/{function.name}/handler.py"
@@ -526,7 +527,7 @@ def _inbound(bench: Bench, results: AwsResults, timed_runs: int) -> None:
 def retry_transitions() -> int:
     """State transitions of one retry execution, as the cost model counts them: the start, every
     state on the path from StartAt to End (Wait, Task), and the end."""
-    from shared.resources import RETRY_STATE_MACHINE_DEFINITION as definition
+    from shared.core.resources import RETRY_STATE_MACHINE_DEFINITION as definition
 
     states: dict[str, dict[str, Any]] = definition["States"]  # type: ignore[assignment]
     name: str | None = str(definition["StartAt"])

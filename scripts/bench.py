@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = 3 if args.quick else 5
     timed_runs = 3 if args.quick else 10
 
-    from shared import resources as res
+    from shared.core import resources as res
 
     handlers = [f"functions.{function.name}.handler" for function in res.FUNCTIONS]
     _section(report, "cold start", lambda: cold_start(report, handlers, runs, args.quick))
@@ -99,7 +99,7 @@ def headings(report: Report) -> None:
         "1",
         "AWS calls per operation",
         "Counted from botocore's `before-call` events on the boto3 clients the handlers use "
-        "(`shared.aws.client`), against a moto server in a child process. Requests go through "
+        "(`shared.core.aws.client`), against a moto server in a child process. Requests go through "
         "the local gateway in-process (the authorizer first, as API Gateway does). Caches are "
         "warm: each operation ran once before the metered run.",
     )
@@ -115,8 +115,9 @@ def headings(report: Report) -> None:
         "request (and one authorizer invocation) per API request; Lambda GB-seconds from the "
         "MEASURED handler CPU time (time.process_time around the handler, moto out of process, "
         "median of the timed runs), rounded up to 1 ms per invocation, x the function's memory "
-        "in shared/resources.py. Each value also gives the total with Lambda billed on measured "
-        "wall time and on CPU time stretched by Lambda's CPU share (see Notes). Breakdowns below.",
+        "in shared/core/resources.py. Each value also gives the total with Lambda billed on "
+        "measured wall time and on CPU time stretched by Lambda's CPU share (see Notes). "
+        "Breakdowns below.",
     )
     report.heading(
         "3",
@@ -308,7 +309,7 @@ def asset_sizes(report: Report, no_layer: bool) -> None:
 
 def calls_and_costs(report: Report, timed_runs: int, deadline: float) -> None:
     from scripts import awsbench, costmodel
-    from shared import resources as res
+    from shared.core import resources as res
 
     results = awsbench.run_all(timed_runs, deadline)
     ops = results.ops
@@ -369,14 +370,14 @@ def calls_and_costs(report: Report, timed_runs: int, deadline: float) -> None:
         "1.7",
         "successful delivery",
         "delivery_ok",
-        "shared.delivery.attempt on a queued delivery, receiver answers 200",
+        "shared.outbound.worker.attempt on a queued delivery, receiver answers 200",
         2,
     )
     calls_row(
         "1.8",
         "failed delivery, retry scheduled",
         "delivery_fail",
-        "shared.delivery.attempt, receiver answers 500",
+        "shared.outbound.worker.attempt, receiver answers 500",
         None,
     )
     calls_row(

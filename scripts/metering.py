@@ -1,7 +1,7 @@
 """Meters for the benchmark: AWS calls and billable units from botocore's own events, Lambda
 handler CPU and wall time, and bytes written to stdout (what CloudWatch Logs would ingest).
 
-AWS calls are counted on the cached clients of `shared.aws` (the clients every handler uses):
+AWS calls are counted on the cached clients of `shared.core.aws` (the clients every handler uses):
 `before-call` counts a call, `before-parameter-build` keeps the request parameters and
 `after-call` turns request + response into billable units:
 - DynamoDB write request units: ceil(item KB) per item written (the larger of the item before
@@ -135,10 +135,10 @@ class Usage:
 
 
 class AwsMeter:
-    """Counts the calls made through `shared.aws.client(...)` and their billable units."""
+    """Counts the calls made through `shared.core.aws.client(...)` and their billable units."""
 
     def __init__(self, key_names: dict[str, tuple[str, ...]], probe: Any) -> None:
-        from shared.aws import client
+        from shared.core.aws import client
 
         self.key_names = key_names  # table name -> key attribute names
         self.probe = probe  # an uncounted DynamoDB client for item sizes before/after writes
@@ -359,7 +359,7 @@ class CountingSink(io.TextIOBase):
 @contextlib.contextmanager
 def captured_stdout() -> Iterator[CountingSink]:
     """Swallow (and count) what handlers print: Powertools logs and EMF metrics."""
-    from shared.observability import logger
+    from shared.core.observability import logger
 
     sink = CountingSink()
     handler = logger.registered_handler

@@ -63,9 +63,10 @@ def record_aws_calls() -> None:
 
 
 def reset_process_caches() -> None:
-    from shared import auth, secrets
-    from shared.aws import reset_clients
-    from shared.config import settings
+    from shared.access import auth
+    from shared.core.aws import reset_clients
+    from shared.core.config import settings
+    from shared.store import secrets
 
     settings.cache_clear()
     reset_clients()

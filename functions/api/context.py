@@ -17,9 +17,9 @@ from aws_lambda_powertools.event_handler.request import Request
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
 from functions.api.params import UserId
-from shared.auth import Principal
-from shared.errors import Forbidden, InvalidRequest, ServiceUnavailable, Unauthorized
-from shared.models import USER_ID_RULE, is_valid_user_id
+from shared.access.auth import Principal
+from shared.core.errors import Forbidden, InvalidRequest, ServiceUnavailable, Unauthorized
+from shared.schemas.requests import USER_ID_RULE, is_valid_user_id
 
 USER_ID_PARAMETER = "user_id"
 

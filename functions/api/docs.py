@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from shared.schemas import ErrorBody
+from shared.schemas.responses import ErrorBody
 
 ERROR_DESCRIPTIONS = {
     400: "Bad request",

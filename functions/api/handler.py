@@ -23,14 +23,14 @@ from functions.api.context import acting_user, principal_from_context, requested
 from functions.api.responses import JSON, error_response, json_response, validation_details
 from functions.api.routes import admin, deliveries, events, secret, sources, webhooks
 from shared import __version__
-from shared.errors import (
+from shared.core.errors import (
     ApiError,
     Forbidden,
     InvalidRequest,
     NotFound,
     PayloadTooLarge,
 )
-from shared.observability import logger
+from shared.core.observability import logger
 
 MAX_BODY_BYTES = 1024 * 1024
 

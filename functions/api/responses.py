@@ -7,7 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from shared.errors import ApiError
+from shared.core.errors import ApiError
 
 JSON = "application/json"
 

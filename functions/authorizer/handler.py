@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.auth import authenticate
-from shared.errors import Unauthorized
-from shared.observability import logger
+from shared.access.auth import authenticate
+from shared.core.errors import Unauthorized
+from shared.core.observability import logger
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -9,9 +9,9 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared.batch import process_batch
-from shared.delivery import attempt
-from shared.observability import logger, metrics
+from shared.core.batch import process_batch
+from shared.core.observability import logger, metrics
+from shared.outbound.worker import attempt
 
 # Outcome of an attempt → the EMF metrics it counts toward (the dashboard and alarms read these).
 OUTCOME_METRICS = {

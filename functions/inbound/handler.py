@@ -17,8 +17,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shared.core.observability import NAMESPACE, SERVICE, logger, metrics
 from shared.inbound.service import MAX_BODY_BYTES, TOO_LARGE, Answer, receive
-from shared.observability import NAMESPACE, SERVICE, logger, metrics
 
 MAX_ENCODED_BYTES = MAX_BODY_BYTES * 4 // 3 + 4  # base64 of 1 MB
 BAD_BASE64 = Answer(400, {"error": {"code": "bad_request", "message": "body is not valid base64"}})

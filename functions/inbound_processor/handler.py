@@ -10,9 +10,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.inbound_processor import examples  # noqa: F401  (registers the example handlers)
 from functions.inbound_processor.registry import handlers_for
-from shared.batch import process_batch
+from shared.core.batch import process_batch
+from shared.core.observability import logger, metrics
 from shared.inbound import service
-from shared.observability import logger, metrics
 
 
 def handle_message(message: dict[str, Any]) -> str:

@@ -1,1 +1,2 @@
-"""The stack's building blocks, one construct per concern, each derived from shared.resources."""
+"""The stack's building blocks, one construct per concern, each derived from
+shared.core.resources."""

@@ -1,4 +1,4 @@
-"""The HTTP API: routes from shared.resources.ROUTES, a Lambda authorizer on the private ones."""
+"""The HTTP API: routes from shared.core.resources.ROUTES, a Lambda authorizer on private ones."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from constructs import Construct
 from infra.constructs.functions import Functions
 from infra.constructs.nag import acknowledge
 from infra.constructs.naming import vended_log_group_name
-from shared import resources as res
+from shared.core import resources as res
 
 THROTTLE = apigwv2.ThrottleSettings(burst_limit=500, rate_limit=1000)
 # One JSON object per request, from HTTP API variables only ($context.resourcePath and other REST

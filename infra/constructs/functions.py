@@ -1,4 +1,4 @@
-"""One Lambda function per shared.resources.FUNCTIONS entry, all on one dependency layer."""
+"""One Lambda function per shared.core.resources.FUNCTIONS entry, all on one dependency layer."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from infra.bundling import LAMBDA_RUNTIME, dependency_layer_code, function_code
 from infra.constructs.access import Resources, grant_declared_access
 from infra.constructs.nag import acknowledge
 from infra.constructs.naming import METRICS_NAMESPACE, pascal_case
-from shared import resources as res
+from shared.core import resources as res
 
 
 class Functions(Construct):
@@ -101,7 +101,7 @@ class Functions(Construct):
         )
 
     def _reserved_concurrency(self, spec: res.Function) -> int | None:
-        """None (see shared/resources.py), or on request the worker's event source maximum: the
+        """None (see shared/core/resources.py), or on request the worker's event source maximum: the
         mapping then never invokes more than the function may run, so it is never throttled."""
         if not self.reserve_worker_concurrency or spec.consumes is None:
             return None

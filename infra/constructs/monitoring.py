@@ -17,7 +17,7 @@ from infra.constructs.nag import acknowledge
 from infra.constructs.naming import METRICS_NAMESPACE, SERVICE_NAME
 from infra.constructs.queues import Queues
 from infra.constructs.retries import RetryStateMachine
-from shared import resources as res
+from shared.core import resources as res
 
 FAILURE_RATE_THRESHOLD = 0.2
 FAILURE_RATE_PERIOD = Duration.minutes(15)

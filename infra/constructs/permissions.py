@@ -1,9 +1,9 @@
 """The AWS actions each function's code performs: what its role is granted, and nothing more.
 
-shared.resources declares what a function may touch (tables it reads or writes, queues, secrets,
-the bucket, the state machine); this module narrows each of those to the actions the code calls,
-in place of CDK's `grant*` helpers, which add actions we never use (Scan, GetRecords, s3:List*,
-DescribeSecret, sends to the DLQs, ...).
+shared.core.resources declares what a function may touch (tables it reads or writes, queues,
+secrets, the bucket, the state machine); this module narrows each of those to the actions the
+code calls, in place of CDK's `grant*` helpers, which add actions we never use (Scan, GetRecords,
+s3:List*, DescribeSecret, sends to the DLQs, ...).
 
 tests/infra/test_iam_calls.py keeps both sides honest from the calls the suite records: a call
 with no grant fails it, and so does a grant no call uses unless KEPT_WITHOUT_A_TEST_CALL below
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared import resources as res
+from shared.core import resources as res
 
 TABLE_READS = frozenset({"GetItem", "BatchGetItem", "Query", "ConditionCheckItem"})
 TABLE_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"})
@@ -82,7 +82,7 @@ def table_actions(spec: res.Function) -> tuple[TableActions, ...]:
         if not actions <= allowed:
             raise ValueError(
                 f"{spec.name} does not declare {sorted(actions - allowed)} on "
-                f"{access.table.logical_id} (shared/resources.py)"
+                f"{access.table.logical_id} (shared/core/resources.py)"
             )
     return granted
 
@@ -184,7 +184,7 @@ KEPT_WITHOUT_A_TEST_CALL: tuple[KeptGrant, ...] = (
         if spec.consumes is not None
     ),
     KeptGrant(
-        "The move task of 'redrive all' (shared/dlq.py) is tested on the delivery DLQ; the "
+        "The move task of 'redrive all' (shared/ops/dlq.py) is tested on the delivery DLQ; the "
         "inbound DLQ runs the same code, so its grants stay without a call of their own.",
         ("sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks", "sqs:GetQueueAttributes"),
         (res.API.name,),

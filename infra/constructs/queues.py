@@ -1,4 +1,4 @@
-"""SQS queues and their dead-letter queues, from shared.resources.QUEUES."""
+"""SQS queues and their dead-letter queues, from shared.core.resources.QUEUES."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.constructs.nag import acknowledge
-from shared import resources as res
+from shared.core import resources as res
 
 
 class Queues(Construct):

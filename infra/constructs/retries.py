@@ -1,7 +1,7 @@
 """The Standard state machine that waits out a delivery's retry delay, then re-queues it.
 
-Its definition comes verbatim from shared.resources (the same JSON local mode runs in moto); only
-the delivery queue URL is substituted here.
+Its definition comes verbatim from shared.core.resources (the same JSON local mode runs in moto);
+only the delivery queue URL is substituted here.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.constructs.naming import vended_log_group_name
-from shared import resources as res
+from shared.core import resources as res
 
 
 class RetryStateMachine(Construct):

@@ -1,4 +1,4 @@
-"""DynamoDB tables (from shared.resources.TABLES) and the S3 bucket for raw inbound bodies."""
+"""DynamoDB tables (from shared.core.resources.TABLES) and the S3 bucket for raw inbound bodies."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.constructs.nag import acknowledge
-from shared import resources as res
+from shared.core import resources as res
 
 RAW_BODY_IA_AFTER = Duration.days(30)
 RAW_BODY_EXPIRY = Duration.days(365)

@@ -16,7 +16,7 @@ from infra.constructs.nag import (
     resource_star_for,
 )
 from infra.constructs.permissions import SECRET_WRITE_ACTIONS
-from shared import resources as res
+from shared.core import resources as res
 
 XRAY_ACTIONS = (
     "xray:PutTraceSegments",

@@ -72,7 +72,7 @@ class Service:
         import boto3
 
         from infra.local.provision import provision
-        from shared import resources as res
+        from shared.core import resources as res
 
         self.configure_environment()
         self.moto = MotoProcess(self.moto_port)

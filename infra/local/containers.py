@@ -32,7 +32,7 @@ from typing import Any
 
 from infra.local.gateway import FunctionFailed, LambdaContext, load_handler
 from infra.local.lifetime import exit_with_parent
-from shared import resources as res
+from shared.core import resources as res
 
 log = logging.getLogger("local.containers")
 

@@ -1,6 +1,6 @@
 """An HTTP API (payload 2.0) stand-in: request → authorizer → function → response.
 
-Routes come from `shared.resources.ROUTES`, the same list the CDK stack turns into API routes.
+Routes come from `shared.core.resources.ROUTES`, the same list the CDK stack turns into API routes.
 Bodies are passed exactly: non-text bodies are base64-encoded as API Gateway does.
 """
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote
 
-from shared import resources as res
+from shared.core import resources as res
 
 log = logging.getLogger("local.gateway")
 Headers = Mapping[str, str] | list[tuple[str, str]]  # a list keeps repeated headers

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from shared import resources as res
+from shared.core import resources as res
 
 ACCOUNT_ROLE_ARN = "arn:aws:iam::123456789012:role/serverless-webhooks-retry"
 

@@ -10,7 +10,8 @@ The hook is botocore's `provide-client-params` event: it fires once per API call
 validation, with the caller's own parameters (names, URLs, keys), and also for
 `generate_presigned_url`, whose URL is signed with the role's credentials and so needs the same
 permission. It is added to botocore's built-in handler list, so every client created afterwards
-carries it, including the ones `shared.aws.client` builds (cached clients are dropped on install).
+carries it, including the ones `shared.core.aws.client` builds (cached clients are dropped on
+install).
 
 One record is a JSON line: function, service (IAM prefix), operation, action, resource (an ARN),
 prefix (the name prefix the resources were created with). Identical records are written once
@@ -31,7 +32,7 @@ from urllib.parse import urlparse
 
 from botocore import handlers
 
-from shared import resources as res
+from shared.core import resources as res
 
 RECORD_ENV = "WEBHOOKS_RECORD_AWS_CALLS"
 # AWS appends "-" and 6 random characters to a secret's name in its ARN; a name becomes this
@@ -100,15 +101,15 @@ def install_by_stack(out_path: str) -> None:
 
     Each function's code lives in `functions/<name>/` and is bundled into that Lambda only, so
     a frame from that folder names the role the call runs with. A thread started from such code
-    (shared.batch runs records on a pool) inherits its starter's function. Calls with no function
-    code on the stack (test set-up, moto's own Step Functions tasks) are not recorded.
+    (shared.core.batch runs records on a pool) inherits its starter's function. Calls with no
+    function code on the stack (test set-up, moto's own Step Functions tasks) are not recorded.
     """
     inherit_function_in_threads()
     _register(Recorder(out_path, function_on_stack))
 
 
 def _register(recorder: Recorder) -> None:
-    from shared.aws import reset_clients
+    from shared.core.aws import reset_clients
 
     handlers.BUILTIN_HANDLERS.append(("provide-client-params", recorder))
     reset_clients()  # clients built before now lack the handler

@@ -28,17 +28,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared import clock, ids, publishing, sources
-from shared.aws import client
-from shared.config import settings
-from shared.dal import dynamo
-from shared.dal import events as events_table
-from shared.dal import inbound as receipts
-from shared.errors import Conflict
-from shared.inbound import InboundEvent, providers
+from shared.core import clock, ids
+from shared.core.aws import client
+from shared.core.config import settings
+from shared.core.errors import Conflict
+from shared.core.observability import logger as log
+from shared.inbound import InboundEvent, providers, sources
 from shared.inbound.body import BodyNotReadable, Decoded, decode, utf8_storable, utf8_text
-from shared.observability import logger as log
-from shared.queues import send
+from shared.outbound import publishing
+from shared.store import dynamo
+from shared.store import events as events_table
+from shared.store import receipts as receipts
+from shared.store.queues import send
 
 MAX_BODY_BYTES = 1024 * 1024
 PAYLOAD_LIMIT = 256 * 1024

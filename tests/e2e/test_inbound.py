@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from shared.signing import verify_signature
+from shared.outbound.signing import verify_signature
 from tests.inbound_signers import FORM, HMAC_RULE, SECRETS, form_body, payload_form, sign
 from tests.support.local_api import wait_until
 

@@ -22,12 +22,12 @@ import standardwebhooks
 from functions.delivery_worker.handler import lambda_handler
 from infra.local.gateway import LambdaContext
 from infra.local.pollers import sqs_event
-from shared import publishing
-from shared import resources as res
-from shared.config import settings
-from shared.dal import dynamo
-from shared.models import EventPublish
-from shared.signing import verify_signature
+from shared.core import resources as res
+from shared.core.config import settings
+from shared.outbound import publishing
+from shared.outbound.signing import verify_signature
+from shared.schemas.requests import EventPublish
+from shared.store import dynamo
 from tests.conftest import reset_process_caches
 from tests.support.receiver import Received, Receiver, Script
 

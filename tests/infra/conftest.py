@@ -20,7 +20,7 @@ from aws_cdk.assertions import Template
 from infra.app import build_app
 from infra.constructs.naming import stack_name
 from infra.stack import STACK_NAME, ServerlessWebhooksStack
-from shared import resources as res
+from shared.core import resources as res
 
 SKIP_BUNDLING: dict[str, Any] = {"aws:cdk:bundling-stacks": []}
 

@@ -1,4 +1,4 @@
-"""HTTP API routes from shared.resources.ROUTES; only `/v1/{proxy+}` runs the authorizer."""
+"""HTTP API routes from shared.core.resources.ROUTES; only `/v1/{proxy+}` runs the authorizer."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from shared import resources as res
+from shared.core import resources as res
 
 pytestmark = pytest.mark.xdist_group("cdk")
 

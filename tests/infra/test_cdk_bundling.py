@@ -21,7 +21,7 @@ from infra.bundling import (
     prune_runtime_provided,
     runtime_requirements,
 )
-from shared import resources as res
+from shared.core import resources as res
 
 pytestmark = pytest.mark.xdist_group("cdk")
 
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.xdist_group("cdk")
 def _fake_repo(root: Path) -> Path:
     for relative, text in {
         "shared/__init__.py": "",
-        "shared/resources.py": "X = 1\n",
+        "shared/core/resources.py": "X = 1\n",
         "shared/__pycache__/resources.cpython-312.pyc": "junk",
         "functions/__init__.py": "",
         "functions/api/__init__.py": "",
@@ -88,7 +88,7 @@ def test_function_asset_holds_its_handler_and_shared(tmp_path: Path) -> None:
     assert FunctionCodeBundler("api", repo).try_bundle(str(out)) is True
     assert _listing(out) == {
         "shared/__init__.py",
-        "shared/resources.py",
+        "shared/core/resources.py",
         "functions/__init__.py",
         "functions/api/__init__.py",
         "functions/api/handler.py",
@@ -129,7 +129,7 @@ def test_cdk_bundles_a_function_locally(tmp_path: Path) -> None:
     files = _listing(asset)
     assert f"functions/{spec.name}/handler.py" in files
     assert "functions/__init__.py" in files
-    assert "shared/resources.py" in files
+    assert "shared/core/resources.py" in files
     assert not any("__pycache__" in f or f.endswith(".pyc") for f in files)
     assert not any(f.startswith(("infra/", "tests/", "functions/api/")) for f in files)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from shared import resources as res
+from shared.core import resources as res
 
 pytestmark = pytest.mark.xdist_group("cdk")
 

@@ -9,7 +9,7 @@ import pytest
 
 from infra.constructs.naming import METRICS_NAMESPACE, SERVICE_NAME
 from infra.constructs.permissions import TABLE_READS, TABLE_WRITES
-from shared import resources as res
+from shared.core import resources as res
 
 pytestmark = pytest.mark.xdist_group("cdk")
 

@@ -11,7 +11,7 @@ import pytest
 from moto import mock_aws
 
 from infra.local.provision import provision
-from shared import resources as res
+from shared.core import resources as res
 
 pytestmark = pytest.mark.xdist_group("cdk")
 

@@ -9,7 +9,7 @@ import pytest
 from aws_cdk.assertions import Match
 
 from infra.constructs.wildcards import LOG_DELIVERY_ACTIONS, XRAY_ACTIONS
-from shared import resources as res
+from shared.core import resources as res
 
 pytestmark = pytest.mark.xdist_group("cdk")
 

@@ -12,7 +12,7 @@ from aws_cdk.assertions import Match, Template
 from infra.app import build_app
 from infra.constructs.naming import METRICS_NAMESPACE, SERVICE_NAME
 from infra.stack import STACK_NAME
-from shared import resources as res
+from shared.core import resources as res
 
 pytestmark = pytest.mark.xdist_group("cdk")
 

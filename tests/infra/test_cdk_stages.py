@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from infra.constructs.naming import stack_name
-from shared import resources as res
+from shared.core import resources as res
 
 pytestmark = pytest.mark.xdist_group("cdk")
 

@@ -1,4 +1,4 @@
-"""Tables match shared.resources exactly; the raw-body bucket is private, encrypted, aged out."""
+"""Tables match shared.core.resources exactly; the raw-body bucket is private, encrypted, aged."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
-from shared import resources as res
+from shared.core import resources as res
 
 pytestmark = pytest.mark.xdist_group("cdk")
 

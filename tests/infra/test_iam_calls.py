@@ -27,7 +27,7 @@ import pytest
 from infra.constructs.permissions import KEPT_WITHOUT_A_TEST_CALL, KeptGrant
 from infra.local.provision import provision
 from infra.local.recorder import read_records
-from shared import resources as res
+from shared.core import resources as res
 from tests.infra.conftest import Synth
 from tests.support.aws_call_recording import recordings_dir
 from tests.support.iam_policies import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from shared.aws import client
+from shared.core.aws import client
 
 SERVICES = ("dynamodb", "sqs", "s3", "secretsmanager", "stepfunctions")
 

@@ -28,7 +28,7 @@ from botocore.retries.standard import ExponentialBackoff
 from functions.delivery_worker.handler import lambda_handler as worker_handler
 from infra.local.gateway import LambdaContext
 from infra.local.pollers import sqs_event
-from shared.aws import client
+from shared.core.aws import client
 
 NOT_MOTO = "http://fault-injected.invalid/"
 THROTTLES = {

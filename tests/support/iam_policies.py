@@ -10,7 +10,7 @@ https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_act
   or `*` to match it (https://docs.aws.amazon.com/secretsmanager/latest/userguide/auth-and-access_examples.html).
 
 Template expressions (`Ref`, `Fn::GetAtt ... Arn`, `Fn::Join`) are resolved to the physical names
-the recording used: the environment variables declared in shared.resources (table names, queue
+the recording used: the environment variables declared in shared.core.resources (table names, queue
 URLs, bucket, state machine, admin secret) tie each logical resource the functions reference to the
 value local mode's provision() gives it for the recording's name prefix. Partition, region and
 account are normalized on both sides. Logical resources no function names (log groups) resolve to

@@ -1,7 +1,7 @@
 """Read a delivery's signatures, and compute the ones a set of secrets must give, per header.
 
-Written from the formats README "Receiving our webhooks" documents, not from shared/signing.py,
-so a test comparing the two checks the worker against the contract.
+Written from the formats README "Receiving our webhooks" documents, not from
+shared/outbound/signing.py, so a test comparing the two checks the worker against the contract.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from shared.config import settings
+from shared.core.config import settings
 from tests.conftest import ADMIN_KEY
 from tests.support.api import InProcessApi
 from tests.support.faults import FaultSet, no_backoff

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from shared import clock
-from shared.aws import client as aws_client
+from shared.core import clock
+from shared.core.aws import client as aws_client
 from tests.conftest import ADMIN_KEY
 from tests.support.api import InProcessApi, Reply
 

@@ -17,7 +17,7 @@ from infra.local.recorder import (
     queue_arn,
     read_records,
 )
-from shared.aws import client
+from shared.core.aws import client
 from tests.support.api import InProcessApi
 from tests.support.faults import invoke_worker, receive_all
 
@@ -142,7 +142,7 @@ def test_calls_are_attributed_to_the_function_whose_code_makes_them(
     assert ("authorizer", "dynamodb:GetItem", table + aws["API_KEYS_TABLE"]) in records
     assert ("api", "sqs:SendMessage", queue_arn(aws["DELIVERY_QUEUE_URL"])) in records
     worker = {action for function, action, _ in records if function == "delivery_worker"}
-    assert "dynamodb:UpdateItem" in worker  # made on a pool thread of shared.batch
+    assert "dynamodb:UpdateItem" in worker  # made on a pool thread of shared.core.batch
     assert not any(action == "dynamodb:DescribeTable" for _, action, _ in records)
 
 

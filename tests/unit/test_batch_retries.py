@@ -15,12 +15,11 @@ from typing import Any
 
 import pytest
 
-from shared import batch_retry
-from shared.aws import client
-from shared.config import settings
-from shared.dal import dynamo
-from shared.errors import BatchIncomplete, BatchRefused
-from shared.queues import send_batch
+from shared.core.aws import client
+from shared.core.config import settings
+from shared.core.errors import BatchIncomplete, BatchRefused
+from shared.store import batch_retry, dynamo
+from shared.store.queues import send_batch
 from tests.support.api import InProcessApi, Reply
 from tests.support.aws_calls import CallCounter
 from tests.support.faults import FaultSet, acknowledge, invoke_worker, receive_all

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from shared.aws import client
-from shared.dal import deliveries as deliveries_table
-from shared.delivery import attempt
-from shared.publishing import queue_message
+from shared.core.aws import client
+from shared.outbound.publishing import queue_message
+from shared.outbound.worker import attempt
+from shared.store import deliveries as deliveries_table
 from tests.conftest import ADMIN_KEY
 from tests.support.api import InProcessApi
 from tests.support.receiver import Script

@@ -12,8 +12,9 @@ import math
 
 import pytest
 
-from shared import batch, config, http_sender
-from shared.resources import DELIVERY_QUEUE, DELIVERY_WORKER
+from shared.core import batch, config
+from shared.core.resources import DELIVERY_QUEUE, DELIVERY_WORKER
+from shared.outbound import http_sender
 
 # The AWS calls around one send (load, sign, record, schedule the retry or dead-letter): well
 # under a second each normally; this much is left for them to be slow in the worst batch.
@@ -40,7 +41,7 @@ def test_the_queue_outlasts_the_worker_which_outlasts_its_worst_batch() -> None:
 def test_a_visibility_timeout_below_six_worker_timeouts_says_why() -> None:
     """AWS: "set the source queue's visibility timeout to at least six times the timeout that
     you configure on your function" (for the mapping's retries of a throttled invocation);
-    a smaller value carries its reason in shared/resources.py.
+    a smaller value carries its reason in shared/core/resources.py.
     https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html"""
     six_times = DELIVERY_QUEUE.visibility_timeout_seconds >= 6 * DELIVERY_WORKER.timeout_seconds
     assert six_times or DELIVERY_QUEUE.visibility_reason.strip()

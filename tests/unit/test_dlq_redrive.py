@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from shared import dlq
-from shared.aws import CLIENT_CONFIG, client
-from shared.config import settings
-from shared.resources import API
+from shared.core.aws import CLIENT_CONFIG, client
+from shared.core.config import settings
+from shared.core.resources import API
+from shared.ops import dlq
 from tests.conftest import ADMIN_KEY
 from tests.support.api import InProcessApi, Reply
 from tests.support.faults import FaultSet, receive_all
@@ -217,7 +217,7 @@ def test_redrive_stops_moving_at_its_time_budget(
 
 
 def test_the_redrive_budget_leaves_room_under_the_api_timeout() -> None:
-    """The API function's timeout (shared/resources.py) must cover the whole budget plus one
+    """The API function's timeout (shared/core/resources.py) must cover the whole budget plus one
     AWS read timeout for the calls in flight when it ends; messages stay held for longer than
     a request can run, so one request never receives a message twice."""
     assert dlq.BUDGET_SECONDS + CLIENT_CONFIG.read_timeout <= API.timeout_seconds

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.dal.dynamo import from_item, to_item
+from shared.store.dynamo import from_item, to_item
 
 
 def test_round_trip_keeps_nested_nulls_and_numbers() -> None:

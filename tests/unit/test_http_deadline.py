@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from shared import http_sender
+from shared.outbound import http_sender
 from tests.support.bad_receivers import (
     Answer,
     RawReceiver,
@@ -128,7 +128,7 @@ def test_the_deadline_is_capped_at_the_service_maximum(
     raw: Callable[..., RawReceiver], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A larger configured timeout cannot outlast what the worker's Lambda timeout and the
-    queue's visibility timeout were sized for (shared/resources.py)."""
+    queue's visibility timeout were sized for (shared/core/resources.py)."""
     monkeypatch.setattr(http_sender, "MAX_DEADLINE_SECONDS", DEADLINE)
     result, took = send(raw(silent).url("/slow"), timeout=600)
     assert_failed(result, took, "timeout: deadline of 2 s exceeded while waiting for a response")

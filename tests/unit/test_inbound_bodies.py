@@ -18,10 +18,9 @@ from slack_sdk.signature import SignatureVerifier
 
 from functions.inbound.handler import lambda_handler as inbound_handler
 from infra.local.gateway import LambdaContext
-from shared import sources
-from shared.aws import client
-from shared.config import settings
-from shared.inbound import InboundEvent, service
+from shared.core.aws import client
+from shared.core.config import settings
+from shared.inbound import InboundEvent, service, sources
 from tests.conftest import ADMIN_KEY
 from tests.inbound_signers import FORM, SECRETS, form_body, payload_form, sign
 from tests.support.api import InProcessApi

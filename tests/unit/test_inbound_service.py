@@ -13,13 +13,12 @@ import pytest
 from functions.inbound_processor.handler import lambda_handler as processor_handler
 from infra.local.gateway import LambdaContext
 from infra.local.pollers import sqs_event
-from shared import sources
-from shared.aws import client
-from shared.config import settings
-from shared.dal import dynamo
-from shared.dal import events as events_table
-from shared.inbound import providers
+from shared.core.aws import client
+from shared.core.config import settings
+from shared.inbound import providers, sources
 from shared.inbound.service import MAX_BODY_BYTES
+from shared.store import dynamo
+from shared.store import events as events_table
 from tests.conftest import ADMIN_KEY
 from tests.inbound_signers import HMAC_RULE, SECRETS, sign
 from tests.support.api import InProcessApi, Reply

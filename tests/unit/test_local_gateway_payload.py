@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from infra.local.gateway import Gateway, build_event
-from shared import resources as res
+from shared.core import resources as res
 
 DOCUMENTED_SAMPLE: dict[str, Any] = {
     "version": "2.0",

@@ -14,7 +14,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from infra.local.moto_fixes import serialize_dynamodb
-from shared.dal.dynamo import to_item
+from shared.store.dynamo import to_item
 
 WRITES = 100
 PREFILL = 2000

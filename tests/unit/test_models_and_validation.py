@@ -9,9 +9,17 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from shared.config import settings
-from shared.errors import InvalidRequest
-from shared.models import (
+from shared.core.config import settings
+from shared.core.errors import InvalidRequest
+from shared.core.patterns import is_valid_event_type, is_valid_pattern, matches, matches_any
+from shared.outbound.ssrf import (
+    UnsafeTarget,
+    checked_address,
+    is_forbidden_address,
+    literal_address,
+    validate_url,
+)
+from shared.schemas.requests import (
     MAX_EVENT_DATA_BYTES,
     ApiKeyCreate,
     EventBatchPublish,
@@ -20,14 +28,6 @@ from shared.models import (
     RotateSecret,
     WebhookCreate,
     WebhookUpdate,
-)
-from shared.patterns import is_valid_event_type, is_valid_pattern, matches, matches_any
-from shared.ssrf import (
-    UnsafeTarget,
-    checked_address,
-    is_forbidden_address,
-    literal_address,
-    validate_url,
 )
 from tests.conftest import ADMIN_KEY
 from tests.support.api import InProcessApi

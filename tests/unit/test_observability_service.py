@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 EMIT = (
     "import json\n"
-    "from shared.observability import metrics\n"
+    "from shared.core.observability import metrics\n"
     "metrics.add_metric(name='DeliverySucceeded', unit='Count', value=1)\n"
     "print(json.dumps(metrics.serialize_metric_set()))\n"
 )

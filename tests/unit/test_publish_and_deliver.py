@@ -21,12 +21,12 @@ from typing import Any
 import pytest
 import standardwebhooks
 
-from shared import webhooks
-from shared.aws import client
-from shared.config import settings
-from shared.dal import webhooks as webhooks_table
-from shared.models import WebhookCreate
-from shared.signing import verify_signature
+from shared.core.aws import client
+from shared.core.config import settings
+from shared.outbound import webhooks
+from shared.outbound.signing import verify_signature
+from shared.schemas.requests import WebhookCreate
+from shared.store import webhooks as webhooks_table
 from tests.conftest import ADMIN_KEY
 from tests.support.api import InProcessApi
 from tests.support.faults import invoke_worker, receive_all

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import requests
 
-from shared.signing import signature_headers
+from shared.outbound.signing import signature_headers
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON_SNIPPET = ROOT / "docs" / "snippets" / "receiver.py"

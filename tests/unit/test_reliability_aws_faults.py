@@ -28,8 +28,9 @@ from functions.delivery_worker.handler import lambda_handler as worker_handler
 from infra.local.__main__ import make_request_handler
 from infra.local.gateway import Gateway
 from infra.local.pollers import QueuePoller
-from shared import auth, secrets
-from shared.aws import CLIENT_CONFIG, client
+from shared.access import auth
+from shared.core.aws import CLIENT_CONFIG, client
+from shared.store import secrets
 from tests.support.api import InProcessApi, Reply
 from tests.support.faults import (
     FaultSet,

@@ -18,9 +18,9 @@ import pytest
 from functions.inbound_processor.handler import lambda_handler as processor_handler
 from infra.local.gateway import LambdaContext
 from infra.local.pollers import sqs_event
-from shared import sources
-from shared.config import settings
-from shared.dal import events as events_table
+from shared.core.config import settings
+from shared.inbound import sources
+from shared.store import events as events_table
 from tests.inbound_signers import SECRETS, sign
 from tests.support.api import InProcessApi, Reply
 from tests.support.faults import FaultSet, failed_ids, receive_all

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from shared import clock
-from shared.config import DEFAULT_RETRY_SCHEDULE, parse_retry_schedule, settings
-from shared.retry_policy import JITTER, next_delay, retry_after_seconds, schedule
+from shared.core import clock
+from shared.core.config import DEFAULT_RETRY_SCHEDULE, parse_retry_schedule, settings
+from shared.outbound.retry_policy import JITTER, next_delay, retry_after_seconds, schedule
 
 SAMPLES = 400
 

@@ -17,14 +17,14 @@ import standardwebhooks
 from functions.inbound_processor.handler import lambda_handler as processor_handler
 from infra.local.gateway import LambdaContext
 from infra.local.pollers import sqs_event
-from shared import secrets, webhooks
-from shared.aws import client
-from shared.config import settings
-from shared.dal import accounts
-from shared.dal import webhooks as webhooks_table
-from shared.errors import NotFound
-from shared.models import WebhookUpdate
-from shared.signing import verify_signature
+from shared.core.aws import client
+from shared.core.config import settings
+from shared.core.errors import NotFound
+from shared.outbound import webhooks
+from shared.outbound.signing import verify_signature
+from shared.schemas.requests import WebhookUpdate
+from shared.store import accounts, secrets
+from shared.store import webhooks as webhooks_table
 from tests.inbound_signers import SECRETS, sign
 from tests.support import signatures
 from tests.support.api import InProcessApi

@@ -12,9 +12,11 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared import ids, secrets, sources
-from shared.aws import client
-from shared.models import USER_ID_PATTERN
+from shared.core import ids
+from shared.core.aws import client
+from shared.inbound import sources
+from shared.schemas.requests import USER_ID_PATTERN
+from shared.store import secrets
 from tests.conftest import ADMIN_KEY
 from tests.support.api import InProcessApi
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from shared.auth import hash_key
+from shared.access.auth import hash_key
 from tests.conftest import ADMIN_KEY
 from tests.support.api import InProcessApi, Reply
 from tests.support.bad_receivers import RawReceiver, ok

@@ -13,13 +13,13 @@ import standardwebhooks
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.secrets import new_signing_secret
-from shared.signing import (
+from shared.outbound.signing import (
     hex_signature,
     signature_headers,
     standard_signature,
     verify_signature,
 )
+from shared.store.secrets import new_signing_secret
 
 EVENT_ID = "evt_01JTESTEVENT0000000000000"
 BODY = b'{"id":"evt_01JTESTEVENT0000000000000","type":"user.created","data":{"name":"Zo\xc3\xab"}}'

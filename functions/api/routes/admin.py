@@ -11,9 +11,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from functions.api.context import AdminCaller
 from functions.api.docs import responses
 from functions.api.responses import json_response, no_content
-from shared import auth, dlq
-from shared.models import ApiKeyCreate, DlqRedrive
-from shared.schemas import ApiKeyOut, DlqList, RedriveOut
+from shared.access import auth
+from shared.ops import dlq
+from shared.schemas.requests import ApiKeyCreate, DlqRedrive
+from shared.schemas.responses import ApiKeyOut, DlqList, RedriveOut
 
 router = Router()
 

@@ -8,8 +8,8 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from functions.api.context import Owner
 from functions.api.docs import responses
 from functions.api.responses import json_response
-from shared import deliveries
-from shared.schemas import DeliveryDetail, RetryOut
+from shared.outbound import deliveries
+from shared.schemas.responses import DeliveryDetail, RetryOut
 
 router = Router()
 

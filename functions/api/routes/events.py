@@ -12,9 +12,10 @@ from functions.api.context import Owner
 from functions.api.docs import responses
 from functions.api.params import Cursor, Limit, OptionalText
 from functions.api.responses import json_response
-from shared import events, publishing
-from shared.models import EventBatchPublish, EventPublish, ReplayRequest
-from shared.schemas import BatchPublishOut, EventDetail, EventList, PublishOut, ReplayOut
+from shared.ops import events
+from shared.outbound import publishing
+from shared.schemas.requests import EventBatchPublish, EventPublish, ReplayRequest
+from shared.schemas.responses import BatchPublishOut, EventDetail, EventList, PublishOut, ReplayOut
 
 router = Router()
 

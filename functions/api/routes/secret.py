@@ -11,9 +11,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from functions.api.context import Owner
 from functions.api.docs import responses
 from functions.api.responses import json_response
-from shared import secrets
-from shared.models import RotateSecret
-from shared.schemas import RotatedSecretOut, SecretOut
+from shared.schemas.requests import RotateSecret
+from shared.schemas.responses import RotatedSecretOut, SecretOut
+from shared.store import secrets
 
 router = Router()
 

@@ -12,8 +12,8 @@ from functions.api.context import Owner
 from functions.api.docs import responses
 from functions.api.params import Cursor, Limit
 from functions.api.responses import json_response, no_content
-from shared import sources
-from shared.models import SourceCreate, SourceList, SourceOut, SourceUpdate
+from shared.inbound import sources
+from shared.schemas.requests import SourceCreate, SourceList, SourceOut, SourceUpdate
 
 router = Router()
 

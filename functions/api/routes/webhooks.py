@@ -12,9 +12,9 @@ from functions.api.context import Owner
 from functions.api.docs import responses
 from functions.api.params import Cursor, Limit
 from functions.api.responses import json_response, no_content
-from shared import deliveries, publishing, webhooks
-from shared.models import WebhookCreate, WebhookUpdate
-from shared.schemas import DeliveryList, TestSendOut, WebhookList, WebhookOut
+from shared.outbound import deliveries, publishing, webhooks
+from shared.schemas.requests import WebhookCreate, WebhookUpdate
+from shared.schemas.responses import DeliveryList, TestSendOut, WebhookList, WebhookOut
 
 router = Router()
 

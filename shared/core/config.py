@@ -1,0 +1,83 @@
+"""Settings read from the environment the CDK stack (or local mode) gives each function."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+
+from shared.core import resources as res
+
+API_VERSION = "2026-11-01"
+DEFAULT_RETRY_SCHEDULE: tuple[int, ...] = (60, 300, 1800, 7200, 86400)
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+
+
+@dataclass(frozen=True)
+class Settings:
+    api_keys_table: str
+    webhooks_table: str
+    events_table: str
+    deliveries_table: str
+    sources_table: str
+    dedupe_table: str
+    delivery_queue_url: str
+    delivery_dlq_url: str
+    inbound_queue_url: str
+    inbound_dlq_url: str
+    raw_body_bucket: str
+    retry_state_machine_arn: str
+    admin_key_secret_id: str
+    secret_prefix: str
+    public_base_url: str
+    allow_private_targets: bool
+    retry_schedule: tuple[int, ...] | None
+    dlq_move_task: bool
+    delivery_timeout_seconds: float
+    source_cache_seconds: float
+    api_key_cache_seconds: float
+
+
+def parse_retry_schedule(text: str) -> tuple[int, ...] | None:
+    """`WEBHOOKS_RETRY_SCHEDULE="1,2,4"` → (1, 2, 4); empty means the default."""
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if not parts:
+        return None
+    delays = tuple(int(part) for part in parts)
+    if any(delay < 0 for delay in delays):
+        raise ValueError("WEBHOOKS_RETRY_SCHEDULE takes non-negative seconds")
+    return delays
+
+
+@cache
+def settings() -> Settings:
+    env = os.environ.get
+    return Settings(
+        api_keys_table=env(res.API_KEYS.env_var, ""),
+        webhooks_table=env(res.WEBHOOKS.env_var, ""),
+        events_table=env(res.EVENTS.env_var, ""),
+        deliveries_table=env(res.DELIVERIES.env_var, ""),
+        sources_table=env(res.SOURCES.env_var, ""),
+        dedupe_table=env(res.DEDUPE.env_var, ""),
+        delivery_queue_url=env(res.DELIVERY_QUEUE.env_var, ""),
+        delivery_dlq_url=env(res.DELIVERY_QUEUE.dlq_env_var, ""),
+        inbound_queue_url=env(res.INBOUND_QUEUE.env_var, ""),
+        inbound_dlq_url=env(res.INBOUND_QUEUE.dlq_env_var, ""),
+        raw_body_bucket=env(res.RAW_BODY_BUCKET_ENV, ""),
+        retry_state_machine_arn=env(res.RETRY_STATE_MACHINE_ENV, ""),
+        admin_key_secret_id=env(res.ADMIN_KEY_SECRET_ENV, ""),
+        secret_prefix=env(res.SECRET_PREFIX_ENV, "serverless-webhooks"),
+        public_base_url=env("PUBLIC_BASE_URL", "").rstrip("/"),
+        allow_private_targets=env("WEBHOOKS_ALLOW_PRIVATE_TARGETS", "").lower() in TRUE_WORDS,
+        retry_schedule=parse_retry_schedule(env("WEBHOOKS_RETRY_SCHEDULE", "")),
+        # "Redrive all" by SQS StartMessageMoveTask on AWS (moto lacks it: local mode leaves it off)
+        dlq_move_task=env("WEBHOOKS_DLQ_MOVE_TASK", "").lower() in TRUE_WORDS,
+        # The spec's 30 s; tests shorten it to exercise timeouts without waiting.
+        delivery_timeout_seconds=float(env("WEBHOOKS_DELIVERY_TIMEOUT_SECONDS", "30")),
+        # How long inbound receipt keeps a source (and its secret) per container: a deleted
+        # source or a replaced provider secret takes up to this long to be seen (README).
+        source_cache_seconds=float(env("WEBHOOKS_SOURCE_CACHE_SECONDS", "60")),
+        # How long the authorizer trusts a looked-up API key per container: a revoked key is
+        # refused everywhere within this time (README).
+        api_key_cache_seconds=float(env("WEBHOOKS_API_KEY_CACHE_SECONDS", "10")),
+    )

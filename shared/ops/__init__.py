@@ -1,0 +1,1 @@
+"""Operations over what was stored: listing and replaying events, the dead-letter queue."""

@@ -1,0 +1,152 @@
+"""Event views, lists and replays (both directions)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from shared.core import clock
+from shared.core.aws import client
+from shared.core.config import settings
+from shared.core.errors import NotFound
+from shared.core.patterns import matches_any
+from shared.outbound import deliveries, publishing, webhooks
+from shared.store import deliveries as deliveries_table
+from shared.store import events as table
+from shared.store import webhooks as webhooks_table
+
+INLINE_PAYLOAD_LIMIT = 256 * 1024
+RAW_BODY_LINK_SECONDS = 900
+
+
+def _payload(record: dict[str, Any]) -> Any:
+    if record["direction"] == "outbound":
+        return json.loads(record["body"])["data"]
+    return record.get("payload")
+
+
+def summary_view(record: dict[str, Any]) -> dict[str, Any]:
+    view = {
+        "id": record["event_id"],
+        "direction": record["direction"],
+        "type": record["type"],
+        "status": record.get("status"),
+        "created_at": record["created_at"],
+    }
+    if record.get("source_id"):
+        view["source_id"] = record["source_id"]
+    return view
+
+
+def detail_view(record: dict[str, Any]) -> dict[str, Any]:
+    view = summary_view(record)
+    view["payload"] = _payload(record)
+    view["headers"] = record.get("headers") or {}
+    view["history"] = record.get("history", [])
+    if record["direction"] == "inbound" and record.get("raw_s3_key"):
+        too_large = int(record.get("size_bytes") or 0) > INLINE_PAYLOAD_LIMIT
+        if too_large or view["payload"] is None:  # the body is not inline: link the raw bytes
+            view["raw_body_url"] = raw_body_url(record["raw_s3_key"])
+    if record["direction"] == "outbound":
+        view["deliveries"] = [
+            deliveries.public_view(item)
+            for item in deliveries_table.list_for_event(record["event_id"])
+        ]
+    return view
+
+
+def raw_body_url(key: str) -> str:
+    """A presigned GET of the stored raw body, valid for RAW_BODY_LINK_SECONDS."""
+    return str(
+        client("s3").generate_presigned_url(
+            "get_object",
+            Params={"Bucket": settings().raw_body_bucket, "Key": key},
+            ExpiresIn=RAW_BODY_LINK_SECONDS,
+        )
+    )
+
+
+def get_record(user_id: str, event_id: str) -> dict[str, Any]:
+    record = table.get(user_id, event_id)
+    if record is None:
+        raise NotFound(f"event {event_id} not found")
+    return record
+
+
+def get(user_id: str, event_id: str) -> dict[str, Any]:
+    return detail_view(get_record(user_id, event_id))
+
+
+def list_page(
+    user_id: str,
+    *,
+    direction: str | None,
+    event_type: str | None,
+    source_id: str | None,
+    limit: int,
+    cursor: str | None,
+) -> dict[str, Any]:
+    records, next_cursor = table.list_page(
+        user_id,
+        direction=direction,
+        event_type=event_type,
+        source_id=source_id,
+        limit=limit,
+        cursor=cursor,
+    )
+    return {"data": [summary_view(record) for record in records], "next_cursor": next_cursor}
+
+
+def replay_outbound(user_id: str, record: dict[str, Any], webhook_id: str | None) -> dict[str, Any]:
+    """New deliveries of the same event (same id and body) to matching webhooks or one."""
+    if webhook_id:
+        hooks = [webhooks.get_record(user_id, webhook_id)]
+    else:
+        hooks = [
+            hook
+            for hook in webhooks_table.active_for_user(user_id)
+            if matches_any(hook.get("events", []), record["type"])
+        ]
+    created = [
+        publishing.new_delivery(
+            user_id=user_id,
+            event_id=record["event_id"],
+            event_type=record["type"],
+            url=hook["url"],
+            webhook_id=hook["webhook_id"],
+        )
+        for hook in hooks
+    ]
+    publishing.store_deliveries(created)
+    publishing.enqueue(created)
+    table.update(
+        user_id,
+        record["event_id"],
+        {"updated_at": clock.iso()},
+        appends={
+            "history": [
+                {
+                    "at": clock.iso(),
+                    "action": "replay",
+                    "deliveries": len(created),
+                    "webhook_id": webhook_id,
+                }
+            ]
+        },
+    )
+    return {
+        "event_id": record["event_id"],
+        "deliveries": [
+            {"webhook_id": d["webhook_id"], "delivery_id": d["delivery_id"], "status": "queued"}
+            for d in created
+        ],
+    }
+
+
+def replay(user_id: str, event_id: str, webhook_id: str | None) -> dict[str, Any]:
+    record = get_record(user_id, event_id)
+    if record["direction"] == "outbound":
+        return replay_outbound(user_id, record, webhook_id)
+    from shared.inbound import service as inbound
+
+    return inbound.replay(user_id, record)

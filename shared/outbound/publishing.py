@@ -1,0 +1,247 @@
+"""Publish: store the event, fan out one delivery per matching active webhook, enqueue them.
+
+AWS calls for an event matching N webhooks: 1 Query (the user's active webhooks), the event and
+delivery writes batched (one TransactWriteItems of up to 100 items when a caller id makes the
+publish idempotent, else BatchWriteItem per 25), and one SendMessageBatch per 10 deliveries.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from shared.core import clock, ids
+from shared.core.config import API_VERSION, settings
+from shared.core.observability import logger
+from shared.core.patterns import matches_any
+from shared.store import dedupe, dynamo
+from shared.store import events as events_table
+from shared.store import webhooks as webhooks_table
+from shared.store.queues import send_batch
+
+if TYPE_CHECKING:  # pydantic stays off the delivery worker's cold start
+    from shared.schemas.requests import EventPublish
+
+IDEMPOTENCY_SECONDS = 24 * 3600
+
+
+@dataclass
+class Prepared:
+    event: dict[str, Any]
+    deliveries: list[dict[str, Any]]
+    idempotency_key: str | None
+    answer: dict[str, Any] = field(default_factory=dict)
+
+
+def envelope_body(event_id: str, event_type: str, created_at: str, data: dict[str, Any]) -> str:
+    """The exact bytes every attempt sends and signs (kept on the event record)."""
+    envelope = {
+        "id": event_id,
+        "type": event_type,
+        "created_at": created_at,
+        "api_version": API_VERSION,
+        "data": data,
+    }
+    return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False)
+
+
+def new_delivery(
+    *,
+    user_id: str,
+    event_id: str,
+    event_type: str,
+    url: str,
+    webhook_id: str | None,
+    target: str = "webhook",
+    source_id: str | None = None,
+) -> dict[str, Any]:
+    now = clock.iso()
+    return {
+        "user_id": user_id,
+        "delivery_id": ids.new_id("dlv"),
+        "webhook_id": webhook_id,
+        "source_id": source_id,
+        "event_id": event_id,
+        "event_type": event_type,
+        "url": url,
+        "target": target,
+        "status": "queued",
+        "attempts": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def queue_message(delivery: dict[str, Any]) -> dict[str, Any]:
+    """What the delivery queue carries: references only (the body stays in DynamoDB).
+
+    `attempt` is the number this message may make; a copy arriving after that attempt was
+    recorded (SQS redelivery, a worker that died before deleting it) is recognised as a duplicate.
+    """
+    return {
+        "delivery_id": delivery["delivery_id"],
+        "user_id": delivery["user_id"],
+        "event_id": delivery["event_id"],
+        "webhook_id": delivery.get("webhook_id"),
+        "attempt": int(delivery.get("attempts", 0)) + 1,
+    }
+
+
+def prepare(
+    user_id: str, body: EventPublish, hooks: list[dict[str, Any]], only_webhook: str | None = None
+) -> Prepared:
+    event_id = ids.new_id("evt")
+    created_at = clock.iso()
+    event = {
+        "user_id": user_id,
+        "event_id": event_id,
+        "direction": "outbound",
+        "type": body.type,
+        "status": "published",
+        "created_at": created_at,
+        "body": envelope_body(event_id, body.type, created_at, body.data),
+        "caller_id": body.id,
+        **events_table.index_attributes(user_id, "outbound", body.type),
+    }
+    matching = [
+        hook
+        for hook in hooks
+        if matches_any(hook.get("events", []), body.type)
+        and (only_webhook is None or hook["webhook_id"] == only_webhook)
+    ]
+    deliveries = [
+        new_delivery(
+            user_id=user_id,
+            event_id=event_id,
+            event_type=body.type,
+            url=hook["url"],
+            webhook_id=hook["webhook_id"],
+        )
+        for hook in matching
+    ]
+    key = f"publish#{user_id}#{body.id}" if body.id else None
+    answer = {
+        "event_id": event_id,
+        "deliveries": [
+            {"webhook_id": d["webhook_id"], "delivery_id": d["delivery_id"], "status": "queued"}
+            for d in deliveries
+        ],
+    }
+    return Prepared(event=event, deliveries=deliveries, idempotency_key=key, answer=answer)
+
+
+def _commit(prepared: Prepared) -> dict[str, Any] | None:
+    """Write the event and its deliveries; returns the first answer if the caller id is taken."""
+    config = settings()
+    if prepared.idempotency_key is None:
+        return None
+    claim = dedupe.claim_put(
+        prepared.idempotency_key, IDEMPOTENCY_SECONDS, {"answer": json.dumps(prepared.answer)}
+    )
+    head = prepared.deliveries[: dynamo.TRANSACT_LIMIT - 2]
+    puts: list[tuple[str, dict[str, Any], str | None, dict[str, Any] | None]] = [
+        claim,
+        (config.events_table, prepared.event, None, None),
+    ]
+    puts += [(config.deliveries_table, delivery, None, None) for delivery in head]
+    dynamodb = dynamo.client("dynamodb")
+    try:
+        dynamo.transact_put(puts)
+    except dynamodb.exceptions.TransactionCanceledException as error:
+        reasons = error.response.get("CancellationReasons", [])
+        if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+            previous = dynamo.from_item(reasons[0].get("Item", {}))
+            return json.loads(previous["answer"]) if "answer" in previous else {}
+        raise
+    return None  # deliveries past the transaction's limit are the caller's to write
+
+
+def publish_many(user_id: str, bodies: list[EventPublish]) -> list[tuple[int, dict[str, Any]]]:
+    """Publish events of one user: one webhook Query for all, writes and sends batched."""
+    config = settings()
+    hooks = webhooks_table.active_for_user(user_id)
+    results: list[tuple[int, dict[str, Any]]] = []
+    plain_records: list[tuple[str, dict[str, Any]]] = []
+    to_send: list[dict[str, Any]] = []
+    written: list[Prepared] = []
+    try:
+        for body in bodies:
+            prepared = prepare(user_id, body, hooks)
+            if prepared.idempotency_key:
+                earlier = _commit(prepared)
+                if earlier is not None:
+                    results.append((200, earlier))
+                    continue
+                written.append(prepared)
+                overflow = prepared.deliveries[dynamo.TRANSACT_LIMIT - 2 :]
+                plain_records.extend((config.deliveries_table, d) for d in overflow)
+            else:
+                written.append(prepared)
+                plain_records.append((config.events_table, prepared.event))
+                plain_records.extend((config.deliveries_table, d) for d in prepared.deliveries)
+            to_send.extend(queue_message(delivery) for delivery in prepared.deliveries)
+            results.append((202, prepared.answer))
+        dynamo.batch_put(plain_records)
+        send_batch(config.delivery_queue_url, to_send)
+    except Exception:
+        _forget(written)
+        raise
+    return results
+
+
+def _forget(written: list[Prepared]) -> None:
+    """Undo a publish that failed before all its deliveries were queued (the caller gets a 500).
+
+    Without this, a retry with the same caller id would be answered as a duplicate whose
+    deliveries never reached the queue: the event would be lost. Best effort: if DynamoDB
+    fails here too, the records stay behind.
+    """
+    config = settings()
+    keys: list[tuple[str, dict[str, Any]]] = []
+    for prepared in written:
+        if prepared.idempotency_key:
+            keys.append((config.dedupe_table, {"dedupe_key": prepared.idempotency_key}))
+        event = prepared.event
+        keys.append((config.events_table, events_table.key(event["user_id"], event["event_id"])))
+        keys.extend(
+            (config.deliveries_table, {"user_id": d["user_id"], "delivery_id": d["delivery_id"]})
+            for d in prepared.deliveries
+        )
+    try:
+        dynamo.batch_delete(keys)
+    except Exception:
+        logger.exception("could not undo a failed publish", extra={"records": len(keys)})
+
+
+def publish(user_id: str, body: EventPublish) -> tuple[int, dict[str, Any]]:
+    return publish_many(user_id, [body])[0]
+
+
+def enqueue(deliveries: list[dict[str, Any]]) -> None:
+    send_batch(settings().delivery_queue_url, [queue_message(d) for d in deliveries])
+
+
+def store_deliveries(deliveries: list[dict[str, Any]]) -> None:
+    dynamo.batch_put((settings().deliveries_table, d) for d in deliveries)
+
+
+def test_event(user_id: str, webhook: dict[str, Any]) -> dict[str, Any]:
+    """`webhook.test` with a sample payload, to this one webhook only (inactive ones get none)."""
+    from shared.schemas.requests import EventPublish
+
+    body = EventPublish(
+        type="webhook.test",
+        data={
+            "message": "This is a test event from Serverless Webhooks.",
+            "webhook_id": webhook["webhook_id"],
+        },
+    )
+    prepared = prepare(user_id, body, [{**webhook, "events": ["*"]}])
+    dynamo.batch_put(
+        [(settings().events_table, prepared.event)]
+        + [(settings().deliveries_table, d) for d in prepared.deliveries]
+    )
+    enqueue(prepared.deliveries)
+    delivery = prepared.deliveries[0]
+    return {"event_id": prepared.event["event_id"], "delivery_id": delivery["delivery_id"]}

@@ -1,0 +1,1 @@
+"""Request models (`requests`) and response models (`responses`) of the HTTP API."""

@@ -1,0 +1,170 @@
+"""Response shapes, for the OpenAPI document (the services build plain dicts of these shapes)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from shared.schemas.requests import RetryPolicy
+
+DeliveryStatus = Literal["queued", "retrying", "succeeded", "failed"]
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: list[Any] | None = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class WebhookOut(BaseModel):
+    id: str
+    url: str
+    events: list[str]
+    description: str
+    active: bool
+    retry: RetryPolicy | None
+    headers: dict[str, str] | None
+    created_at: str
+    updated_at: str
+
+
+class WebhookList(BaseModel):
+    data: list[WebhookOut]
+    next_cursor: str | None
+
+
+class SecretOut(BaseModel):
+    secret: str
+    created_at: str
+    previous_expires_at: str | None
+
+
+class RotatedSecretOut(BaseModel):
+    secret: str
+    previous_expires_at: str | None
+
+
+class ApiKeyOut(BaseModel):
+    id: str
+    api_key: str
+    user_id: str
+    role: Literal["user", "admin"]
+    created_at: str
+
+
+class QueuedDelivery(BaseModel):
+    webhook_id: str | None
+    delivery_id: str
+    status: DeliveryStatus
+
+
+class PublishOut(BaseModel):
+    event_id: str
+    deliveries: list[QueuedDelivery]
+
+
+class BatchItemOut(PublishOut):
+    duplicate: bool
+
+
+class BatchPublishOut(BaseModel):
+    data: list[BatchItemOut]
+
+
+class DeliveryOut(BaseModel):
+    id: str
+    webhook_id: str | None
+    event_id: str
+    event_type: str
+    url: str
+    status: DeliveryStatus
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    next_attempt_at: str | None
+    created_at: str
+    updated_at: str
+    source_id: str | None = None
+
+
+class AttemptOut(BaseModel):
+    attempt: int
+    started_at: str
+    duration_ms: int
+    status_code: int | None
+    error: str | None
+    response_body: str | None
+
+
+class DeliveryDetail(DeliveryOut):
+    attempt_log: list[AttemptOut]
+
+
+class DeliveryList(BaseModel):
+    data: list[DeliveryOut]
+    next_cursor: str | None
+
+
+class TestSendOut(BaseModel):
+    event_id: str
+    delivery_id: str
+
+
+class RetryOut(BaseModel):
+    delivery_id: str
+    status: DeliveryStatus
+
+
+class EventSummary(BaseModel):
+    id: str
+    direction: Literal["inbound", "outbound"]
+    type: str
+    status: str | None
+    created_at: str
+    source_id: str | None = None
+
+
+class EventList(BaseModel):
+    data: list[EventSummary]
+    next_cursor: str | None
+
+
+class EventDetail(EventSummary):
+    payload: Any = None
+    headers: dict[str, str]
+    history: list[dict[str, Any]]
+    deliveries: list[DeliveryOut] | None = None
+    raw_body_url: str | None = None
+
+
+class ReplayOut(BaseModel):
+    event_id: str
+    deliveries: list[QueuedDelivery] | None = None
+    status: str | None = None
+
+
+class DlqMessage(BaseModel):
+    message_id: str
+    body: dict[str, Any]
+    sent_at: str | None
+    receive_count: int
+
+
+class DlqList(BaseModel):
+    data: list[DlqMessage]
+
+
+class RedriveOut(BaseModel):
+    redriven: int = Field(description="Messages moved back to their source queue.")
+    not_found: list[str] = Field(
+        description="Asked message ids that are not in the DLQ (already redriven or deleted)."
+    )
+    remaining: list[str] = Field(
+        description="Message ids still in the DLQ that this request could not move in its time "
+        "(or whose send failed): ask again for them. Empty when SQS's own move task redrives all."
+    )

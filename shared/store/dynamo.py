@@ -1,0 +1,299 @@
+"""Typed-attribute conversion, opaque pagination cursors and TTL-aware conditions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from shared.core.aws import client
+from shared.core.resources import Table
+from shared.store import batch_retry, cursors
+from shared.store.cursors import Scope
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+BATCH_WRITE_LIMIT = 25
+BATCH_GET_LIMIT = 100
+TRANSACT_LIMIT = 100
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | set):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _storable(value: Any) -> Any:
+    """Floats become Decimals; nested nulls are kept (a payload's `null` is data)."""
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {key: _storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    return value
+
+
+def to_item(record: dict[str, Any]) -> dict[str, Any]:
+    """Plain dict → DynamoDB attribute map (None values are left out: absent means null)."""
+    return {
+        key: _serializer.serialize(_storable(value))
+        for key, value in record.items()
+        if value is not None
+    }
+
+
+def to_value(value: Any) -> dict[str, Any]:
+    return _serializer.serialize(_storable(value))  # type: ignore[no-any-return]
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: _plain(_deserializer.deserialize(value)) for key, value in item.items()}
+
+
+def encode_cursor(last_key: dict[str, Any] | None, scope: Scope) -> str | None:
+    """The next page's cursor, signed for this list's scope (see shared/store/cursors.py)."""
+    if not last_key:
+        return None
+    return cursors.seal(from_item(last_key), scope)
+
+
+def decode_cursor(
+    cursor: str | None, scope: Scope, expected: dict[str, str], attributes: list[str]
+) -> dict[str, Any] | None:
+    """The ExclusiveStartKey in a cursor this list issued for this scope.
+
+    Beyond the signature, the key must name exactly this Query's key attributes as strings and
+    its partition, so even a cursor signed with a leaked key never reaches DynamoDB malformed.
+    """
+    if not cursor:
+        return None
+    key = cursors.open_cursor(cursor, scope)
+    if sorted(key) != sorted(attributes) or not all(isinstance(v, str) for v in key.values()):
+        raise cursors.invalid_cursor()
+    if any(key.get(name) != value for name, value in expected.items()):
+        raise cursors.invalid_cursor()
+    return to_item(key)
+
+
+def key_attributes(table: Table, index: str | None = None) -> list[str]:
+    """The attributes that make a pagination key for the table or one of its indexes."""
+    names = [table.partition_key] + ([table.sort_key] if table.sort_key else [])
+    for declared in table.indexes:
+        if declared.name == index:
+            names += [declared.partition_key] + ([declared.sort_key] if declared.sort_key else [])
+    return list(dict.fromkeys(names))
+
+
+FILTERED_PAGE_READ = 1000
+
+
+def query_page(
+    *,
+    table: Table,
+    table_name: str,
+    key_name: str,
+    key_value: str,
+    limit: int,
+    cursor: str | None,
+    index: str | None = None,
+    newest_first: bool = True,
+    scope: Scope,
+    filters: dict[str, Any] | None = None,
+    sort_prefix: str | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of a key Query (never a Scan); filters are equalities on other attributes.
+
+    `scope` names the list, its acting user and its filters: the cursor is signed for it.
+
+    With filters DynamoDB may return short pages; we read on until the page is full or the
+    partition ends, and the cursor then points just after the last item handed out.
+    """
+    names = {"#k": key_name}
+    values: dict[str, Any] = {":k": to_value(key_value)}
+    kwargs: dict[str, Any] = {
+        "TableName": table_name,
+        "KeyConditionExpression": "#k = :k",
+        "ScanIndexForward": not newest_first,
+    }
+    if index:
+        kwargs["IndexName"] = index
+    if sort_prefix is not None:  # only items whose (table) sort key starts with it
+        names["#sk"] = str(table.sort_key)
+        values[":sk"] = to_value(sort_prefix)
+        kwargs["KeyConditionExpression"] += " AND begins_with(#sk, :sk)"
+    if filters:
+        clauses = []
+        for position, (name, value) in enumerate(filters.items()):
+            names[f"#f{position}"] = name
+            values[f":f{position}"] = to_value(value)
+            clauses.append(f"#f{position} = :f{position}")
+        kwargs["FilterExpression"] = " AND ".join(clauses)
+    kwargs["ExpressionAttributeNames"] = names
+    kwargs["ExpressionAttributeValues"] = values
+    items: list[dict[str, Any]] = []
+    attributes = key_attributes(table, index)
+    next_key = decode_cursor(cursor, scope, {key_name: key_value}, attributes)
+    while len(items) < limit:
+        # A filtered page may skip most of what it reads; read wide so it takes few round trips
+        # (DynamoDB charges by data read, not by request, and caps each page at 1 MB).
+        kwargs["Limit"] = FILTERED_PAGE_READ if filters else limit - len(items)
+        if next_key:
+            kwargs["ExclusiveStartKey"] = next_key
+        response = client("dynamodb").query(**kwargs)
+        page = response.get("Items", [])
+        next_key = response.get("LastEvaluatedKey")
+        room = limit - len(items)
+        if len(page) > room:
+            items.extend(page[:room])
+            last = page[room - 1]
+            next_key = {name: last[name] for name in attributes if name in last}
+            break
+        items.extend(page)
+        if not next_key:
+            break
+    return [from_item(item) for item in items], encode_cursor(next_key, scope)
+
+
+def query_all(**kwargs: Any) -> Iterator[dict[str, Any]]:
+    """Every item of a Query, following LastEvaluatedKey."""
+    while True:
+        response = client("dynamodb").query(**kwargs)
+        for item in response.get("Items", []):
+            yield from_item(item)
+        if not response.get("LastEvaluatedKey"):
+            return
+        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def batch_put(records: Iterable[tuple[str, dict[str, Any]]]) -> None:
+    """BatchWriteItem of (table, record) pairs, 25 a call across tables, unprocessed re-sent."""
+    _batch_write([(table, {"PutRequest": {"Item": to_item(r)}}) for table, r in records])
+
+
+def batch_delete(keys: Iterable[tuple[str, dict[str, Any]]]) -> None:
+    """BatchWriteItem deletes of (table, key) pairs; deleting an absent item is no error."""
+    _batch_write([(table, {"DeleteRequest": {"Key": to_item(key)}}) for table, key in keys])
+
+
+def _batch_write(pending: list[tuple[str, dict[str, Any]]]) -> None:
+    """Every write done, `UnprocessedItems` re-sent with backoff (shared/store/batch_retry.py)."""
+    batch_retry.complete(_write_once, pending, what="BatchWriteItem")
+
+
+def _write_once(pending: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+    """One BatchWriteItem per 25 writes; returns the writes DynamoDB left unprocessed."""
+    left: list[tuple[str, dict[str, Any]]] = []
+    for chunk in batch_retry.chunks(pending, BATCH_WRITE_LIMIT):
+        request: dict[str, list[dict[str, Any]]] = {}
+        for table_name, write in chunk:
+            request.setdefault(table_name, []).append(write)
+        response = client("dynamodb").batch_write_item(RequestItems=request)
+        for table_name, writes in (response.get("UnprocessedItems") or {}).items():
+            left.extend((table_name, write) for write in writes)
+    return left
+
+
+def transact_put(puts: list[tuple[str, dict[str, Any], str | None, dict[str, Any] | None]]) -> None:
+    """One TransactWriteItems of puts: (table, record, condition, condition values)."""
+    items = []
+    for table_name, record, condition, values in puts:
+        put: dict[str, Any] = {"TableName": table_name, "Item": to_item(record)}
+        if condition:
+            put["ConditionExpression"] = condition
+            put["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+            if values:
+                put["ExpressionAttributeValues"] = {k: to_value(v) for k, v in values.items()}
+        items.append({"Put": put})
+    client("dynamodb").transact_write_items(TransactItems=items)
+
+
+def batch_get(keys: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """BatchGetItem across tables (strongly consistent), `UnprocessedKeys` asked again with
+    backoff (shared/store/batch_retry.py); 100 keys a call."""
+    pending = [(table, to_item(key)) for table, table_keys in keys.items() for key in table_keys]
+    found: dict[str, list[dict[str, Any]]] = {table: [] for table in keys}
+
+    def get_once(asked: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+        left: list[tuple[str, dict[str, Any]]] = []
+        for chunk in batch_retry.chunks(asked, BATCH_GET_LIMIT):
+            request: dict[str, dict[str, Any]] = {}
+            for table, key in chunk:
+                request.setdefault(table, {"Keys": [], "ConsistentRead": True})["Keys"].append(key)
+            response = client("dynamodb").batch_get_item(RequestItems=request)
+            for table, items in response.get("Responses", {}).items():
+                found[table].extend(from_item(item) for item in items)
+            for table, unprocessed in (response.get("UnprocessedKeys") or {}).items():
+                left.extend((table, key) for key in unprocessed.get("Keys", []))
+        return left
+
+    batch_retry.complete(get_once, pending, what="BatchGetItem")
+    return found
+
+
+def update(
+    table_name: str,
+    key: dict[str, Any],
+    sets: dict[str, Any],
+    *,
+    condition: str | None = None,
+    condition_values: dict[str, Any] | None = None,
+    condition_names: dict[str, str] | None = None,
+    appends: dict[str, list[Any]] | None = None,
+    set_if_absent: dict[str, Any] | None = None,
+    removals: list[str] | None = None,
+    return_new: bool = False,
+) -> dict[str, Any] | None:
+    """UpdateItem from plain values; None when the condition failed."""
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    clauses = []
+    for position, (name, value) in enumerate(sets.items()):
+        names[f"#s{position}"] = name
+        values[f":s{position}"] = to_value(value)
+        clauses.append(f"#s{position} = :s{position}")
+    for position, (name, value) in enumerate((set_if_absent or {}).items()):
+        names[f"#n{position}"] = name
+        values[f":n{position}"] = to_value(value)
+        clauses.append(f"#n{position} = if_not_exists(#n{position}, :n{position})")
+    for position, (name, entries) in enumerate((appends or {}).items()):
+        names[f"#a{position}"] = name
+        values[f":a{position}"] = to_value(entries)
+        values[":empty"] = {"L": []}
+        clauses.append(
+            f"#a{position} = list_append(if_not_exists(#a{position}, :empty), :a{position})"
+        )
+    removed = []
+    for position, name in enumerate(removals or []):
+        names[f"#r{position}"] = name
+        removed.append(f"#r{position}")
+    for name, value in (condition_values or {}).items():
+        values[name] = to_value(value)
+    names.update(condition_names or {})
+    expression = ("SET " + ", ".join(clauses)) if clauses else ""
+    if removed:
+        expression += " REMOVE " + ", ".join(removed)
+    kwargs: dict[str, Any] = {
+        "TableName": table_name,
+        "Key": to_item(key),
+        "UpdateExpression": expression.strip(),
+        "ExpressionAttributeNames": names,
+        "ReturnValues": "ALL_NEW" if return_new else "NONE",
+    }
+    if values:
+        kwargs["ExpressionAttributeValues"] = values
+    if condition:
+        kwargs["ConditionExpression"] = condition
+    dynamodb = client("dynamodb")
+    try:
+        response = dynamodb.update_item(**kwargs)
+    except dynamodb.exceptions.ConditionalCheckFailedException:
+        return None
+    return from_item(response.get("Attributes", {}))

@@ -1,0 +1,73 @@
+"""SQS sends: batches of ten, failed entries re-sent, JSON bodies readable in the console."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from shared.core.aws import client
+from shared.core.errors import BatchRefused
+from shared.store import batch_retry
+
+SEND_BATCH_LIMIT = 10  # the most entries any SQS batch call takes
+log = logging.getLogger(__name__)
+
+
+def send_batch(queue_url: str, bodies: list[dict[str, Any]]) -> None:
+    """SendMessageBatch of JSON bodies (see `send_raw_batch`)."""
+    send_raw_batch(queue_url, [json.dumps(body, separators=(",", ":")) for body in bodies])
+
+
+def send_raw_batch(queue_url: str, bodies: list[str]) -> None:
+    """SendMessageBatch per ten bodies, every one sent or an error raised.
+
+    Entries SQS failed on its side are re-sent with backoff (shared/store/batch_retry.py) until the
+    attempts run out (BatchIncomplete); an entry refused as invalid raises BatchRefused.
+    """
+    entries = [{"Id": str(position), "MessageBody": body} for position, body in enumerate(bodies)]
+    batch_call(client("sqs").send_message_batch, queue_url, entries, what="SendMessageBatch")
+
+
+def batch_call(
+    call: Callable[..., dict[str, Any]],
+    queue_url: str,
+    entries: list[dict[str, Any]],
+    *,
+    what: str,
+) -> None:
+    """Any SQS batch call (send, delete, change visibility) over `entries` (unique `Id`s).
+
+    SQS answers each entry alone: `Failed` entries with `SenderFault: false` (a problem on its
+    side) are re-sent; an entry with `SenderFault: true` was refused as invalid and would be
+    refused again, so the call stops at once with BatchRefused naming those entries.
+    """
+
+    def once(pending: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        left: list[dict[str, Any]] = []
+        for chunk in batch_retry.chunks(pending, SEND_BATCH_LIMIT):
+            response = call(QueueUrl=queue_url, Entries=chunk)
+            left += _to_resend(chunk, response.get("Failed", []), what)
+        return left
+
+    batch_retry.complete(once, entries, what=what)
+
+
+def _to_resend(
+    chunk: list[dict[str, Any]], failed: list[dict[str, Any]], what: str
+) -> list[dict[str, Any]]:
+    """The entries of `chunk` worth sending again; raises BatchRefused on a sender fault."""
+    refused = {item["Id"]: str(item.get("Code", "")) for item in failed if item.get("SenderFault")}
+    if refused:
+        log.error("SQS refused batch entries as invalid", extra={"call": what, "refused": refused})
+        raise BatchRefused(what, refused)
+    again = {item["Id"] for item in failed}
+    return [entry for entry in chunk if entry["Id"] in again]
+
+
+def send(queue_url: str, body: dict[str, Any]) -> str:
+    response = client("sqs").send_message(
+        QueueUrl=queue_url, MessageBody=json.dumps(body, separators=(",", ":"), default=str)
+    )
+    return str(response["MessageId"])

@@ -1,0 +1,271 @@
+"""Per-user `whcms_` signing secrets in Secrets Manager, with rotation and a grace window.
+
+Where things live:
+- the value, in the secret `{prefix}/users/<user id, escaped>/signing`, as JSON: the current
+  secret plus, during a grace window, the previous one and when it expires. Each write is a new
+  Secrets Manager version whose VersionId we choose;
+- which version is live, in the user's account record (shared/store/accounts.py).
+
+Only the API writes: it makes the secret with the user's first webhook, their first forwarding
+source, or their first GET /v1/secret (whichever comes first), and rotates it. The delivery
+worker only reads (its role may do nothing else): the account record arrives with the
+delivery's own BatchGetItem, and the secret is cached per container under the version it was
+read for, so a rotation reaches the very next attempt while a warm attempt costs no call here.
+
+A rotation writes the new version first and makes it live second. If the second write fails
+the rotation answers an error and every reader keeps the version its users were shown.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import string
+import threading
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.core import clock
+from shared.core.aws import client
+from shared.core.config import settings
+from shared.core.errors import Conflict
+from shared.core.observability import logger
+from shared.store import accounts
+
+SECRET_PREFIX = "whcms_"
+# Secrets Manager names allow letters, digits and /_+=.@- and at most 512 characters
+# (https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_CreateSecret.html).
+NAME_KEPT = frozenset(string.ascii_letters + string.digits + "_.@-")
+NAME_ESCAPE = "="
+NAME_HASHED = "+"
+MAX_NAME_LENGTH = 512
+DELIVERY_CACHE_SIZE = 4096
+
+
+@dataclass(frozen=True)
+class SigningSecret:
+    """A user's secret(s) as stored in one version; `repr` shows no secret."""
+
+    secret: str = field(repr=False)
+    created_at: str
+    previous: str | None = field(default=None, repr=False)
+    previous_expires_at: str | None = None
+    version: str | None = None  # the Secrets Manager VersionId that holds it
+
+    def active_secrets(self, at: float | None = None) -> list[str]:
+        """Secrets a delivery is signed with now: current first, then a still-valid previous."""
+        moment = clock.now() if at is None else at
+        secrets = [self.secret]
+        if (
+            self.previous
+            and self.previous_expires_at
+            and clock.parse_iso(self.previous_expires_at) > moment
+        ):
+            secrets.append(self.previous)
+        return secrets
+
+    def public_view(self) -> dict[str, Any]:
+        expires = self.previous_expires_at if len(self.active_secrets()) > 1 else None
+        return {
+            "secret": self.secret,
+            "created_at": self.created_at,
+            "previous_expires_at": expires,
+        }
+
+
+class SecretMissing(Exception):
+    """The user has no signing secret (only the API makes one): nothing can be signed for them."""
+
+
+def new_signing_secret() -> str:
+    """`whcms_` + STANDARD base64 of 32 random bytes (Standard Webhooks libraries decode that)."""
+    return SECRET_PREFIX + base64.b64encode(os.urandom(32)).decode()
+
+
+# Names --------------------------------------------------------------------------------------------
+
+
+def _escape(user_id: str) -> str:
+    """Letters, digits and `_.@-` kept; any other character as `=XX` per UTF-8 byte.
+
+    Reversible (`=` itself is escaped), so two user ids never share a name; and ids that were
+    already valid names keep the name their secret always had.
+    """
+    return "".join(
+        char
+        if char in NAME_KEPT
+        else "".join(f"{NAME_ESCAPE}{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
+        for char in user_id
+    )
+
+
+def user_secret_name(user_id: str, prefix: str | None = None) -> str:
+    """The user's secret name: always a valid Secrets Manager name, never another user's.
+
+    An id whose escaped name would pass 512 characters is named by `+` and its SHA-256 instead
+    (`+` is never part of an escaped id, so the two forms cannot meet).
+    """
+    base = f"{settings().secret_prefix if prefix is None else prefix}/users/"
+    escaped = _escape(user_id)
+    name = f"{base}{escaped}/signing"
+    if escaped and len(name) <= MAX_NAME_LENGTH:
+        return name
+    digest = hashlib.sha256(user_id.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{base}{NAME_HASHED}{digest}/signing"
+
+
+# Storage ------------------------------------------------------------------------------------------
+
+
+def _parse(raw: str, version: str | None) -> SigningSecret:
+    data = json.loads(raw)
+    return SigningSecret(
+        secret=data["secret"],
+        created_at=data["created_at"],
+        previous=data.get("previous"),
+        previous_expires_at=data.get("previous_expires_at"),
+        version=version,
+    )
+
+
+def _serialize(value: SigningSecret) -> str:
+    return json.dumps(
+        {
+            "secret": value.secret,
+            "created_at": value.created_at,
+            "previous": value.previous,
+            "previous_expires_at": value.previous_expires_at,
+        }
+    )
+
+
+def _read(user_id: str, version: str | None) -> SigningSecret | None:
+    """That version of the user's secret (None: the AWSCURRENT one); None if there is none."""
+    secrets_manager = client("secretsmanager")
+    pinned = {"VersionId": version} if version else {}
+    try:
+        response = secrets_manager.get_secret_value(SecretId=user_secret_name(user_id), **pinned)
+    except secrets_manager.exceptions.ResourceNotFoundException:
+        return None
+    return _parse(response["SecretString"], response.get("VersionId"))
+
+
+def _create(user_id: str) -> SigningSecret:
+    made = SigningSecret(new_signing_secret(), clock.iso(), version=str(uuid.uuid4()))
+    secrets_manager = client("secretsmanager")
+    try:
+        secrets_manager.create_secret(
+            Name=user_secret_name(user_id),
+            SecretString=_serialize(made),
+            Description=f"Webhook signing secret of user {user_id}",
+            ClientRequestToken=made.version,
+        )
+    except secrets_manager.exceptions.ResourceExistsException:
+        # Another request created it first: theirs wins.
+        found = _read(user_id, None)
+        if found is None:
+            raise
+        return found
+    return made
+
+
+# Management (the API) -----------------------------------------------------------------------------
+
+
+def get_or_create(user_id: str) -> SigningSecret:
+    """The live secret, made now if the user has none (a fresh read: management routes)."""
+    live = accounts.secret_version(user_id)
+    if live is not None:
+        found = _read(user_id, live)
+        if found is not None:
+            return found
+    return _make_live(user_id, replacing=live)
+
+
+def ensure(user_id: str) -> None:
+    """Make the user's secret before anything is queued for them (one GetItem once it exists).
+
+    Called where deliveries become possible: a new webhook, a new forwarding source.
+    """
+    if accounts.secret_version(user_id) is None:
+        _make_live(user_id, replacing=None)
+
+
+def _make_live(user_id: str, replacing: str | None) -> SigningSecret:
+    """Adopt the secret's current version (one made before account records) or create one."""
+    found = _read(user_id, None) or _create(user_id)
+    if found.version and accounts.set_secret_version(user_id, found.version, replacing=replacing):
+        return found
+    # Another request made a version live meanwhile: theirs wins.
+    live = accounts.secret_version(user_id)
+    winner = _read(user_id, live) if live else None
+    if winner is None:
+        raise RuntimeError("the user's live signing secret cannot be read")
+    return winner
+
+
+def rotate(user_id: str, grace_seconds: int) -> SigningSecret:
+    """A new live secret; the replaced one still signs for `grace_seconds` (0: never again).
+
+    Made live only if the live version is still the one it replaces: of two rotations at the
+    same moment one wins and the other is a conflict, never a secret that was shown but unused.
+    """
+    current = get_or_create(user_id)
+    keep = grace_seconds > 0
+    rotated = SigningSecret(
+        secret=new_signing_secret(),
+        created_at=clock.iso(),
+        previous=current.secret if keep else None,
+        previous_expires_at=clock.iso(clock.now() + grace_seconds) if keep else None,
+        version=str(uuid.uuid4()),
+    )
+    client("secretsmanager").put_secret_value(
+        SecretId=user_secret_name(user_id),
+        SecretString=_serialize(rotated),
+        ClientRequestToken=rotated.version,
+    )
+    if not accounts.set_secret_version(user_id, str(rotated.version), replacing=current.version):
+        raise Conflict("the secret was rotated by another request at the same time: read it again")
+    return rotated
+
+
+# Delivery (the worker: reads only) ----------------------------------------------------------------
+
+_cache: OrderedDict[str, tuple[str | None, SigningSecret]] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def for_delivery(user_id: str, live_version: str | None) -> SigningSecret:
+    """The secret to sign with; `live_version` is the account record's (None: no record yet).
+
+    Cached per container under the version it was read for: no call while the version holds,
+    one GetSecretValue after a rotation changed it. Never creates anything.
+    """
+    with _cache_lock:
+        cached = _cache.get(user_id)
+        if cached is not None and cached[0] == live_version:
+            _cache.move_to_end(user_id)
+            return cached[1]
+    found = _read(user_id, live_version)
+    if found is None:
+        logger.error(
+            "delivery not signed: the user has no signing secret (the API makes it with their "
+            "first webhook, forwarding source or GET /v1/secret); SQS will retry the message",
+            extra={"user_id": user_id, "secret_version": live_version},
+        )
+        raise SecretMissing(f"user {user_id} has no signing secret")
+    with _cache_lock:
+        _cache[user_id] = (live_version, found)
+        _cache.move_to_end(user_id)
+        while len(_cache) > DELIVERY_CACHE_SIZE:
+            _cache.popitem(last=False)
+    return found
+
+
+def clear_caches() -> None:
+    with _cache_lock:
+        _cache.clear()
