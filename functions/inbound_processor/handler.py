@@ -8,7 +8,8 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.inbound_processor import examples  # noqa: F401  (registers the example handlers)
+# Your handler modules are imported here, each once (docs/inbound-handlers.md), e.g.
+# from functions.inbound_processor import billing
 from functions.inbound_processor.registry import handlers_for
 from shared.core.batch import process_batch
 from shared.core.observability import logger, metrics

@@ -64,9 +64,6 @@ class Registry:
             if registration.applies_to(provider, event_type)
         ]
 
-    def clear(self) -> None:
-        self._registrations.clear()
-
 
 registry = Registry()
 on = registry.on

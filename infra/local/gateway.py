@@ -10,6 +10,7 @@ import base64
 import importlib
 import json
 import logging
+import os
 import re
 import time
 import uuid
@@ -55,8 +56,16 @@ class HttpResponse:
     body: bytes
 
 
+# Modules (comma-separated) imported after a handler, e.g. `examples.inbound_handlers`: handlers
+# that register themselves for local mode and tests only, never bundled into a Lambda.
+EXTRA_MODULES_ENV = "WEBHOOKS_LOCAL_HANDLER_MODULES"
+
+
 def load_handler(function: res.Function) -> Handler:
     module = importlib.import_module(f"functions.{function.name}.handler")
+    for extra in os.environ.get(EXTRA_MODULES_ENV, "").split(","):
+        if extra.strip():
+            importlib.import_module(extra.strip())
     return module.lambda_handler  # type: ignore[no-any-return]
 
 

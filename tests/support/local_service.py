@@ -67,6 +67,8 @@ def running_local_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         "WEBHOOKS_API_KEY_CACHE_SECONDS": "1",  # so is a revoked key
         "WEBHOOKS_LOCAL_RETRY_VISIBILITY_SECONDS": "1",
         "POWERTOOLS_LOG_LEVEL": "INFO",
+        # The example handlers (test.fail, ...) are registered by tests only, never deployed.
+        "WEBHOOKS_LOCAL_HANDLER_MODULES": "examples.inbound_handlers",
     }
     env.pop("AWS_ENDPOINT_URL", None)
     recordings = recordings_dir()  # each function container records its AWS calls there

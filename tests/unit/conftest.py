@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+import examples.inbound_handlers  # noqa: F401  (registers the example handlers for these tests)
 from shared.core.config import settings
 from tests.conftest import ADMIN_KEY
 from tests.support.api import InProcessApi

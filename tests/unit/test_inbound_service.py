@@ -318,7 +318,7 @@ def test_processing_runs_handlers_and_a_failure_fails_only_its_message(
     assert processed["status"] == "processed"
     assert processed["handler_results"] == [
         {
-            "handler": "functions.inbound_processor.examples.stripe_invoice_paid",
+            "handler": "examples.inbound_handlers.stripe_invoice_paid",
             "result": {
                 "invoice_id": "in_42",
                 "customer": "cus_7",

@@ -1,5 +1,9 @@
 """Example inbound handlers: copy one, change the provider and type, put your logic in it.
 
+Not part of any Lambda bundle (infra/bundling.py ships `shared/` and `functions/<name>/` only):
+the tests register them, and local mode does when `WEBHOOKS_LOCAL_HANDLER_MODULES` names this
+module. A production handler must never claim a type a customer may send, as `test.fail` does.
+
 Whatever a handler returns is stored on the event (`handler_results`, also in its history, so
 `GET /v1/events/{id}` shows it). Handlers must be idempotent: SQS delivers at least once and a
 failed message is retried.

@@ -1,0 +1,1 @@
+"""Example code that is not deployed: inbound handlers the tests and local mode register."""
