@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import importlib
-import json
 import logging
 import os
 import re
@@ -261,7 +260,3 @@ def to_http_response(result: dict[str, Any]) -> HttpResponse:
     if "content-type" not in headers and body:
         headers["content-type"] = "application/json"
     return HttpResponse(int(result.get("statusCode", 200)), headers, body)
-
-
-def json_body(response: HttpResponse) -> Any:
-    return json.loads(response.body) if response.body else None

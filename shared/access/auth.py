@@ -10,17 +10,15 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from shared.core import clock, ids
-from shared.core.aws import client
 from shared.core.config import settings
 from shared.core.errors import NotFound, Unauthorized
+from shared.store import admin_key as admin_key_store
 from shared.store import api_keys
 
 Role = Literal["user", "admin"]
 BOOTSTRAP_ADMIN_USER = "admin"
 # Valid keys are remembered briefly per container; a revoked key stops working within this.
 _key_cache: dict[str, tuple[float, Principal]] = {}
-_admin_key: tuple[float, str] | None = None
-ADMIN_KEY_CACHE_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -50,27 +48,11 @@ def extract_key(headers: dict[str, str]) -> str | None:
     return None
 
 
-def bootstrap_admin_key() -> str:
-    """The deployment's first admin key, kept in Secrets Manager (JSON `{"api_key": ...}`)."""
-    global _admin_key
-    if _admin_key and _admin_key[0] > time.monotonic():
-        return _admin_key[1]
-    secret_id = settings().admin_key_secret_id
-    value = ""
-    if secret_id:
-        import json
-
-        raw = client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
-        value = str(json.loads(raw).get("api_key", ""))
-    _admin_key = (time.monotonic() + ADMIN_KEY_CACHE_SECONDS, value)
-    return value
-
-
 def authenticate(headers: dict[str, str]) -> Principal:
     key = extract_key(headers)
     if not key:
         raise Unauthorized("missing API key: send x-api-key or Authorization: Bearer")
-    admin_key = bootstrap_admin_key()
+    admin_key = admin_key_store.bootstrap_admin_key()
     if admin_key and hmac.compare_digest(key.encode(), admin_key.encode()):
         return Principal(user_id=BOOTSTRAP_ADMIN_USER, role="admin", key_id="key_bootstrap")
     key_hash = hash_key(key)
@@ -114,6 +96,5 @@ def revoke_key(key_id: str) -> None:
 
 
 def reset_caches() -> None:
-    global _admin_key
-    _admin_key = None
+    admin_key_store.reset_cache()
     _key_cache.clear()

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 Provider = Literal["stripe", "github", "shopify", "slack", "standard", "hmac"]
-PROVIDERS: tuple[Provider, ...] = ("stripe", "github", "shopify", "slack", "standard", "hmac")
 UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
 STANDARD_SECRET_PREFIX = "whsec_"
 DIGESTS: dict[str, Callable[[], Any]] = {

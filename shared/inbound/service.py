@@ -36,9 +36,8 @@ from shared.core.observability import logger as log
 from shared.inbound import InboundEvent, providers, sources
 from shared.inbound.body import BodyNotReadable, Decoded, decode, utf8_storable, utf8_text
 from shared.outbound import publishing
-from shared.store import dynamo
+from shared.store import dynamo, receipts
 from shared.store import events as events_table
-from shared.store import receipts as receipts
 from shared.store.queues import send
 
 MAX_BODY_BYTES = 1024 * 1024

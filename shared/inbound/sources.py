@@ -26,6 +26,7 @@ from shared.core.aws import client
 from shared.core.config import settings
 from shared.core.errors import InvalidRequest, NotFound
 from shared.core.observability import logger as log
+from shared.store import secrets
 from shared.store import sources as table
 
 if TYPE_CHECKING:  # pydantic stays off the inbound receipt's cold start
@@ -117,7 +118,8 @@ def public_view(record: dict[str, Any]) -> dict[str, Any]:
     for name in PUBLIC_FIELDS:
         view[name] = record.get(name)
     if view["signature"]:
-        # Stored without its null fields (DynamoDB); shown with every field.
+        # Stored without its null fields (DynamoDB); shown with every field. Imported here, not at
+        # the top: pydantic stays off the inbound receipt's cold start.
         from shared.schemas.requests import HmacSignatureRule
 
         view["signature"] = HmacSignatureRule.model_validate(view["signature"]).model_dump()
@@ -191,7 +193,7 @@ def update(user_id: str, source_id: str, body: SourceUpdate) -> dict[str, Any]:
     provider = str(record["provider"])
     if provider == "hmac" and "signature" in given and given["signature"] is None:
         raise _invalid("signature", "signature cannot be removed from an hmac source")
-    try:
+    try:  # imported here: pydantic stays off the inbound receipt's cold start
         from shared.schemas.requests import check_source_settings
 
         check_source_settings(provider, body.secret, body.signature, body.dedupe)
@@ -231,8 +233,6 @@ def _ensure_signing_secret(user_id: str, forward_url: str | None) -> None:
     """Forwarded bodies are signed with the owner's `whcms_` secret, which the delivery worker
     may only read: make it before a forward can be queued."""
     if forward_url:
-        from shared.store import secrets
-
         secrets.ensure(user_id)
 
 

@@ -10,6 +10,7 @@ from shared.core.aws import client
 from shared.core.config import settings
 from shared.core.errors import NotFound
 from shared.core.patterns import matches_any
+from shared.inbound import service as inbound_service
 from shared.outbound import deliveries, publishing, webhooks
 from shared.store import deliveries as deliveries_table
 from shared.store import events as table
@@ -147,6 +148,4 @@ def replay(user_id: str, event_id: str, webhook_id: str | None) -> dict[str, Any
     record = get_record(user_id, event_id)
     if record["direction"] == "outbound":
         return replay_outbound(user_id, record, webhook_id)
-    from shared.inbound import service as inbound
-
-    return inbound.replay(user_id, record)
+    return inbound_service.replay(user_id, record)

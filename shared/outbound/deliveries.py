@@ -6,6 +6,7 @@ from typing import Any
 
 from shared.core import clock
 from shared.core.errors import Conflict, NotFound
+from shared.outbound import webhooks
 from shared.outbound.publishing import enqueue
 from shared.store import deliveries as table
 
@@ -57,8 +58,6 @@ def get(user_id: str, delivery_id: str) -> dict[str, Any]:
 def list_for_webhook(
     user_id: str, webhook_id: str, status: str | None, limit: int, cursor: str | None
 ) -> dict[str, Any]:
-    from shared.outbound import webhooks
-
     webhooks.get_record(user_id, webhook_id)  # 404 unless the webhook is this user's
     records, next_cursor = table.list_for_webhook(user_id, webhook_id, status, limit, cursor)
     return {"data": [public_view(record) for record in records], "next_cursor": next_cursor}

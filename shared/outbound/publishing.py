@@ -34,6 +34,15 @@ class Prepared:
     answer: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Published:
+    """One publish's outcome: `duplicate` when its caller id was seen before (the answer is then
+    the first publish's); the route decides what status that is."""
+
+    answer: dict[str, Any]
+    duplicate: bool = False
+
+
 def envelope_body(event_id: str, event_type: str, created_at: str, data: dict[str, Any]) -> str:
     """The exact bytes every attempt sends and signs (kept on the event record)."""
     envelope = {
@@ -157,11 +166,11 @@ def _commit(prepared: Prepared) -> dict[str, Any] | None:
     return None  # deliveries past the transaction's limit are the caller's to write
 
 
-def publish_many(user_id: str, bodies: list[EventPublish]) -> list[tuple[int, dict[str, Any]]]:
+def publish_many(user_id: str, bodies: list[EventPublish]) -> list[Published]:
     """Publish events of one user: one webhook Query for all, writes and sends batched."""
     config = settings()
     hooks = webhooks_table.active_for_user(user_id)
-    results: list[tuple[int, dict[str, Any]]] = []
+    results: list[Published] = []
     plain_records: list[tuple[str, dict[str, Any]]] = []
     to_send: list[dict[str, Any]] = []
     written: list[Prepared] = []
@@ -171,7 +180,7 @@ def publish_many(user_id: str, bodies: list[EventPublish]) -> list[tuple[int, di
             if prepared.idempotency_key:
                 earlier = _commit(prepared)
                 if earlier is not None:
-                    results.append((200, earlier))
+                    results.append(Published(earlier, duplicate=True))
                     continue
                 written.append(prepared)
                 overflow = prepared.deliveries[dynamo.TRANSACT_LIMIT - 2 :]
@@ -181,7 +190,7 @@ def publish_many(user_id: str, bodies: list[EventPublish]) -> list[tuple[int, di
                 plain_records.append((config.events_table, prepared.event))
                 plain_records.extend((config.deliveries_table, d) for d in prepared.deliveries)
             to_send.extend(queue_message(delivery) for delivery in prepared.deliveries)
-            results.append((202, prepared.answer))
+            results.append(Published(prepared.answer))
         dynamo.batch_put(plain_records)
         send_batch(config.delivery_queue_url, to_send)
     except Exception:
@@ -214,7 +223,7 @@ def _forget(written: list[Prepared]) -> None:
         logger.exception("could not undo a failed publish", extra={"records": len(keys)})
 
 
-def publish(user_id: str, body: EventPublish) -> tuple[int, dict[str, Any]]:
+def publish(user_id: str, body: EventPublish) -> Published:
     return publish_many(user_id, [body])[0]
 
 
@@ -228,6 +237,7 @@ def store_deliveries(deliveries: list[dict[str, Any]]) -> None:
 
 def test_event(user_id: str, webhook: dict[str, Any]) -> dict[str, Any]:
     """`webhook.test` with a sample payload, to this one webhook only (inactive ones get none)."""
+    # Imported here: pydantic stays off the delivery worker's cold start (it imports this module).
     from shared.schemas.requests import EventPublish
 
     body = EventPublish(

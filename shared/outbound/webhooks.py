@@ -71,8 +71,3 @@ def update(user_id: str, webhook_id: str, body: WebhookUpdate) -> dict[str, Any]
 def delete(user_id: str, webhook_id: str) -> None:
     if not table.delete(user_id, webhook_id):
         raise NotFound(f"webhook {webhook_id} not found")
-
-
-def deactivate(user_id: str, webhook_id: str) -> None:
-    """A receiver answered 410 Gone: stop sending to it."""
-    table.update(user_id, webhook_id, {"active": False, "updated_at": clock.iso()}, [])

@@ -24,6 +24,7 @@ from shared.store import accounts, dynamo, secrets
 from shared.store import deliveries as deliveries_table
 from shared.store import events as events_table
 from shared.store import webhooks as webhooks_table
+from shared.store.queues import send
 
 DLQ_KIND = "delivery_failed"
 Outcome = Literal["succeeded", "retrying", "failed", "skipped", "gone", "duplicate", "missing"]
@@ -204,9 +205,7 @@ def _record(loaded: Loaded, number: int, started: float, result: http_sender.Sen
         },
     )
     if outcome == "gone" and loaded.webhook:
-        from shared.outbound import webhooks
-
-        webhooks.deactivate(delivery["user_id"], loaded.webhook["webhook_id"])
+        webhooks_table.deactivate(delivery["user_id"], loaded.webhook["webhook_id"])
     if delay is not None:
         schedule_retry(delivery, number, delay)
     return outcome
@@ -259,8 +258,6 @@ def dlq_record(
 def dead_letter(
     delivery: dict[str, Any], attempts: int, sets: dict[str, Any], entry: dict[str, Any]
 ) -> None:
-    from shared.store.queues import send
-
     send(settings().delivery_dlq_url, dlq_record(delivery, attempts, sets, entry["started_at"]))
 
 

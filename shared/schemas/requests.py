@@ -19,6 +19,7 @@ from pydantic import (
 from shared.core.config import settings
 from shared.core.errors import InvalidRequest
 from shared.core.patterns import is_valid_event_type, is_valid_pattern
+from shared.inbound.providers import Provider, standard_key
 from shared.outbound.ssrf import validate_url
 
 MAX_EVENT_DATA_BYTES = 256 * 1024
@@ -191,7 +192,7 @@ class DlqRedrive(StrictModel):
 
 # Inbound sources ---------------------------------------------------------------------------------
 
-SourceProvider = Literal["stripe", "github", "shopify", "slack", "standard", "hmac"]
+SourceProvider = Provider  # one list of providers: shared/inbound/providers.py
 DEDUPE_RULE = re.compile(
     r"header:[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}|body:[A-Za-z0-9_-]{1,100}(\.[A-Za-z0-9_-]{1,100}){0,9}"
 )
@@ -293,8 +294,6 @@ def check_source_settings(
     dedupe: DedupeRule | None,
 ) -> None:
     """Rules that depend on the provider (raise ValueError, reported as a 422)."""
-    from shared.inbound.providers import standard_key
-
     if provider != "hmac" and signature is not None:
         raise ValueError("signature applies only to provider 'hmac'")
     if provider != "hmac" and dedupe is not None:
@@ -304,26 +303,3 @@ def check_source_settings(
             standard_key(secret)
         except ValueError:
             raise ValueError("a standard secret is 'whsec_' followed by base64") from None
-
-
-class SourceOut(BaseModel):
-    """A source as the API answers it (the provider secret is never part of it)."""
-
-    id: str
-    name: str
-    provider: SourceProvider
-    inbound_url: str
-    signature: HmacSignatureRule | None
-    tolerance_seconds: int
-    dedupe: DedupeRule | None
-    dedupe_ttl_seconds: int
-    forward_url: str | None
-    secret_updated_at: str | None
-    previous_secret_expires_at: str | None
-    created_at: str
-    updated_at: str
-
-
-class SourceList(BaseModel):
-    data: list[SourceOut]
-    next_cursor: str | None

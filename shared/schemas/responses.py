@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from shared.schemas.requests import RetryPolicy
+from shared.schemas.requests import DedupeRule, HmacSignatureRule, RetryPolicy, SourceProvider
 
 DeliveryStatus = Literal["queued", "retrying", "succeeded", "failed"]
 
@@ -168,3 +168,26 @@ class RedriveOut(BaseModel):
         description="Message ids still in the DLQ that this request could not move in its time "
         "(or whose send failed): ask again for them. Empty when SQS's own move task redrives all."
     )
+
+
+class SourceOut(BaseModel):
+    """A source as the API answers it (the provider secret is never part of it)."""
+
+    id: str
+    name: str
+    provider: SourceProvider
+    inbound_url: str
+    signature: HmacSignatureRule | None
+    tolerance_seconds: int
+    dedupe: DedupeRule | None
+    dedupe_ttl_seconds: int
+    forward_url: str | None
+    secret_updated_at: str | None
+    previous_secret_expires_at: str | None
+    created_at: str
+    updated_at: str
+
+
+class SourceList(BaseModel):
+    data: list[SourceOut]
+    next_cursor: str | None

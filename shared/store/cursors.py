@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from shared.core.errors import InvalidRequest
+from shared.store.admin_key import bootstrap_admin_key
 
 Scope = Mapping[str, str | None]
 KEY_LABEL = b"serverless-webhooks/pagination-cursor/v1"
@@ -41,8 +42,6 @@ def invalid_cursor() -> InvalidRequest:
 
 
 def _signing_key() -> bytes:
-    from shared.access.auth import bootstrap_admin_key  # lazy: auth imports the data layer
-
     admin_key = bootstrap_admin_key()
     if not admin_key:
         return _PROCESS_KEY

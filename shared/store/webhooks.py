@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.core import clock
 from shared.core import resources as res
 from shared.core.aws import client
 from shared.core.config import settings
@@ -105,3 +106,8 @@ def delete(user_id: str, webhook_id: str) -> bool:
     except dynamodb.exceptions.ConditionalCheckFailedException:
         return False
     return True
+
+
+def deactivate(user_id: str, webhook_id: str) -> None:
+    """A receiver answered 410 Gone: stop sending to it."""
+    update(user_id, webhook_id, {"active": False, "updated_at": clock.iso()}, [])

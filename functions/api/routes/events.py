@@ -27,8 +27,9 @@ PUBLISH_FOR_USER = (
 
 @router.post("", responses=responses(202, PublishOut, 403), description=PUBLISH_FOR_USER)
 def publish_event(owner: Owner, body: Annotated[EventPublish, Body()]) -> Response[str]:
-    status, answer = publishing.publish(owner.for_body(body.user_id), body)
-    return json_response(status, answer)
+    published = publishing.publish(owner.for_body(body.user_id), body)
+    # A repeated caller id answers 200 with the first answer (README: Delivery semantics).
+    return json_response(200 if published.duplicate else 202, published.answer)
 
 
 @router.post("/batch", responses=responses(202, BatchPublishOut, 403), description=PUBLISH_FOR_USER)
@@ -39,8 +40,8 @@ def publish_batch(owner: Owner, body: Annotated[EventBatchPublish, Body()]) -> R
     results: list[dict[str, object]] = [{} for _ in body.events]
     for user_id, positions in by_owner.items():
         answers = publishing.publish_many(user_id, [body.events[p] for p in positions])
-        for position, (status, answer) in zip(positions, answers, strict=True):
-            results[position] = {**answer, "duplicate": status == 200}
+        for position, published in zip(positions, answers, strict=True):
+            results[position] = {**published.answer, "duplicate": published.duplicate}
     return json_response(202, {"data": results})
 
 

@@ -13,7 +13,8 @@ from functions.api.docs import responses
 from functions.api.params import Cursor, Limit
 from functions.api.responses import json_response, no_content
 from shared.inbound import sources
-from shared.schemas.requests import SourceCreate, SourceList, SourceOut, SourceUpdate
+from shared.schemas.requests import SourceCreate, SourceUpdate
+from shared.schemas.responses import SourceList, SourceOut
 
 router = Router()
 

@@ -1,0 +1,35 @@
+"""The deployment's bootstrap admin key, read from Secrets Manager and cached per container.
+
+Both the authorizer (is this the admin key?) and the pagination cursors (their signing key is
+derived from it, shared/store/cursors.py) read it here.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from shared.core.aws import client
+from shared.core.config import settings
+
+_admin_key: tuple[float, str] | None = None
+ADMIN_KEY_CACHE_SECONDS = 300.0
+
+
+def bootstrap_admin_key() -> str:
+    """The deployment's first admin key, kept in Secrets Manager (JSON `{"api_key": ...}`)."""
+    global _admin_key
+    if _admin_key and _admin_key[0] > time.monotonic():
+        return _admin_key[1]
+    secret_id = settings().admin_key_secret_id
+    value = ""
+    if secret_id:
+        raw = client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+        value = str(json.loads(raw).get("api_key", ""))
+    _admin_key = (time.monotonic() + ADMIN_KEY_CACHE_SECONDS, value)
+    return value
+
+
+def reset_cache() -> None:
+    global _admin_key
+    _admin_key = None
