@@ -29,14 +29,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.core import clock, ids
-from shared.core.aws import client
 from shared.core.config import settings
 from shared.core.errors import Conflict
 from shared.core.observability import logger as log
 from shared.inbound import InboundEvent, providers, sources
 from shared.inbound.body import BodyNotReadable, Decoded, decode, utf8_storable, utf8_text
 from shared.outbound import publishing
-from shared.store import dynamo, receipts
+from shared.store import dynamo, raw_bodies, receipts
 from shared.store import events as events_table
 from shared.store.queues import send
 
@@ -51,9 +50,6 @@ DROPPED_HEADERS = frozenset(
 )
 SAFE_CONTENT_TYPE = re.compile(r"^[\x21-\x7e][\x20-\x7e]{0,254}$")
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
-# The raw object is served by presigned `raw_body_url` links: it never takes the sender's type
-# (a `text/html` body must not render from the bucket), which stays on the event record.
-RAW_OBJECT_CONTENT_TYPE = "application/octet-stream"
 
 Handler = Callable[[InboundEvent], Any]
 HandlerLookup = Callable[[str, str], Sequence[Handler]]
@@ -139,10 +135,6 @@ def verify_settings(record: Mapping[str, Any]) -> providers.VerifySettings:
     )
 
 
-def raw_key(source_id: str, event_id: str) -> str:
-    return f"inbound/{source_id}/{event_id}"
-
-
 def queue_message(user_id: str, event_id: str, source_id: str, run_id: str) -> dict[str, Any]:
     return {
         "kind": MESSAGE_KIND,
@@ -207,7 +199,7 @@ def _store(
         "provider": source.record["provider"],
         "headers": storable_headers(headers),
         "payload": storable_payload(body, decoded),
-        "raw_s3_key": raw_key(source_id, event_id),
+        "raw_s3_key": raw_bodies.key(source_id, event_id),
         "content_type": content_type,
         "size_bytes": len(body),
         "dedupe_key": dedupe_key,
@@ -228,12 +220,7 @@ def _store(
         )
         return Answer(200, {"received": True, "event_id": claim.first_event_id, "duplicate": True})
     try:
-        client("s3").put_object(
-            Bucket=settings().raw_body_bucket,
-            Key=event["raw_s3_key"],
-            Body=body,
-            ContentType=RAW_OBJECT_CONTENT_TYPE,
-        )
+        raw_bodies.put(event["raw_s3_key"], body)
         send(settings().inbound_queue_url, queue_message(user_id, event_id, source_id, run_id))
     except Exception as error:
         log.error(
@@ -302,15 +289,10 @@ def load(message: Mapping[str, Any]) -> tuple[dict[str, Any] | None, dict[str, A
     return (event[0] if event else None), (source[0] if source else None)
 
 
-def read_raw_body(event: Mapping[str, Any]) -> bytes:
-    obj = client("s3").get_object(Bucket=settings().raw_body_bucket, Key=event["raw_s3_key"])
-    return bytes(obj["Body"].read())
-
-
 def _raw_body(event: Mapping[str, Any], run_id: str) -> bytes:
     """The stored raw body; a failure to fetch it is recorded on the event, then retried."""
     try:
-        return read_raw_body(event)
+        return raw_bodies.read(event["raw_s3_key"])
     except Exception as error:
         reason = f"raw body could not be read: {_error_code(error)}"
         _record_failure(event, run_id, reason, retryable=True)
@@ -426,8 +408,7 @@ def _forward(event: Mapping[str, Any], source: Mapping[str, Any] | None) -> str 
         target="forward",
         source_id=event["source_id"],
     )
-    publishing.store_deliveries([delivery])
-    publishing.enqueue([delivery])
+    publishing.deliver([delivery])
     return str(delivery["delivery_id"])
 
 

@@ -6,18 +6,15 @@ import json
 from typing import Any
 
 from shared.core import clock
-from shared.core.aws import client
-from shared.core.config import settings
 from shared.core.errors import NotFound
-from shared.core.patterns import matches_any
 from shared.inbound import service as inbound_service
 from shared.outbound import deliveries, publishing, webhooks
 from shared.store import deliveries as deliveries_table
 from shared.store import events as table
+from shared.store import raw_bodies
 from shared.store import webhooks as webhooks_table
 
 INLINE_PAYLOAD_LIMIT = 256 * 1024
-RAW_BODY_LINK_SECONDS = 900
 
 
 def _payload(record: dict[str, Any]) -> Any:
@@ -47,24 +44,13 @@ def detail_view(record: dict[str, Any]) -> dict[str, Any]:
     if record["direction"] == "inbound" and record.get("raw_s3_key"):
         too_large = int(record.get("size_bytes") or 0) > INLINE_PAYLOAD_LIMIT
         if too_large or view["payload"] is None:  # the body is not inline: link the raw bytes
-            view["raw_body_url"] = raw_body_url(record["raw_s3_key"])
+            view["raw_body_url"] = raw_bodies.link(record["raw_s3_key"])
     if record["direction"] == "outbound":
         view["deliveries"] = [
             deliveries.public_view(item)
             for item in deliveries_table.list_for_event(record["event_id"])
         ]
     return view
-
-
-def raw_body_url(key: str) -> str:
-    """A presigned GET of the stored raw body, valid for RAW_BODY_LINK_SECONDS."""
-    return str(
-        client("s3").generate_presigned_url(
-            "get_object",
-            Params={"Bucket": settings().raw_body_bucket, "Key": key},
-            ExpiresIn=RAW_BODY_LINK_SECONDS,
-        )
-    )
 
 
 def get_record(user_id: str, event_id: str) -> dict[str, Any]:
@@ -100,26 +86,12 @@ def list_page(
 
 def replay_outbound(user_id: str, record: dict[str, Any], webhook_id: str | None) -> dict[str, Any]:
     """New deliveries of the same event (same id and body) to matching webhooks or one."""
-    if webhook_id:
-        hooks = [webhooks.get_record(user_id, webhook_id)]
+    if webhook_id:  # the one webhook named, whatever its patterns
+        hooks = [{**webhooks.get_record(user_id, webhook_id), "events": ["*"]}]
     else:
-        hooks = [
-            hook
-            for hook in webhooks_table.active_for_user(user_id)
-            if matches_any(hook.get("events", []), record["type"])
-        ]
-    created = [
-        publishing.new_delivery(
-            user_id=user_id,
-            event_id=record["event_id"],
-            event_type=record["type"],
-            url=hook["url"],
-            webhook_id=hook["webhook_id"],
-        )
-        for hook in hooks
-    ]
-    publishing.store_deliveries(created)
-    publishing.enqueue(created)
+        hooks = webhooks_table.active_for_user(user_id)
+    created = publishing.fan_out(user_id, record["event_id"], record["type"], hooks)
+    publishing.deliver(created)
     table.update(
         user_id,
         record["event_id"],

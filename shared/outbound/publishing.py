@@ -15,7 +15,6 @@ from shared.core import clock, ids
 from shared.core.config import API_VERSION, settings
 from shared.core.observability import logger
 from shared.core.patterns import matches_any
-from shared.store import dedupe, dynamo
 from shared.store import events as events_table
 from shared.store import webhooks as webhooks_table
 from shared.store.queues import send_batch
@@ -97,9 +96,26 @@ def queue_message(delivery: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def prepare(
-    user_id: str, body: EventPublish, hooks: list[dict[str, Any]], only_webhook: str | None = None
-) -> Prepared:
+def fan_out(
+    user_id: str, event_id: str, event_type: str, hooks: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """One queued delivery per webhook among `hooks` whose patterns match the type: the one
+    fan-out that publish, replay and the test send use (a caller aiming at one webhook passes
+    it with `"events": ["*"]`)."""
+    return [
+        new_delivery(
+            user_id=user_id,
+            event_id=event_id,
+            event_type=event_type,
+            url=hook["url"],
+            webhook_id=hook["webhook_id"],
+        )
+        for hook in hooks
+        if matches_any(hook.get("events", []), event_type)
+    ]
+
+
+def prepare(user_id: str, body: EventPublish, hooks: list[dict[str, Any]]) -> Prepared:
     event_id = ids.new_id("evt")
     created_at = clock.iso()
     event = {
@@ -113,22 +129,7 @@ def prepare(
         "caller_id": body.id,
         **events_table.index_attributes(user_id, "outbound", body.type),
     }
-    matching = [
-        hook
-        for hook in hooks
-        if matches_any(hook.get("events", []), body.type)
-        and (only_webhook is None or hook["webhook_id"] == only_webhook)
-    ]
-    deliveries = [
-        new_delivery(
-            user_id=user_id,
-            event_id=event_id,
-            event_type=body.type,
-            url=hook["url"],
-            webhook_id=hook["webhook_id"],
-        )
-        for hook in matching
-    ]
+    deliveries = fan_out(user_id, event_id, body.type, hooks)
     key = f"publish#{user_id}#{body.id}" if body.id else None
     answer = {
         "event_id": event_id,
@@ -140,58 +141,38 @@ def prepare(
     return Prepared(event=event, deliveries=deliveries, idempotency_key=key, answer=answer)
 
 
-def _commit(prepared: Prepared) -> dict[str, Any] | None:
-    """Write the event and its deliveries; returns the first answer if the caller id is taken."""
-    config = settings()
-    if prepared.idempotency_key is None:
-        return None
-    claim = dedupe.claim_put(
-        prepared.idempotency_key, IDEMPOTENCY_SECONDS, {"answer": json.dumps(prepared.answer)}
-    )
-    head = prepared.deliveries[: dynamo.TRANSACT_LIMIT - 2]
-    puts: list[tuple[str, dict[str, Any], str | None, dict[str, Any] | None]] = [
-        claim,
-        (config.events_table, prepared.event, None, None),
-    ]
-    puts += [(config.deliveries_table, delivery, None, None) for delivery in head]
-    dynamodb = dynamo.client("dynamodb")
-    try:
-        dynamo.transact_put(puts)
-    except dynamodb.exceptions.TransactionCanceledException as error:
-        reasons = error.response.get("CancellationReasons", [])
-        if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
-            previous = dynamo.from_item(reasons[0].get("Item", {}))
-            return json.loads(previous["answer"]) if "answer" in previous else {}
-        raise
-    return None  # deliveries past the transaction's limit are the caller's to write
-
-
 def publish_many(user_id: str, bodies: list[EventPublish]) -> list[Published]:
     """Publish events of one user: one webhook Query for all, writes and sends batched."""
     config = settings()
     hooks = webhooks_table.active_for_user(user_id)
     results: list[Published] = []
-    plain_records: list[tuple[str, dict[str, Any]]] = []
+    plain_events: list[dict[str, Any]] = []
+    plain_deliveries: list[dict[str, Any]] = []
     to_send: list[dict[str, Any]] = []
     written: list[Prepared] = []
     try:
         for body in bodies:
             prepared = prepare(user_id, body, hooks)
             if prepared.idempotency_key:
-                earlier = _commit(prepared)
-                if earlier is not None:
-                    results.append(Published(earlier, duplicate=True))
+                claimed = events_table.put_claimed(
+                    prepared.idempotency_key,
+                    IDEMPOTENCY_SECONDS,
+                    prepared.answer,
+                    prepared.event,
+                    prepared.deliveries,
+                )
+                if claimed.earlier_answer is not None:
+                    results.append(Published(claimed.earlier_answer, duplicate=True))
                     continue
                 written.append(prepared)
-                overflow = prepared.deliveries[dynamo.TRANSACT_LIMIT - 2 :]
-                plain_records.extend((config.deliveries_table, d) for d in overflow)
+                plain_deliveries.extend(claimed.unwritten)
             else:
                 written.append(prepared)
-                plain_records.append((config.events_table, prepared.event))
-                plain_records.extend((config.deliveries_table, d) for d in prepared.deliveries)
+                plain_events.append(prepared.event)
+                plain_deliveries.extend(prepared.deliveries)
             to_send.extend(queue_message(delivery) for delivery in prepared.deliveries)
             results.append(Published(prepared.answer))
-        dynamo.batch_put(plain_records)
+        events_table.put_batch(plain_events, plain_deliveries)
         send_batch(config.delivery_queue_url, to_send)
     except Exception:
         _forget(written)
@@ -206,21 +187,15 @@ def _forget(written: list[Prepared]) -> None:
     deliveries never reached the queue: the event would be lost. Best effort: if DynamoDB
     fails here too, the records stay behind.
     """
-    config = settings()
-    keys: list[tuple[str, dict[str, Any]]] = []
-    for prepared in written:
-        if prepared.idempotency_key:
-            keys.append((config.dedupe_table, {"dedupe_key": prepared.idempotency_key}))
-        event = prepared.event
-        keys.append((config.events_table, events_table.key(event["user_id"], event["event_id"])))
-        keys.extend(
-            (config.deliveries_table, {"user_id": d["user_id"], "delivery_id": d["delivery_id"]})
-            for d in prepared.deliveries
-        )
     try:
-        dynamo.batch_delete(keys)
+        events_table.delete_batch(
+            [p.idempotency_key for p in written if p.idempotency_key],
+            [p.event for p in written],
+            [d for p in written for d in p.deliveries],
+        )
     except Exception:
-        logger.exception("could not undo a failed publish", extra={"records": len(keys)})
+        records = sum(1 + bool(p.idempotency_key) + len(p.deliveries) for p in written)
+        logger.exception("could not undo a failed publish", extra={"records": records})
 
 
 def publish(user_id: str, body: EventPublish) -> Published:
@@ -231,8 +206,10 @@ def enqueue(deliveries: list[dict[str, Any]]) -> None:
     send_batch(settings().delivery_queue_url, [queue_message(d) for d in deliveries])
 
 
-def store_deliveries(deliveries: list[dict[str, Any]]) -> None:
-    dynamo.batch_put((settings().deliveries_table, d) for d in deliveries)
+def deliver(deliveries: list[dict[str, Any]]) -> None:
+    """Store deliveries of an event already written, then queue them (replay, forward)."""
+    events_table.put_batch([], deliveries)
+    enqueue(deliveries)
 
 
 def test_event(user_id: str, webhook: dict[str, Any]) -> dict[str, Any]:
@@ -248,10 +225,7 @@ def test_event(user_id: str, webhook: dict[str, Any]) -> dict[str, Any]:
         },
     )
     prepared = prepare(user_id, body, [{**webhook, "events": ["*"]}])
-    dynamo.batch_put(
-        [(settings().events_table, prepared.event)]
-        + [(settings().deliveries_table, d) for d in prepared.deliveries]
-    )
+    events_table.put_batch([prepared.event], prepared.deliveries)
     enqueue(prepared.deliveries)
     delivery = prepared.deliveries[0]
     return {"event_id": prepared.event["event_id"], "delivery_id": delivery["delivery_id"]}

@@ -7,20 +7,17 @@ cache keyed by the secret version the account record names (shared/store/secrets
 
 from __future__ import annotations
 
-import contextlib
-import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from shared import __version__
 from shared.core import clock
-from shared.core.aws import client
 from shared.core.config import settings
 from shared.core.observability import logger
 from shared.outbound import http_sender, retry_policy
 from shared.outbound.publishing import queue_message
 from shared.outbound.signing import signature_headers
-from shared.store import accounts, dynamo, secrets
+from shared.store import accounts, dynamo, raw_bodies, retries, secrets
 from shared.store import deliveries as deliveries_table
 from shared.store import events as events_table
 from shared.store import webhooks as webhooks_table
@@ -67,8 +64,8 @@ def request_body(loaded: Loaded) -> tuple[bytes, str]:
     """(bytes to send, content type): the event envelope, or an inbound event's raw body."""
     event = loaded.event or {}
     if loaded.delivery.get("target") == "forward":
-        obj = client("s3").get_object(Bucket=settings().raw_body_bucket, Key=event["raw_s3_key"])
-        return obj["Body"].read(), event.get("content_type") or "application/octet-stream"
+        raw = raw_bodies.read(event["raw_s3_key"])
+        return raw, event.get("content_type") or "application/octet-stream"
     return str(event["body"]).encode(), "application/json"
 
 
@@ -211,27 +208,26 @@ def _record(loaded: Loaded, number: int, started: float, result: http_sender.Sen
     return outcome
 
 
-def schedule_retry(delivery: dict[str, Any], failed_attempt: int, delay: int) -> None:
-    """Start the retry state machine: it waits `delay` s, then re-queues the delivery.
-
-    The message names the attempt it is for, so a duplicate copy of it is recognised.
-    """
+def _retry(delivery: dict[str, Any], failed_attempt: int) -> tuple[str, dict[str, Any]]:
+    """(execution name, message) of the retry after `failed_attempt`. The message names the
+    attempt it is for, so a duplicate copy of it is recognised; the name is the same for the same
+    attempt, so a duplicate start is refused, not run twice."""
     message = {**queue_message(delivery), "attempt": failed_attempt + 1}
-    client("stepfunctions").start_execution(
-        stateMachineArn=settings().retry_state_machine_arn,
-        # Same name for the same attempt: a duplicate start is refused, not run twice.
-        name=f"{delivery['delivery_id']}-{failed_attempt}",
-        input=json.dumps({"delay_seconds": delay, "message": json.dumps(message)}),
-    )
+    return f"{delivery['delivery_id']}-{failed_attempt}", message
+
+
+def schedule_retry(delivery: dict[str, Any], failed_attempt: int, delay: int) -> None:
+    """Start the retry state machine: it waits `delay` s, then re-queues the delivery."""
+    name, message = _retry(delivery, failed_attempt)
+    retries.start(name, delay, message)
 
 
 def _ensure_retry_scheduled(delivery: dict[str, Any], made: int) -> None:
     next_at = delivery.get("next_attempt_at")
     delay = max(0, int(clock.parse_iso(next_at) - clock.now())) if next_at else 0
-    stepfunctions = client("stepfunctions")
     # Already scheduled before the crash: StartExecution refuses the same name, nothing to do.
-    with contextlib.suppress(stepfunctions.exceptions.ExecutionAlreadyExists):
-        schedule_retry(delivery, made, delay)
+    name, message = _retry(delivery, made)
+    retries.start_unless_started(name, delay, message)
 
 
 def dlq_record(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from shared.core import resources as res
 from shared.core.config import settings
-from shared.store import dynamo
+from shared.store import dedupe, dynamo
 
 
 def key(user_id: str, event_id: str) -> dict[str, str]:
@@ -85,3 +87,65 @@ def update(
     appends: dict[str, list[Any]] | None = None,
 ) -> None:
     dynamo.update(settings().events_table, key(user_id, event_id), sets, appends=appends)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A publish with a caller id: the first answer when the id was taken (nothing written),
+    else the deliveries past the transaction's limit, which the caller writes in its batch."""
+
+    earlier_answer: dict[str, Any] | None = None
+    unwritten: list[dict[str, Any]] = field(default_factory=list)
+
+
+def put_claimed(
+    idempotency_key: str,
+    ttl_seconds: int,
+    answer: dict[str, Any],
+    event: dict[str, Any],
+    deliveries: list[dict[str, Any]],
+) -> Claimed:
+    """Claim the caller id and write the event with its first deliveries in one transaction."""
+    config = settings()
+    claim = dedupe.claim_put(idempotency_key, ttl_seconds, {"answer": json.dumps(answer)})
+    head = deliveries[: dynamo.TRANSACT_LIMIT - 2]
+    puts: list[tuple[str, dict[str, Any], str | None, dict[str, Any] | None]] = [
+        claim,
+        (config.events_table, event, None, None),
+    ]
+    puts += [(config.deliveries_table, delivery, None, None) for delivery in head]
+    dynamodb = dynamo.client("dynamodb")
+    try:
+        dynamo.transact_put(puts)
+    except dynamodb.exceptions.TransactionCanceledException as error:
+        reasons = error.response.get("CancellationReasons", [])
+        if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+            previous = dynamo.from_item(reasons[0].get("Item", {}))
+            return Claimed(
+                earlier_answer=json.loads(previous["answer"]) if "answer" in previous else {}
+            )
+        raise
+    return Claimed(unwritten=deliveries[dynamo.TRANSACT_LIMIT - 2 :])
+
+
+def put_batch(events: list[dict[str, Any]], deliveries: list[dict[str, Any]]) -> None:
+    """Events and their deliveries in BatchWriteItem calls of 25 (none when both are empty)."""
+    config = settings()
+    dynamo.batch_put(
+        [(config.events_table, event) for event in events]
+        + [(config.deliveries_table, delivery) for delivery in deliveries]
+    )
+
+
+def delete_batch(
+    idempotency_keys: list[str], events: list[dict[str, Any]], deliveries: list[dict[str, Any]]
+) -> None:
+    """Undo writes of a publish: its caller id claims, events and deliveries."""
+    config = settings()
+    keys = [(config.dedupe_table, {"dedupe_key": k}) for k in idempotency_keys]
+    keys += [(config.events_table, key(e["user_id"], e["event_id"])) for e in events]
+    keys += [
+        (config.deliveries_table, {"user_id": d["user_id"], "delivery_id": d["delivery_id"]})
+        for d in deliveries
+    ]
+    dynamo.batch_delete(keys)
