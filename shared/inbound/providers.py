@@ -13,13 +13,14 @@ import base64
 import binascii
 import hashlib
 import hmac
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from shared.core import webhook_signatures
+from shared.core.webhook_signatures import any_equal, fresh_timestamp, header_bytes
+
 Provider = Literal["stripe", "github", "shopify", "slack", "standard", "hmac"]
-UNIX_SECONDS = re.compile(r"[0-9]{1,12}")
 STANDARD_SECRET_PREFIX = "whsec_"
 DIGESTS: dict[str, Callable[[], Any]] = {
     "sha256": hashlib.sha256,
@@ -69,29 +70,6 @@ class VerifySettings:
     rule: HmacRule | None = None
 
 
-def _bytes(text: str) -> bytes:
-    """Header text → bytes for hashing and comparing; lone surrogates do not raise."""
-    return text.encode("utf-8", "surrogatepass")
-
-
-def _any_equal(given: Sequence[str], expected: Sequence[str]) -> bool:
-    matched = False
-    for candidate in given:
-        for value in expected:
-            matched |= hmac.compare_digest(_bytes(candidate), _bytes(value))
-    return matched
-
-
-def _timestamp(text: str | None, tolerance: int, now: float) -> str | None:
-    """The timestamp as sent when it is plain unix seconds within the tolerance, else None."""
-    if text is None:
-        return None
-    value = text.strip()
-    if not UNIX_SECONDS.fullmatch(value):
-        return None
-    return value if abs(now - int(value)) <= tolerance else None
-
-
 def _hmac_hex(key: bytes, message: bytes, digest: Callable[[], Any] = hashlib.sha256) -> str:
     return hmac.new(key, message, digest).hexdigest()
 
@@ -129,11 +107,11 @@ def verify_stripe(
             timestamp_text = value
         elif name == "v1":
             given.append(value)
-    timestamp = _timestamp(timestamp_text, tolerance, now)
+    timestamp = fresh_timestamp(timestamp_text, tolerance, now)
     if timestamp is None or not given:
         return False
     message = f"{int(timestamp)}.".encode() + body
-    return _any_equal(given, [_hmac_hex(_bytes(secret), message) for secret in secrets])
+    return any_equal(given, [_hmac_hex(header_bytes(secret), message) for secret in secrets])
 
 
 def verify_github(secrets: Sequence[str], headers: Mapping[str, str], body: bytes) -> bool:
@@ -141,8 +119,8 @@ def verify_github(secrets: Sequence[str], headers: Mapping[str, str], body: byte
     header = headers.get("x-hub-signature-256", "").strip()
     if not header.startswith("sha256="):
         return False
-    expected = [_hmac_hex(_bytes(secret), body) for secret in secrets]
-    return _any_equal([header.removeprefix("sha256=")], expected)
+    expected = [_hmac_hex(header_bytes(secret), body) for secret in secrets]
+    return any_equal([header.removeprefix("sha256=")], expected)
 
 
 def verify_shopify(secrets: Sequence[str], headers: Mapping[str, str], body: bytes) -> bool:
@@ -150,45 +128,27 @@ def verify_shopify(secrets: Sequence[str], headers: Mapping[str, str], body: byt
     header = headers.get("x-shopify-hmac-sha256", "").strip()
     if not header:
         return False
-    return _any_equal([header], [_hmac_b64(_bytes(secret), body) for secret in secrets])
+    return any_equal([header], [_hmac_b64(header_bytes(secret), body) for secret in secrets])
 
 
 def verify_slack(
     secrets: Sequence[str], headers: Mapping[str, str], body: bytes, tolerance: int, now: float
 ) -> bool:
     """`X-Slack-Signature: v0=<hex HMAC("v0:{X-Slack-Request-Timestamp}:{raw}")>`."""
-    timestamp = _timestamp(headers.get("x-slack-request-timestamp"), tolerance, now)
+    timestamp = fresh_timestamp(headers.get("x-slack-request-timestamp"), tolerance, now)
     header = headers.get("x-slack-signature", "").strip()
     if timestamp is None or not header.startswith("v0="):
         return False
     message = f"v0:{timestamp}:".encode() + body
-    expected = [_hmac_hex(_bytes(secret), message) for secret in secrets]
-    return _any_equal([header.removeprefix("v0=")], expected)
+    expected = [_hmac_hex(header_bytes(secret), message) for secret in secrets]
+    return any_equal([header.removeprefix("v0=")], expected)
 
 
 def verify_standard(
     secrets: Sequence[str], headers: Mapping[str, str], body: bytes, tolerance: int, now: float
 ) -> bool:
-    """Standard Webhooks: `v1,<base64>` list over `"{id}.{ts}.{raw}"`, key from `whsec_`."""
-    message_id = headers.get("webhook-id", "")
-    timestamp = _timestamp(headers.get("webhook-timestamp"), tolerance, now)
-    if timestamp is None or not message_id:
-        return False
-    given = [
-        part.partition(",")[2]
-        for part in headers.get("webhook-signature", "").split()
-        if part.startswith("v1,")
-    ]
-    if not given:
-        return False
-    message = _bytes(f"{message_id}.{timestamp}.") + body
-    expected = []
-    for secret in secrets:
-        try:
-            expected.append(_hmac_b64(standard_key(secret), message))
-        except ValueError:
-            continue
-    return _any_equal(given, expected)
+    """Standard Webhooks, key from `whsec_` (shared/core/webhook_signatures.py)."""
+    return webhook_signatures.verify_standard(secrets, headers, body, tolerance, now, standard_key)
 
 
 def verify_hmac(
@@ -205,7 +165,7 @@ def verify_hmac(
         return False
     message = body
     if rule.signed_payload == "timestamp.body":
-        timestamp = _timestamp(headers.get(rule.timestamp_header or ""), tolerance, now)
+        timestamp = fresh_timestamp(headers.get(rule.timestamp_header or ""), tolerance, now)
         if timestamp is None:
             return False
         message = f"{timestamp}.".encode() + body
@@ -218,10 +178,10 @@ def verify_hmac(
         return False
     if rule.encoding == "hex":
         given = [candidate.lower() for candidate in given]
-        expected = [_hmac_hex(_bytes(secret), message, digest) for secret in secrets]
+        expected = [_hmac_hex(header_bytes(secret), message, digest) for secret in secrets]
     else:
-        expected = [_hmac_b64(_bytes(secret), message, digest) for secret in secrets]
-    return _any_equal(given, expected)
+        expected = [_hmac_b64(header_bytes(secret), message, digest) for secret in secrets]
+    return any_equal(given, expected)
 
 
 def verify(
@@ -349,7 +309,7 @@ def dedupe_value(
     if found is None:
         return body_hash(body)
     if len(found) > MAX_DEDUPE_VALUE_LENGTH or not _utf8_encodable(found):
-        return "idsha256:" + hashlib.sha256(_bytes(found)).hexdigest()
+        return "idsha256:" + hashlib.sha256(header_bytes(found)).hexdigest()
     return "id:" + found
 
 

@@ -9,11 +9,13 @@ During a rotation grace window each header lists one signature per secret, curre
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import time
 from collections.abc import Iterable, Mapping
+
+from shared.core import webhook_signatures
+from shared.core.webhook_signatures import any_equal, fresh_timestamp
 
 SECRET_PREFIX = "whcms_"
 
@@ -71,18 +73,10 @@ def verify_signature(
     return _verify_standard(secrets, lowered, body, tolerance, moment)
 
 
-def _fresh(timestamp_text: str, tolerance: int, moment: float) -> int | None:
-    try:
-        timestamp = int(timestamp_text.strip())
-    except ValueError:
-        return None
-    return timestamp if abs(moment - timestamp) <= tolerance else None
-
-
 def _verify_hex(
     secrets: list[str], headers: dict[str, str], body: bytes, tolerance: int, moment: float
 ) -> bool:
-    timestamp = _fresh(headers.get("x-webhook-timestamp", ""), tolerance, moment)
+    timestamp = fresh_timestamp(headers.get("x-webhook-timestamp"), tolerance, moment)
     if timestamp is None:
         return False
     given = [
@@ -90,35 +84,13 @@ def _verify_hex(
         for part in headers.get("x-webhook-signature", "").split()
         if part.startswith("sha256=")
     ]
-    expected = [hex_signature(secret, timestamp, body) for secret in secrets]
-    return _any_equal(given, expected)
+    expected = [hex_signature(secret, int(timestamp), body) for secret in secrets]
+    return any_equal(given, expected)
 
 
 def _verify_standard(
     secrets: list[str], headers: dict[str, str], body: bytes, tolerance: int, moment: float
 ) -> bool:
-    message_id = headers.get("webhook-id", "")
-    timestamp = _fresh(headers.get("webhook-timestamp", ""), tolerance, moment)
-    if timestamp is None or not message_id:
-        return False
-    given = [
-        part.partition(",")[2]
-        for part in headers.get("webhook-signature", "").split()
-        if part.startswith("v1,")
-    ]
-    expected = []
-    for secret in secrets:
-        try:
-            expected.append(standard_signature(secret, message_id, timestamp, body))
-        except (binascii.Error, ValueError):
-            continue
-    return _any_equal(given, expected)
-
-
-def _any_equal(given: list[str], expected: list[str]) -> bool:
-    matched = False
-    for candidate in given:
-        for value in expected:
-            # Every pair is compared (no early exit) so timing says nothing about which matched.
-            matched |= hmac.compare_digest(candidate.encode(), value.encode())
-    return matched
+    return webhook_signatures.verify_standard(
+        secrets, headers, body, tolerance, moment, _standard_key
+    )
