@@ -1,4 +1,4 @@
-"""JSON responses and the mapping of every error to the spec's `{"error": {...}}` shape."""
+"""JSON responses and the mapping of every error to the `{"error": {...}}` shape (OpenAPI)."""
 
 from __future__ import annotations
 

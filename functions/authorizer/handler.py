@@ -1,7 +1,7 @@
 """HTTP API Lambda authorizer (simple responses): resolves the API key to a user and a role.
 
 HTTP APIs answer a denied request with a bare 403 `{"message": "Forbidden"}`, which would break
-the spec's JSON errors (401 for a missing or bad key). So an unknown key is passed on with an
+our JSON errors (401 for a missing or bad key). So an unknown key is passed on with an
 `auth_error` in the context and the API function answers the 401; it never acts without a user.
 A key that could not be looked up (DynamoDB or Secrets Manager failing after its retries) is
 passed on as `auth_unavailable`, answered 503 in the JSON error shape, never let through: an

@@ -49,7 +49,7 @@ class Functions(Construct):
         acknowledge(
             self,
             "AwsSolutions-L1",
-            "python3.12 on purpose (the spec allows 3.12 or 3.13): the layer's binary wheels "
+            "python3.12 on purpose (3.12 or 3.13 are supported): the layer's binary wheels "
             "(pydantic-core) are built for cp312 from the same constant in infra/bundling.py, "
             "so runtime and layer can only move together.",
         )

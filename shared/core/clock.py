@@ -1,4 +1,4 @@
-"""Time helpers: ISO-8601 UTC with a `Z`, as the spec writes every time."""
+"""Time helpers: ISO-8601 UTC with a `Z`, as the API writes every time (docs/openapi.json)."""
 
 from __future__ import annotations
 

@@ -72,7 +72,7 @@ def settings() -> Settings:
         retry_schedule=parse_retry_schedule(env("WEBHOOKS_RETRY_SCHEDULE", "")),
         # "Redrive all" by SQS StartMessageMoveTask on AWS (moto lacks it: local mode leaves it off)
         dlq_move_task=env("WEBHOOKS_DLQ_MOVE_TASK", "").lower() in TRUE_WORDS,
-        # The spec's 30 s; tests shorten it to exercise timeouts without waiting.
+        # 30 s per attempt (README: Delivery semantics); tests shorten it to exercise timeouts.
         delivery_timeout_seconds=float(env("WEBHOOKS_DELIVERY_TIMEOUT_SECONDS", "30")),
         # How long inbound receipt keeps a source (and its secret) per container: a deleted
         # source or a replaced provider secret takes up to this long to be seen (README).

@@ -1,4 +1,4 @@
-"""Errors every layer may raise; the API maps them to the spec's JSON error shape."""
+"""Errors every layer may raise; the API maps them to its JSON error shape (docs/openapi.json)."""
 
 from __future__ import annotations
 
