@@ -17,6 +17,8 @@ import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from infra import declaration as decl
+
 
 @dataclass
 class Asset:
@@ -84,7 +86,6 @@ def runtime_reference(work: Path) -> Asset:
 def main(argv: list[str]) -> None:
     os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
     from infra.bundling import FunctionCodeBundler, PipLayerBundler, runtime_requirements
-    from shared.core import resources as res
 
     out = Path(argv[0])
     results: list[Asset] = []
@@ -96,7 +97,7 @@ def main(argv: list[str]) -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-assets-") as tmp:
         work = Path(tmp)
-        for function in res.FUNCTIONS:
+        for function in decl.FUNCTIONS:
             done(build(function.name, FunctionCodeBundler(function.name), work))
         done(runtime_reference(work))
         if "--no-layer" in argv:

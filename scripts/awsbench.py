@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from infra import declaration as decl
 from infra.local.launch import free_port
 from scripts.metering import AwsMeter, Invocations, LambdaMeter, Usage, captured_stdout
 
@@ -335,11 +336,10 @@ def _reset_process_caches() -> None:
 def _instrumented_gateway(meter: LambdaMeter) -> Any:
     """The local gateway with every handler call timed (the gateway's own work is not)."""
     from infra.local.gateway import Gateway, InProcess, LambdaContext
-    from shared.core import resources as res
 
     class TimedInProcess(InProcess):
         def invoke(
-            self, function: res.Function, event: dict[str, Any], context: LambdaContext
+            self, function: decl.Function, event: dict[str, Any], context: LambdaContext
         ) -> Any:
             return meter.call(function.name, self.handler(function), event, context)
 
@@ -437,7 +437,7 @@ def _outbound(bench: Bench, results: AwsResults, timed_runs: int, deadline: floa
         delivery.attempt(json.loads(messages[0]["Body"]))
 
     def worker(messages: list[dict[str, Any]]) -> None:
-        reply = bench.invoke(res.DELIVERY_WORKER, bench.sqs_event(queue, messages))
+        reply = bench.invoke(decl.DELIVERY_WORKER, bench.sqs_event(queue, messages))
         if reply.get("batchItemFailures"):
             raise RuntimeError(f"delivery worker reported failures: {reply}")
 
@@ -460,7 +460,7 @@ def _inbound(bench: Bench, results: AwsResults, timed_runs: int) -> None:
 
     missing = [
         f"functions/{function.name}/handler.py"
-        for function in (res.INBOUND, res.INBOUND_PROCESSOR)
+        for function in (decl.INBOUND, decl.INBOUND_PROCESSOR)
         if not (ROOT / "functions" / function.name / "handler.py").is_file()
     ]
     if missing:
@@ -515,7 +515,7 @@ def _inbound(bench: Bench, results: AwsResults, timed_runs: int) -> None:
         return bench.receive(queue, 10)
 
     def process(messages: list[dict[str, Any]]) -> None:
-        reply = bench.invoke(res.INBOUND_PROCESSOR, bench.sqs_event(queue, messages))
+        reply = bench.invoke(decl.INBOUND_PROCESSOR, bench.sqs_event(queue, messages))
         if reply and reply.get("batchItemFailures"):
             raise RuntimeError(f"inbound processor reported failures: {reply}")
 
@@ -527,7 +527,7 @@ def _inbound(bench: Bench, results: AwsResults, timed_runs: int) -> None:
 def retry_transitions() -> int:
     """State transitions of one retry execution, as the cost model counts them: the start, every
     state on the path from StartAt to End (Wait, Task), and the end."""
-    from shared.core.resources import RETRY_STATE_MACHINE_DEFINITION as definition
+    from infra.declaration import RETRY_STATE_MACHINE_DEFINITION as definition
 
     states: dict[str, dict[str, Any]] = definition["States"]  # type: ignore[assignment]
     name: str | None = str(definition["StartAt"])

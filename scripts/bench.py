@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from infra import declaration as decl
 from scripts import prices
 from scripts.report import Report, Row, dollars, ms, size, table
 
@@ -53,9 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = 3 if args.quick else 5
     timed_runs = 3 if args.quick else 10
 
-    from shared.core import resources as res
-
-    handlers = [f"functions.{function.name}.handler" for function in res.FUNCTIONS]
+    handlers = [f"functions.{function.name}.handler" for function in decl.FUNCTIONS]
     _section(report, "cold start", lambda: cold_start(report, handlers, runs, args.quick))
     _section(report, "assets", lambda: asset_sizes(report, args.no_layer))
     if time.monotonic() < deadline:
@@ -309,7 +308,6 @@ def asset_sizes(report: Report, no_layer: bool) -> None:
 
 def calls_and_costs(report: Report, timed_runs: int, deadline: float) -> None:
     from scripts import awsbench, costmodel
-    from shared.core import resources as res
 
     results = awsbench.run_all(timed_runs, deadline)
     ops = results.ops
@@ -395,7 +393,7 @@ def calls_and_costs(report: Report, timed_runs: int, deadline: float) -> None:
         None,
     )
 
-    memory = {function.name: function.memory_mb for function in res.FUNCTIONS}
+    memory = {function.name: function.memory_mb for function in decl.FUNCTIONS}
     model = costmodel.build(results, memory)
     cost_rows(report, model)
     report.section("Cost breakdown (dollars per million events)", breakdown(model))

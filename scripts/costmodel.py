@@ -241,7 +241,7 @@ def build(results: AwsResults, memory: dict[str, int]) -> CostModel:
 
 
 def _path_names() -> list[str]:
-    from shared.core.resources import RETRY_STATE_MACHINE_DEFINITION as definition
+    from infra.declaration import RETRY_STATE_MACHINE_DEFINITION as definition
 
     states: dict[str, dict[str, object]] = definition["States"]  # type: ignore[assignment]
     names: list[str] = []

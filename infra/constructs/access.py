@@ -18,6 +18,7 @@ from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn
 
+from infra import declaration as decl
 from infra.constructs.permissions import (
     ADMIN_SECRET_ACTIONS,
     DLQ_ACTIONS,
@@ -61,7 +62,7 @@ class Resources:
         }
 
 
-def grant_declared_access(fn: lambda_.Function, spec: res.Function, resources: Resources) -> None:
+def grant_declared_access(fn: lambda_.Function, spec: decl.Function, resources: Resources) -> None:
     """Environment and IAM for tables, queues, secrets, bucket and state machine."""
     _tables(fn, spec, resources.storage)
     _queues(fn, spec, resources.queues)
@@ -81,7 +82,7 @@ def _allow(fn: lambda_.Function, actions: Iterable[str], resources: Iterable[str
     fn.add_to_role_policy(iam.PolicyStatement(actions=list(actions), resources=list(resources)))
 
 
-def _tables(fn: lambda_.Function, spec: res.Function, storage: Storage) -> None:
+def _tables(fn: lambda_.Function, spec: decl.Function, storage: Storage) -> None:
     for table_spec in res.TABLES:
         if table_spec in spec.reads_tables or table_spec in spec.writes_tables:
             fn.add_environment(table_spec.env_var, storage.table(table_spec).table_name)
@@ -94,7 +95,7 @@ def _tables(fn: lambda_.Function, spec: res.Function, storage: Storage) -> None:
             _allow(fn, (f"dynamodb:{action}" for action in access.indexes), [indexes])
 
 
-def _queues(fn: lambda_.Function, spec: res.Function, queues: Queues) -> None:
+def _queues(fn: lambda_.Function, spec: decl.Function, queues: Queues) -> None:
     for env_var in spec.sends_to:
         queue = queues.by_env_var[env_var]
         fn.add_environment(env_var, queue.queue_url)

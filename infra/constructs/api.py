@@ -13,10 +13,10 @@ from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra import declaration as decl
 from infra.constructs.functions import Functions
 from infra.constructs.nag import acknowledge
 from infra.constructs.naming import vended_log_group_name
-from shared.core import resources as res
 
 THROTTLE = apigwv2.ThrottleSettings(burst_limit=500, rate_limit=1000)
 # One JSON object per request, from HTTP API variables only ($context.resourcePath and other REST
@@ -99,7 +99,7 @@ class HttpApi(Construct):
         # source would reject the other, so none is required and nothing is cached.
         self.authorizer = authorizers.HttpLambdaAuthorizer(
             "ApiKeyAuthorizer",
-            functions.function(res.AUTHORIZER),
+            functions.function(decl.AUTHORIZER),
             response_types=[authorizers.HttpLambdaResponseType.SIMPLE],
             results_cache_ttl=Duration.seconds(0),
             identity_source=[],
@@ -112,13 +112,13 @@ class HttpApi(Construct):
 
     def _add_routes(self, functions: Functions) -> None:
         integration_by_function: dict[str, integrations.HttpLambdaIntegration] = {}
-        for route in res.ROUTES:
+        for route in decl.ROUTES:
             name = route.function.name
             if name not in integration_by_function:
                 integration_by_function[name] = integrations.HttpLambdaIntegration(
                     f"{name}-integration", functions.function(route.function)
                 )
-            if route.path == res.DEFAULT_ROUTE:
+            if route.path == decl.DEFAULT_ROUTE:
                 added = [
                     apigwv2.HttpRoute(
                         self,

@@ -8,11 +8,11 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra import declaration as decl
 from infra.bundling import LAMBDA_RUNTIME, dependency_layer_code, function_code
 from infra.constructs.access import Resources, grant_declared_access
 from infra.constructs.nag import acknowledge
 from infra.constructs.naming import METRICS_NAMESPACE, pascal_case
-from shared.core import resources as res
 
 
 class Functions(Construct):
@@ -54,12 +54,12 @@ class Functions(Construct):
             "so runtime and layer can only move together.",
         )
         self.functions: dict[str, lambda_.Function] = {}
-        for spec in res.FUNCTIONS:
+        for spec in decl.FUNCTIONS:
             fn = self._function(spec, environment)
             grant_declared_access(fn, spec, resources)
             self.functions[spec.name] = fn
 
-    def function(self, spec: res.Function) -> lambda_.Function:
+    def function(self, spec: decl.Function) -> lambda_.Function:
         return self.functions[spec.name]
 
     def add_environment(self, key: str, value: str) -> None:
@@ -67,7 +67,7 @@ class Functions(Construct):
         for fn in self.functions.values():
             fn.add_environment(key, value)
 
-    def _function(self, spec: res.Function, environment: dict[str, str]) -> lambda_.Function:
+    def _function(self, spec: decl.Function, environment: dict[str, str]) -> lambda_.Function:
         construct_id = pascal_case(spec.name)
         log_group = logs.LogGroup(
             self,
@@ -100,7 +100,7 @@ class Functions(Construct):
             reserved_concurrent_executions=self._reserved_concurrency(spec),
         )
 
-    def _reserved_concurrency(self, spec: res.Function) -> int | None:
+    def _reserved_concurrency(self, spec: decl.Function) -> int | None:
         """None (see shared/core/resources.py), or on request the worker's event source maximum: the
         mapping then never invokes more than the function may run, so it is never throttled."""
         if not self.reserve_worker_concurrency or spec.consumes is None:

@@ -11,6 +11,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from infra import declaration as decl
 from infra.constructs.api import HttpApi
 from infra.constructs.functions import Functions
 from infra.constructs.nag import acknowledge
@@ -188,7 +189,7 @@ class Monitoring(Construct):
                 ],
             ),
         ]
-        for spec in res.FUNCTIONS:
+        for spec in decl.FUNCTIONS:
             fn = functions.function(spec)
             widgets.append(
                 graph(

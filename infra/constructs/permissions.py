@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from infra import declaration as decl
 from shared.core import resources as res
 
 TABLE_READS = frozenset({"GetItem", "BatchGetItem", "Query", "ConditionCheckItem"})
@@ -34,8 +35,8 @@ class TableActions:
 
 
 TABLE_ACTIONS: dict[str, tuple[TableActions, ...]] = {
-    res.AUTHORIZER.name: (TableActions(res.API_KEYS, ("GetItem",)),),
-    res.API.name: (
+    decl.AUTHORIZER.name: (TableActions(res.API_KEYS, ("GetItem",)),),
+    decl.API.name: (
         TableActions(res.API_KEYS, ("PutItem", "DeleteItem"), indexes=("Query",)),
         TableActions(res.WEBHOOKS, ("GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem")),
         TableActions(
@@ -53,17 +54,17 @@ TABLE_ACTIONS: dict[str, tuple[TableActions, ...]] = {
         ),
         TableActions(res.DEDUPE, ("PutItem", "BatchWriteItem")),
     ),
-    res.INBOUND.name: (
+    decl.INBOUND.name: (
         TableActions(res.SOURCES, ("GetItem",)),
         TableActions(res.DEDUPE, ("PutItem", "DeleteItem")),
         TableActions(res.EVENTS, ("PutItem", "DeleteItem")),
     ),
-    res.DELIVERY_WORKER.name: (
+    decl.DELIVERY_WORKER.name: (
         TableActions(res.WEBHOOKS, ("BatchGetItem", "UpdateItem")),
         TableActions(res.EVENTS, ("BatchGetItem",)),
         TableActions(res.DELIVERIES, ("BatchGetItem", "UpdateItem")),
     ),
-    res.INBOUND_PROCESSOR.name: (
+    decl.INBOUND_PROCESSOR.name: (
         TableActions(res.SOURCES, ("BatchGetItem",)),
         TableActions(res.EVENTS, ("BatchGetItem", "UpdateItem")),
         TableActions(res.DELIVERIES, ("BatchWriteItem",)),
@@ -71,7 +72,7 @@ TABLE_ACTIONS: dict[str, tuple[TableActions, ...]] = {
 }
 
 
-def table_actions(spec: res.Function) -> tuple[TableActions, ...]:
+def table_actions(spec: decl.Function) -> tuple[TableActions, ...]:
     """This function's table actions, refused if they exceed its declaration."""
     granted = TABLE_ACTIONS.get(spec.name, ())
     for access in granted:
@@ -129,7 +130,7 @@ REDRIVE_TARGET_ACTIONS = ("sqs:SendMessage", "sqs:GetQueueAttributes")
 SECRET_WRITE_ACTIONS = tuple(
     sorted({action for (_, level), actions in SECRET_ACTIONS.items() for action in actions})
 )
-ALL_FUNCTIONS = tuple(spec.name for spec in res.FUNCTIONS)
+ALL_FUNCTIONS = tuple(spec.name for spec in decl.FUNCTIONS)
 
 
 @dataclass(frozen=True)
@@ -180,14 +181,14 @@ KEPT_WITHOUT_A_TEST_CALL: tuple[KeptGrant, ...] = (
             (spec.name,),
             (f"<{spec.consumes.logical_id}.Arn>",),
         )
-        for spec in res.FUNCTIONS
+        for spec in decl.FUNCTIONS
         if spec.consumes is not None
     ),
     KeptGrant(
         "The move task of 'redrive all' (shared/ops/dlq.py) is tested on the delivery DLQ; the "
         "inbound DLQ runs the same code, so its grants stay without a call of their own.",
         ("sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks", "sqs:GetQueueAttributes"),
-        (res.API.name,),
+        (decl.API.name,),
         (f"<{res.INBOUND_QUEUE.logical_id}DLQ.Arn>", f"<{res.INBOUND_QUEUE.logical_id}.Arn>"),
     ),
 )

@@ -13,8 +13,8 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra import declaration as decl
 from infra.constructs.naming import vended_log_group_name
-from shared.core import resources as res
 
 
 class RetryStateMachine(Construct):
@@ -40,9 +40,9 @@ class RetryStateMachine(Construct):
             self,
             "StateMachine",
             state_machine_type=sfn.StateMachineType.STANDARD,
-            definition_body=sfn.DefinitionBody.from_string(res.retry_state_machine_definition()),
+            definition_body=sfn.DefinitionBody.from_string(decl.retry_state_machine_definition()),
             definition_substitutions={
-                res.STATE_MACHINE_QUEUE_PLACEHOLDER: delivery_queue.queue_url
+                decl.STATE_MACHINE_QUEUE_PLACEHOLDER: delivery_queue.queue_url
             },
             role=self.role,
             logs=sfn.LogOptions(

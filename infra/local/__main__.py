@@ -14,6 +14,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from infra import declaration as decl
 from infra.local.containers import Pools
 from infra.local.emulator import MotoProcess
 from infra.local.gateway import Gateway, HttpResponse
@@ -72,7 +73,6 @@ class Service:
         import boto3
 
         from infra.local.provision import provision
-        from shared.core import resources as res
 
         self.configure_environment()
         self.moto = MotoProcess(self.moto_port)
@@ -85,7 +85,7 @@ class Service:
         self.pools = Pools(
             {
                 function.name: self.pollers_per_queue if function.consumes else self.concurrency
-                for function in res.FUNCTIONS
+                for function in decl.FUNCTIONS
             },
             timeout_scale=self.timeout_scale,
         )
@@ -94,7 +94,7 @@ class Service:
         self.threads.append(threading.Thread(target=self.http.serve_forever, daemon=True))
 
         sqs = session.client("sqs")
-        for function in res.FUNCTIONS:
+        for function in decl.FUNCTIONS:
             if function.consumes is None:
                 continue
             for _ in range(self.pollers_per_queue):

@@ -30,9 +30,9 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from infra import declaration as decl
 from infra.local.gateway import FunctionFailed, LambdaContext, load_handler
 from infra.local.lifetime import exit_with_parent
-from shared.core import resources as res
 
 log = logging.getLogger("local.containers")
 
@@ -63,7 +63,7 @@ def _container_main(function_name: str, connection: Connection) -> None:
     """A container's life: import on first use, then one invocation at a time until told to stop."""
     exit_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is local mode's to handle
-    function = next(f for f in res.FUNCTIONS if f.name == function_name)
+    function = next(f for f in decl.FUNCTIONS if f.name == function_name)
     _record_calls_if_asked(function_name)
     handler = None
     while True:
@@ -100,7 +100,7 @@ def _record_calls_if_asked(function_name: str) -> None:
 class Container:
     """One execution environment of a function: a child process and its end of a pipe."""
 
-    def __init__(self, function: res.Function, number: int, timeout_seconds: float) -> None:
+    def __init__(self, function: decl.Function, number: int, timeout_seconds: float) -> None:
         self.function = function
         self.number = number
         self.timeout_seconds = timeout_seconds
@@ -168,7 +168,7 @@ class Container:
 class FunctionPool:
     """Up to `size` containers of one function; each serves one invocation at a time."""
 
-    def __init__(self, function: res.Function, size: int, timeout_seconds: float) -> None:
+    def __init__(self, function: decl.Function, size: int, timeout_seconds: float) -> None:
         self.function = function
         self.size = size
         self.timeout_seconds = timeout_seconds
@@ -287,13 +287,13 @@ class Pools:
             f.name: FunctionPool(
                 f, sizes[f.name], f.timeout_seconds * (1.0 if f.consumes else timeout_scale)
             )
-            for f in res.FUNCTIONS
+            for f in decl.FUNCTIONS
         }
 
-    def __getitem__(self, function: res.Function) -> FunctionPool:
+    def __getitem__(self, function: decl.Function) -> FunctionPool:
         return self.by_name[function.name]
 
-    def invoke(self, function: res.Function, event: dict[str, Any], context: LambdaContext) -> Any:
+    def invoke(self, function: decl.Function, event: dict[str, Any], context: LambdaContext) -> Any:
         return self[function].invoke(event, context)
 
     def close(self) -> None:

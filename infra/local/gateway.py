@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote
 
-from shared.core import resources as res
+from infra import declaration as decl
 
 log = logging.getLogger("local.gateway")
 Headers = Mapping[str, str] | list[tuple[str, str]]  # a list keeps repeated headers
@@ -60,7 +60,7 @@ class HttpResponse:
 EXTRA_MODULES_ENV = "WEBHOOKS_LOCAL_HANDLER_MODULES"
 
 
-def load_handler(function: res.Function) -> Handler:
+def load_handler(function: decl.Function) -> Handler:
     module = importlib.import_module(f"functions.{function.name}.handler")
     for extra in os.environ.get(EXTRA_MODULES_ENV, "").split(","):
         if extra.strip():
@@ -79,7 +79,7 @@ class Invoker(Protocol):
     """Runs one invocation of a function (local mode: in one of its containers)."""
 
     def invoke(
-        self, function: res.Function, event: dict[str, Any], context: LambdaContext
+        self, function: decl.Function, event: dict[str, Any], context: LambdaContext
     ) -> Any: ...
 
 
@@ -96,13 +96,13 @@ class InProcess:
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
 
-    def handler(self, function: res.Function) -> Handler:
+    def handler(self, function: decl.Function) -> Handler:
         """Import a function's handler on first use, as a Lambda cold start would."""
         if function.name not in self._handlers:
             self._handlers[function.name] = load_handler(function)
         return self._handlers[function.name]
 
-    def invoke(self, function: res.Function, event: dict[str, Any], context: LambdaContext) -> Any:
+    def invoke(self, function: decl.Function, event: dict[str, Any], context: LambdaContext) -> Any:
         try:
             return self.handler(function)(event, context)
         except Exception as error:
@@ -125,13 +125,13 @@ class Gateway:
     def __init__(self, invoker: Invoker | None = None) -> None:
         self.routes = [
             (route, _route_regex(route.path))
-            for route in res.ROUTES
-            if route.path != res.DEFAULT_ROUTE
+            for route in decl.ROUTES
+            if route.path != decl.DEFAULT_ROUTE
         ]
-        self.default = next((r for r in res.ROUTES if r.path == res.DEFAULT_ROUTE), None)
+        self.default = next((r for r in decl.ROUTES if r.path == decl.DEFAULT_ROUTE), None)
         self.invoker: Invoker = invoker or InProcess()
 
-    def match(self, method: str, path: str) -> tuple[res.Route, dict[str, str]] | None:
+    def match(self, method: str, path: str) -> tuple[decl.Route, dict[str, str]] | None:
         for route, regex in self.routes:  # specific routes are declared before the catch-all
             found = regex.match(path)
             if found and route.method in (method, "ANY"):
@@ -150,7 +150,7 @@ class Gateway:
         try:
             if route.authorized:
                 verdict = self.invoker.invoke(
-                    res.AUTHORIZER, authorizer_event(event), LambdaContext(res.AUTHORIZER.name)
+                    decl.AUTHORIZER, authorizer_event(event), LambdaContext(decl.AUTHORIZER.name)
                 )
                 if not verdict.get("isAuthorized"):
                     return HttpResponse(
@@ -169,7 +169,7 @@ def build_event(
     query: str,
     headers: Headers,
     body: bytes,
-    route: res.Route,
+    route: decl.Route,
     path_parameters: dict[str, str],
 ) -> dict[str, Any]:
     lowered: dict[str, str] = {}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from infra import declaration as decl
 from shared.core import resources as res
 
 ACCOUNT_ROLE_ARN = "arn:aws:iam::123456789012:role/serverless-webhooks-retry"
@@ -18,8 +19,8 @@ def provision(session: Any, prefix: str, admin_api_key: str) -> dict[str, str]:
     env: dict[str, str] = {}
     dynamodb = session.client("dynamodb")
     for table in res.TABLES:
-        name = res.resource_name(prefix, table.logical_id)
-        dynamodb.create_table(TableName=name, **res.dynamodb_table_spec(table))
+        name = decl.resource_name(prefix, table.logical_id)
+        dynamodb.create_table(TableName=name, **decl.dynamodb_table_spec(table))
         if table.ttl_attribute:
             dynamodb.update_time_to_live(
                 TableName=name,
@@ -30,7 +31,7 @@ def provision(session: Any, prefix: str, admin_api_key: str) -> dict[str, str]:
     sqs = session.client("sqs")
     for queue in res.QUEUES:
         dlq_url = sqs.create_queue(
-            QueueName=res.resource_name(prefix, queue.logical_id + "DLQ"),
+            QueueName=decl.resource_name(prefix, queue.logical_id + "DLQ"),
             Attributes={"MessageRetentionPeriod": str(queue.dlq_retention_days * 86400)},
         )["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
@@ -38,7 +39,7 @@ def provision(session: Any, prefix: str, admin_api_key: str) -> dict[str, str]:
         ]["QueueArn"]
         redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": queue.max_receive_count}
         url = sqs.create_queue(
-            QueueName=res.resource_name(prefix, queue.logical_id),
+            QueueName=decl.resource_name(prefix, queue.logical_id),
             Attributes={
                 "VisibilityTimeout": str(queue.visibility_timeout_seconds),
                 "RedrivePolicy": json.dumps(redrive),
@@ -47,13 +48,13 @@ def provision(session: Any, prefix: str, admin_api_key: str) -> dict[str, str]:
         env[queue.env_var] = url
         env[queue.dlq_env_var] = dlq_url
 
-    bucket = res.resource_name(prefix, "raw-bodies").lower()
+    bucket = decl.resource_name(prefix, "raw-bodies").lower()
     session.client("s3").create_bucket(Bucket=bucket)
     env[res.RAW_BODY_BUCKET_ENV] = bucket
 
-    definition = res.retry_state_machine_definition(env[res.DELIVERY_QUEUE.env_var])
+    definition = decl.retry_state_machine_definition(env[res.DELIVERY_QUEUE.env_var])
     machine = session.client("stepfunctions").create_state_machine(
-        name=res.resource_name(prefix, "RetryStateMachine"),
+        name=decl.resource_name(prefix, "RetryStateMachine"),
         definition=definition,
         roleArn=ACCOUNT_ROLE_ARN,
         type="STANDARD",

@@ -32,6 +32,7 @@ from urllib.parse import urlparse
 
 from botocore import handlers
 
+from infra import declaration as decl
 from shared.core import resources as res
 
 RECORD_ENV = "WEBHOOKS_RECORD_AWS_CALLS"
@@ -41,7 +42,7 @@ SECRET_SUFFIX = "Rnd6Ch"
 DEFAULT_ACCOUNT = "123456789012"  # moto's account; the check normalizes accounts anyway
 IAM_PREFIX = {"stepfunctions": "states"}
 FUNCTIONS_DIR = f"{Path(__file__).resolve().parents[2] / 'functions'}{os.sep}"
-FUNCTION_NAMES = frozenset(function.name for function in res.FUNCTIONS)
+FUNCTION_NAMES = frozenset(function.name for function in decl.FUNCTIONS)
 
 Permission = tuple[str, str]  # (IAM action, resource ARN)
 Attribution = Callable[[], str | None]

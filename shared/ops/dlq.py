@@ -27,7 +27,7 @@ from shared.core import clock
 from shared.core.aws import CLIENT_CONFIG, client
 from shared.core.config import settings
 from shared.core.errors import BatchIncomplete, BatchRefused, Conflict
-from shared.core.resources import API
+from shared.core.resources import API_TIMEOUT_SECONDS
 from shared.store import batch_retry
 from shared.store.queues import SEND_BATCH_LIMIT, batch_call, send_raw_batch
 
@@ -36,7 +36,7 @@ HOLD_SECONDS = 30  # outlasts the API's timeout: a request never receives a mess
 MAX_MESSAGES = 1000
 WAIT_SECONDS = 1  # long polling: SQS asks all its servers and answers once it has a message
 # The API function's timeout, less one AWS read timeout for the calls still in flight at the end.
-BUDGET_SECONDS = API.timeout_seconds - int(CLIENT_CONFIG.read_timeout)
+BUDGET_SECONDS = API_TIMEOUT_SECONDS - int(CLIENT_CONFIG.read_timeout)
 RECEIVE_SHARE = 0.5  # finding the messages may take this part of the budget; moving the rest
 MOVE_WORKERS = 8  # SendMessageBatch + DeleteMessageBatch pairs in flight at once
 # AWS allows one move task per queue at a time and refuses another with this code (the same a

@@ -20,6 +20,7 @@ import requests
 import standardwebhooks
 
 from functions.delivery_worker.handler import lambda_handler
+from infra import declaration as decl
 from infra.local.gateway import LambdaContext
 from infra.local.pollers import sqs_event
 from shared.core import resources as res
@@ -496,7 +497,7 @@ def test_tenant_isolation_on_outbound_routes(
 def in_process_worker(local: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """The delivery worker's handler in this process, on the local service's AWS emulator."""
     prefix = "serverless-webhooks"
-    env = {table.env_var: res.resource_name(prefix, table.logical_id) for table in res.TABLES}
+    env = {table.env_var: decl.resource_name(prefix, table.logical_id) for table in res.TABLES}
     for queue in res.QUEUES:
         env[queue.env_var] = local.queue_url(queue.logical_id)
         env[queue.dlq_env_var] = local.queue_url(queue.logical_id + "DLQ")
@@ -504,7 +505,7 @@ def in_process_worker(local: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[A
     env[res.RETRY_STATE_MACHINE_ENV] = next(
         m["stateMachineArn"] for m in machines if m["name"].startswith(prefix)
     )
-    env[res.RAW_BODY_BUCKET_ENV] = res.resource_name(prefix, "raw-bodies").lower()
+    env[res.RAW_BODY_BUCKET_ENV] = decl.resource_name(prefix, "raw-bodies").lower()
     env[res.ADMIN_KEY_SECRET_ENV] = f"{prefix}/admin-api-key"
     env[res.SECRET_PREFIX_ENV] = prefix
     env.update(

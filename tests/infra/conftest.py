@@ -17,10 +17,10 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
+from infra import declaration as decl
 from infra.app import build_app
 from infra.constructs.naming import stack_name
 from infra.stack import STACK_NAME, ServerlessWebhooksStack
-from shared.core import resources as res
 
 SKIP_BUNDLING: dict[str, Any] = {"aws:cdk:bundling-stacks": []}
 
@@ -54,7 +54,7 @@ class Synth:
         properties: dict[str, Any] = self.json["Resources"][logical_id]["Properties"]
         return properties
 
-    def function_id(self, spec: res.Function) -> str:
+    def function_id(self, spec: decl.Function) -> str:
         """Logical id of the Lambda function declared by `spec` (handlers are unique)."""
         (found,) = [
             logical_id
@@ -63,7 +63,7 @@ class Synth:
         ]
         return found
 
-    def role_statements(self, spec: res.Function) -> list[dict[str, Any]]:
+    def role_statements(self, spec: decl.Function) -> list[dict[str, Any]]:
         """Every statement of the function's role policies (its own role: one default policy)."""
         role = self.props(self.function_id(spec))["Role"]["Fn::GetAtt"][0]
         statements: list[dict[str, Any]] = []
@@ -72,7 +72,7 @@ class Synth:
                 statements += policy["Properties"]["PolicyDocument"]["Statement"]
         return statements
 
-    def grants(self, spec: res.Function) -> set[tuple[str, str]]:
+    def grants(self, spec: decl.Function) -> set[tuple[str, str]]:
         """(action, resource) pairs, resources rendered as compact JSON for matching."""
         pairs: set[tuple[str, str]] = set()
         for statement in self.role_statements(spec):

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from shared.core import resources as res
+from infra import declaration as decl
 
 pytestmark = pytest.mark.xdist_group("cdk")
 
@@ -19,7 +19,7 @@ def _routes(synth: Any) -> dict[str, dict[str, Any]]:
 
 
 def test_routes_are_the_declared_ones(synth: Any) -> None:
-    assert set(_routes(synth)) == {r.key for r in res.ROUTES}
+    assert set(_routes(synth)) == {r.key for r in decl.ROUTES}
 
 
 def test_only_the_management_api_is_authorized(synth: Any) -> None:
@@ -31,7 +31,7 @@ def test_only_the_management_api_is_authorized(synth: Any) -> None:
         and route.get("AuthorizerId") == synth.ref(authorizer_id)
     }
     assert authorized == {"ANY /v1/{proxy+}"}
-    assert authorized == {r.key for r in res.ROUTES if r.authorized}
+    assert authorized == {r.key for r in decl.ROUTES if r.authorized}
     for key, route in _routes(synth).items():
         if key not in authorized:
             assert route.get("AuthorizationType", "NONE") == "NONE"
@@ -41,7 +41,7 @@ def test_only_the_management_api_is_authorized(synth: Any) -> None:
 def test_each_route_reaches_its_function(synth: Any) -> None:
     integrations = synth.resources("AWS::ApiGatewayV2::Integration")
     routes = _routes(synth)
-    for route in res.ROUTES:
+    for route in decl.ROUTES:
         target = routes[route.key]["Target"]["Fn::Join"][1][1]
         integration = integrations[target["Ref"]]["Properties"]
         assert integration["IntegrationType"] == "AWS_PROXY"
@@ -57,7 +57,7 @@ def test_lambda_authorizer_accepts_either_header(synth: Any) -> None:
     assert props["AuthorizerPayloadFormatVersion"] == "2.0"
     assert props["AuthorizerResultTtlInSeconds"] == 0
     assert not props.get("IdentitySource")  # x-api-key or Authorization: neither is required
-    authorizer_fn = synth.function_id(res.AUTHORIZER)
+    authorizer_fn = synth.function_id(decl.AUTHORIZER)
     assert synth.arn(authorizer_fn) in props["AuthorizerUri"]["Fn::Join"][1]
 
 

@@ -11,6 +11,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_lambda as lambda_
 
+from infra import declaration as decl
 from infra.bundling import (
     LAMBDA_RUNTIME,
     REPO_ROOT,
@@ -21,7 +22,6 @@ from infra.bundling import (
     prune_runtime_provided,
     runtime_requirements,
 )
-from shared.core import resources as res
 
 pytestmark = pytest.mark.xdist_group("cdk")
 
@@ -113,7 +113,7 @@ def test_missing_handler_fails_the_bundle(tmp_path: Path) -> None:
 
 def test_cdk_bundles_a_function_locally(tmp_path: Path) -> None:
     """Through CDK and jsii (bundling on, no Docker), for the smallest real function."""
-    spec = res.AUTHORIZER
+    spec = decl.AUTHORIZER
     if not (REPO_ROOT / "functions" / spec.name / "handler.py").is_file():
         pytest.skip(f"functions/{spec.name}/handler.py not written yet")
     app = cdk.App(outdir=str(tmp_path / "cdk.out"))
@@ -144,8 +144,8 @@ def _imported_modules(path: Path) -> set[str]:
     return modules
 
 
-@pytest.mark.parametrize("spec", res.FUNCTIONS, ids=lambda f: f.name)
-def test_function_code_imports_only_what_its_asset_holds(spec: res.Function) -> None:
+@pytest.mark.parametrize("spec", decl.FUNCTIONS, ids=lambda f: f.name)
+def test_function_code_imports_only_what_its_asset_holds(spec: decl.Function) -> None:
     """An asset holds shared/ and its own folder: importing another function would fail in AWS."""
     bundler = FunctionCodeBundler(spec.name)
     if not bundler.handler_dir.is_dir():

@@ -10,20 +10,21 @@ from typing import Any
 
 import pytest
 
+from infra import declaration as decl
 from shared.core import resources as res
 
 pytestmark = pytest.mark.xdist_group("cdk")
 
-CONSUMERS = [spec for spec in res.FUNCTIONS if spec.consumes is not None]
+CONSUMERS = [spec for spec in decl.FUNCTIONS if spec.consumes is not None]
 WORKERS = pytest.mark.parametrize("spec", CONSUMERS, ids=lambda f: f.name)
 
 
-def _consumed(spec: res.Function) -> res.Queue:
+def _consumed(spec: decl.Function) -> res.Queue:
     assert spec.consumes is not None
     return spec.consumes
 
 
-def _mapping(synth: Any, spec: res.Function) -> dict[str, Any]:
+def _mapping(synth: Any, spec: decl.Function) -> dict[str, Any]:
     queue_arn = synth.arn(_consumed(spec).logical_id)
     (found,) = [
         m["Properties"]
@@ -42,7 +43,7 @@ def _functions_by_handler(template: dict[str, Any]) -> dict[str, dict[str, Any]]
 
 
 @WORKERS
-def test_visibility_timeout_covers_the_function_timeout(synth: Any, spec: res.Function) -> None:
+def test_visibility_timeout_covers_the_function_timeout(synth: Any, spec: decl.Function) -> None:
     """A hard rule: CloudFormation refuses an SQS event source mapping whose queue's visibility
     timeout is shorter than the function's timeout (moto accepts it)."""
     visibility = synth.props(_consumed(spec).logical_id)["VisibilityTimeout"]
@@ -51,7 +52,7 @@ def test_visibility_timeout_covers_the_function_timeout(synth: Any, spec: res.Fu
 
 @WORKERS
 def test_visibility_timeout_is_six_times_the_function_timeout_or_says_why(
-    synth: Any, spec: res.Function
+    synth: Any, spec: decl.Function
 ) -> None:
     """AWS: at least 6 x the function timeout (plus any batching window), so a batch outlives the
     mapping's retries of a throttled invocation; a queue below it carries its written reason."""
@@ -66,7 +67,7 @@ def test_visibility_timeout_is_six_times_the_function_timeout_or_says_why(
 
 @WORKERS
 def test_event_source_mapping_has_the_declared_maximum_concurrency(
-    synth: Any, spec: res.Function
+    synth: Any, spec: decl.Function
 ) -> None:
     assert _mapping(synth, spec)["ScalingConfig"] == {
         "MaximumConcurrency": _consumed(spec).max_concurrency
@@ -82,7 +83,7 @@ def test_queue_declarations_refuse_an_invalid_maximum_concurrency() -> None:
 def test_nothing_is_reserved_by_default(synth: Any) -> None:
     """A reservation must leave 100 unreserved executions, which a new account (limit 10) does
     not have: the default stack reserves nothing and deploys there."""
-    for spec in res.FUNCTIONS:
+    for spec in decl.FUNCTIONS:
         assert "ReservedConcurrentExecutions" not in synth.props(synth.function_id(spec))
 
 
@@ -90,7 +91,7 @@ def test_reserved_worker_concurrency_on_request(stages: dict[str, dict[str, Any]
     """`-c reserve_worker_concurrency=true` reserves exactly each worker's maximum concurrency:
     never below what its event source may invoke (that would throttle), the API untouched."""
     functions = _functions_by_handler(stages["prod"])
-    for spec in res.FUNCTIONS:
+    for spec in decl.FUNCTIONS:
         reserved = functions[spec.handler].get("ReservedConcurrentExecutions")
         expected = spec.consumes.max_concurrency if spec.consumes is not None else None
         assert reserved == expected, spec.name

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from infra import declaration as decl
 from infra.constructs.naming import METRICS_NAMESPACE, SERVICE_NAME
 from infra.constructs.permissions import TABLE_READS, TABLE_WRITES
 from shared.core import resources as res
@@ -17,7 +18,7 @@ SECRET_PREFIX = "serverless-webhooks"
 QUEUE_IDS = {q.env_var: q.logical_id for q in res.QUEUES} | {
     q.dlq_env_var: f"{q.logical_id}DLQ" for q in res.QUEUES
 }
-FUNCTIONS = pytest.mark.parametrize("spec", res.FUNCTIONS, ids=lambda f: f.name)
+FUNCTIONS = pytest.mark.parametrize("spec", decl.FUNCTIONS, ids=lambda f: f.name)
 
 
 def _ids(synth: Any) -> dict[str, str]:
@@ -30,7 +31,7 @@ def _ids(synth: Any) -> dict[str, str]:
     }
 
 
-def _queue_env(spec: res.Function) -> set[str]:
+def _queue_env(spec: decl.Function) -> set[str]:
     names = set(spec.sends_to)
     if spec.consumes:
         names |= {spec.consumes.env_var, spec.consumes.dlq_env_var}
@@ -40,13 +41,13 @@ def _queue_env(spec: res.Function) -> set[str]:
 
 
 def test_one_function_per_declaration(synth: Any) -> None:
-    assert len(synth.resources("AWS::Lambda::Function")) == len(res.FUNCTIONS)
-    for spec in res.FUNCTIONS:
+    assert len(synth.resources("AWS::Lambda::Function")) == len(decl.FUNCTIONS)
+    for spec in decl.FUNCTIONS:
         synth.function_id(spec)  # exactly one function has the declared handler
 
 
 @FUNCTIONS
-def test_function_settings(synth: Any, spec: res.Function) -> None:
+def test_function_settings(synth: Any, spec: decl.Function) -> None:
     props = synth.props(synth.function_id(spec))
     assert props["Runtime"] == "python3.12"
     assert props["Architectures"] == ["x86_64"]
@@ -61,7 +62,7 @@ def test_function_settings(synth: Any, spec: res.Function) -> None:
 
 
 @FUNCTIONS
-def test_function_environment(synth: Any, spec: res.Function) -> None:
+def test_function_environment(synth: Any, spec: decl.Function) -> None:
     env = synth.props(synth.function_id(spec))["Environment"]["Variables"]
     ids = _ids(synth)
     tables = {t for t in res.TABLES if t in spec.reads_tables or t in spec.writes_tables}
@@ -90,7 +91,7 @@ def _mentions(grants: set[tuple[str, str]], prefix: str, text: str) -> set[str]:
 
 
 @FUNCTIONS
-def test_table_grants(synth: Any, spec: res.Function) -> None:
+def test_table_grants(synth: Any, spec: decl.Function) -> None:
     grants = synth.grants(spec)
     for table in res.TABLES:
         arn = synth.arn(table.logical_id)
@@ -104,7 +105,7 @@ def test_table_grants(synth: Any, spec: res.Function) -> None:
 
 
 @FUNCTIONS
-def test_queue_grants(synth: Any, spec: res.Function) -> None:
+def test_queue_grants(synth: Any, spec: decl.Function) -> None:
     grants = synth.grants(spec)
     dlq_env_vars = {q.dlq_env_var for q in res.QUEUES}
     for env_var, logical_id in QUEUE_IDS.items():
@@ -118,7 +119,7 @@ def test_queue_grants(synth: Any, spec: res.Function) -> None:
 
 
 @FUNCTIONS
-def test_secret_grants(synth: Any, spec: res.Function) -> None:
+def test_secret_grants(synth: Any, spec: decl.Function) -> None:
     grants = synth.grants(spec)
     for kind, level in (("users", spec.user_secrets), ("sources", spec.source_secrets)):
         pattern = f":secret:{SECRET_PREFIX}/{kind}/*"
@@ -131,7 +132,7 @@ def test_secret_grants(synth: Any, spec: res.Function) -> None:
 
 
 @FUNCTIONS
-def test_bucket_and_state_machine_grants(synth: Any, spec: res.Function) -> None:
+def test_bucket_and_state_machine_grants(synth: Any, spec: decl.Function) -> None:
     grants = synth.grants(spec)
     ids = _ids(synth)
     objects = {"Fn::Join": ["", [synth.arn(ids["bucket"]), "/*"]]}
@@ -143,7 +144,7 @@ def test_bucket_and_state_machine_grants(synth: Any, spec: res.Function) -> None
 
 
 @FUNCTIONS
-def test_role_is_the_functions_own(synth: Any, spec: res.Function) -> None:
+def test_role_is_the_functions_own(synth: Any, spec: decl.Function) -> None:
     props = synth.props(synth.function_id(spec))
     role = synth.props(props["Role"]["Fn::GetAtt"][0])
     assert "ManagedPolicyArns" not in role
@@ -155,7 +156,7 @@ def test_role_is_the_functions_own(synth: Any, spec: res.Function) -> None:
 
 def test_event_source_mappings_report_batch_item_failures(synth: Any) -> None:
     mappings = synth.resources("AWS::Lambda::EventSourceMapping").values()
-    consumers = [spec for spec in res.FUNCTIONS if spec.consumes]
+    consumers = [spec for spec in decl.FUNCTIONS if spec.consumes]
     assert len(mappings) == len(consumers)
     by_queue = {json.dumps(m["Properties"]["EventSourceArn"]): m["Properties"] for m in mappings}
     for spec in consumers:

@@ -10,6 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from infra import declaration as decl
 from infra.local.provision import provision
 from shared.core import resources as res
 
@@ -90,5 +91,5 @@ def test_functions_read_the_same_variables(synth: Any, local: tuple[Any, dict[st
         "PUBLIC_BASE_URL",
         "POWERTOOLS_SERVICE_NAME",
         "POWERTOOLS_METRICS_NAMESPACE",
-    } | {name for spec in res.FUNCTIONS for name, _ in spec.settings}
+    } | {name for spec in decl.FUNCTIONS for name, _ in spec.settings}
     assert cfn_names - set_only_by_the_stack == set(env)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
+from infra import declaration as decl
 from infra.constructs.wildcards import LOG_DELIVERY_ACTIONS, XRAY_ACTIONS
 from shared.core import resources as res
 
@@ -66,9 +67,9 @@ def test_state_machine_is_the_shared_definition(synth: Any) -> None:
     """CloudFormation fills the placeholder at deploy time (DefinitionSubstitutions)."""
     _, props = _state_machine(synth)
     assert props["StateMachineType"] == "STANDARD"
-    assert props["DefinitionString"] == res.retry_state_machine_definition()
+    assert props["DefinitionString"] == decl.retry_state_machine_definition()
     assert props["DefinitionSubstitutions"] == {
-        res.STATE_MACHINE_QUEUE_PLACEHOLDER: synth.ref(res.DELIVERY_QUEUE.logical_id)
+        decl.STATE_MACHINE_QUEUE_PLACEHOLDER: synth.ref(res.DELIVERY_QUEUE.logical_id)
     }
     definition = json.loads(props["DefinitionString"])
     states = definition["States"].values()

@@ -9,6 +9,7 @@ import pytest
 from aws_cdk import Stack
 from aws_cdk.assertions import Match, Template
 
+from infra import declaration as decl
 from infra.app import build_app
 from infra.constructs.naming import METRICS_NAMESPACE, SERVICE_NAME
 from infra.stack import STACK_NAME
@@ -97,7 +98,7 @@ def test_dashboard(synth: Any) -> None:
         "p99",
     ):
         assert needle in body, needle
-    for spec in res.FUNCTIONS:
+    for spec in decl.FUNCTIONS:
         assert f"{spec.name} duration" in body
 
 

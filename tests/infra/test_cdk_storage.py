@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
+from infra import declaration as decl
 from shared.core import resources as res
 
 pytestmark = pytest.mark.xdist_group("cdk")
@@ -20,7 +21,7 @@ def test_one_table_per_declaration(synth: Any) -> None:
 def test_table_keys_indexes_and_settings(synth: Any, table: res.Table) -> None:
     resource = synth.json["Resources"][table.logical_id]
     props = resource["Properties"]
-    spec: dict[str, Any] = res.dynamodb_table_spec(table)
+    spec: dict[str, Any] = decl.dynamodb_table_spec(table)
     assert props["KeySchema"] == spec["KeySchema"]
     assert sorted(props["AttributeDefinitions"], key=str) == sorted(
         spec["AttributeDefinitions"], key=str

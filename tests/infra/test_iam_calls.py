@@ -24,10 +24,10 @@ from pathlib import Path
 import boto3
 import pytest
 
+from infra import declaration as decl
 from infra.constructs.permissions import KEPT_WITHOUT_A_TEST_CALL, KeptGrant
 from infra.local.provision import provision
 from infra.local.recorder import read_records
-from shared.core import resources as res
 from tests.infra.conftest import Synth
 from tests.support.aws_call_recording import recordings_dir
 from tests.support.iam_policies import (
@@ -57,7 +57,7 @@ def calls() -> list[Call]:
 def role_grants(synth: Synth) -> list[Grant]:
     return [
         grant
-        for spec in res.FUNCTIONS
+        for spec in decl.FUNCTIONS
         for grant in grants_of(synth.role_statements(spec), spec.name)
     ]
 
@@ -88,7 +88,7 @@ def test_the_suite_recorded_calls_of_every_function(calls: list[Call]) -> None:
     directory = recordings_dir()
     assert directory is not None
     recorded = {call.function for call in calls}
-    assert recorded == {spec.name for spec in res.FUNCTIONS}, "functions without a recorded call"
+    assert recorded == {spec.name for spec in decl.FUNCTIONS}, "functions without a recorded call"
     files = [path.name for path in Path(directory).glob("*.jsonl")]
     assert any(not name.startswith("tests-") for name in files), (
         f"no local mode container recorded its calls ({files}): is the variable passed on?"

@@ -12,8 +12,9 @@ import math
 
 import pytest
 
+from infra.declaration import DELIVERY_WORKER
 from shared.core import batch, config
-from shared.core.resources import DELIVERY_QUEUE, DELIVERY_WORKER
+from shared.core.resources import DELIVERY_QUEUE
 from shared.outbound import http_sender
 
 # The AWS calls around one send (load, sign, record, schedule the retry or dead-letter): well

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from infra.declaration import API
 from shared.core.aws import CLIENT_CONFIG, client
 from shared.core.config import settings
-from shared.core.resources import API
 from shared.ops import dlq
 from tests.conftest import ADMIN_KEY
 from tests.support.api import InProcessApi, Reply

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
+from infra import declaration as decl
 from infra.local.gateway import Gateway, build_event
-from shared.core import resources as res
 
 DOCUMENTED_SAMPLE: dict[str, Any] = {
     "version": "2.0",
@@ -135,7 +135,7 @@ def test_an_authorizer_that_fails_is_answered_as_api_gateway_answers() -> None:
     """HTTP API: a Lambda authorizer that errors → 500 `{"message":"Internal Server Error"}`."""
 
     class FailingAuthorizer:
-        def invoke(self, function: res.Function, event: dict[str, Any], context: Any) -> Any:
+        def invoke(self, function: decl.Function, event: dict[str, Any], context: Any) -> Any:
             from infra.local.gateway import FunctionFailed
 
             raise FunctionFailed(function.name)

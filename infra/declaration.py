@@ -1,0 +1,224 @@
+"""The one declaration of functions (and what each may touch), routes, the retry state machine
+and the tables' CreateTable arguments: what only CDK, local mode, the IAM statements and cdk-nag
+need. Tables, queues and environment variable names, which Lambda code needs too, are in
+shared/core/resources.py; this module builds on them, so there is still one declaration.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from shared.core.resources import (
+    API_KEYS,
+    API_TIMEOUT_SECONDS,
+    DEDUPE,
+    DELIVERIES,
+    DELIVERY_QUEUE,
+    EVENTS,
+    INBOUND_QUEUE,
+    SOURCES,
+    TABLES,
+    WEBHOOKS,
+    Queue,
+    Table,
+)
+
+# The retry schedule's state machine: a Wait state whose length comes from the input, then the
+# SQS service integration puts the delivery message back on the delivery queue. Only Wait and an
+# SQS task, so moto executes the very same definition locally (it cannot run Lambda tasks).
+STATE_MACHINE_QUEUE_PLACEHOLDER = "DeliveryQueueUrl"
+RETRY_STATE_MACHINE_DEFINITION: dict[str, object] = {
+    "Comment": "Waits out a delivery's retry delay, then re-queues the delivery message.",
+    "StartAt": "WaitForRetry",
+    "States": {
+        "WaitForRetry": {"Type": "Wait", "SecondsPath": "$.delay_seconds", "Next": "Requeue"},
+        "Requeue": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::sqs:sendMessage",
+            "Parameters": {
+                "QueueUrl": "${" + STATE_MACHINE_QUEUE_PLACEHOLDER + "}",
+                "MessageBody.$": "$.message",
+            },
+            "Retry": [
+                {
+                    "ErrorEquals": ["States.ALL"],
+                    "IntervalSeconds": 2,
+                    "MaxAttempts": 6,
+                    "BackoffRate": 2.0,
+                }
+            ],
+            "End": True,
+        },
+    },
+}
+
+
+def retry_state_machine_definition(delivery_queue_url: str | None = None) -> str:
+    """The definition as JSON: the queue placeholder filled (local mode) or kept (CDK)."""
+    text = json.dumps(RETRY_STATE_MACHINE_DEFINITION, indent=2)
+    if delivery_queue_url is not None:
+        text = text.replace("${" + STATE_MACHINE_QUEUE_PLACEHOLDER + "}", delivery_queue_url)
+    return text
+
+
+def resource_name(prefix: str, logical_id: str) -> str:
+    """Physical name used locally (CDK lets CloudFormation name things)."""
+    return f"{prefix}-{logical_id}"
+
+
+@dataclass(frozen=True)
+class Function:
+    """A Lambda function: its folder under functions/ and what it may touch (least privilege)."""
+
+    name: str
+    memory_mb: int
+    timeout_seconds: int
+    reads_tables: tuple[Table, ...] = ()
+    writes_tables: tuple[Table, ...] = ()
+    sends_to: tuple[str, ...] = ()  # queue env var names it sends to
+    consumes: Queue | None = None  # the queue whose event source mapping invokes it
+    manages_dlqs: bool = False  # peek and redrive the DLQs (admin routes)
+    user_secrets: str = ""  # "", "read" or "write" on per-user signing secrets
+    source_secrets: str = ""  # "", "read" or "write" on per-source provider secrets
+    reads_admin_secret: bool = False
+    raw_bodies: str = ""  # "", "read", "write" or "read_write" on the raw body bucket
+    starts_retries: bool = False  # may start executions of the retry state machine
+    settings: tuple[tuple[str, str], ...] = ()  # fixed environment settings of this function
+
+    @property
+    def handler(self) -> str:
+        return f"functions.{self.name}.handler.lambda_handler"
+
+
+AUTHORIZER = Function(
+    "authorizer",
+    memory_mb=256,
+    timeout_seconds=5,
+    reads_tables=(API_KEYS,),
+    reads_admin_secret=True,
+)
+API = Function(
+    "api",
+    memory_mb=512,
+    timeout_seconds=API_TIMEOUT_SECONDS,
+    reads_tables=TABLES,
+    writes_tables=TABLES,
+    sends_to=(DELIVERY_QUEUE.env_var, INBOUND_QUEUE.env_var),
+    manages_dlqs=True,
+    user_secrets="write",
+    source_secrets="write",
+    # Pagination cursors are signed with a key derived from it (shared/store/cursors.py); the API
+    # already creates admin keys, so reading the bootstrap one grants it nothing new.
+    reads_admin_secret=True,
+    raw_bodies="read",
+    # "Redrive all" uses SQS StartMessageMoveTask on AWS (moto lacks it; local mode leaves it off).
+    settings=(("WEBHOOKS_DLQ_MOVE_TASK", "1"),),
+)
+INBOUND = Function(
+    "inbound",
+    memory_mb=512,
+    timeout_seconds=10,
+    reads_tables=(SOURCES, DEDUPE),  # a duplicate's answer reads the first claim's event id
+    writes_tables=(DEDUPE, EVENTS),
+    sends_to=(INBOUND_QUEUE.env_var,),
+    source_secrets="read",
+    raw_bodies="write",
+)
+DELIVERY_WORKER = Function(
+    "delivery_worker",
+    memory_mb=512,
+    # One batch: one 30 s delivery deadline (its records run at once) + 30 s for its AWS calls.
+    timeout_seconds=60,
+    reads_tables=(WEBHOOKS, EVENTS, DELIVERIES),
+    writes_tables=(WEBHOOKS, DELIVERIES),
+    sends_to=(DELIVERY_QUEUE.dlq_env_var,),
+    consumes=DELIVERY_QUEUE,
+    user_secrets="read",
+    raw_bodies="read",
+    starts_retries=True,
+)
+INBOUND_PROCESSOR = Function(
+    "inbound_processor",
+    memory_mb=512,
+    timeout_seconds=50,
+    reads_tables=(SOURCES, EVENTS),
+    writes_tables=(EVENTS, DELIVERIES),
+    sends_to=(DELIVERY_QUEUE.env_var,),
+    consumes=INBOUND_QUEUE,
+    raw_bodies="read",
+)
+# Concurrency. The queue workers run at most their queue's `max_concurrency` at once, so however
+# busy they are, the rest of the account's pool stays free for the API, the authorizer and the
+# inbound endpoint. Nothing is reserved by default: AWS only lets a function reserve what leaves
+# at least 100 unreserved executions in the account
+# (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html), so on a new
+# account (limit 10 until raised) any reservation makes the deploy fail. On an account with room,
+# `cdk deploy -c reserve_worker_concurrency=true` also reserves each worker's max_concurrency,
+# guaranteeing the workers their share while the API is busy. A limit not well above the
+# workers' sum (a new account's 10) must be raised before real traffic (Service Quotas,
+# "Concurrent executions"): below it, busy workers can still take the whole pool.
+FUNCTIONS: tuple[Function, ...] = (AUTHORIZER, API, INBOUND, DELIVERY_WORKER, INBOUND_PROCESSOR)
+
+
+@dataclass(frozen=True)
+class Route:
+    """An HTTP API route; `authorized` routes run the Lambda authorizer first."""
+
+    method: str
+    path: str
+    function: Function
+    authorized: bool
+
+    @property
+    def key(self) -> str:
+        """The route key API Gateway uses (`$default` catches what no other route matches)."""
+        return DEFAULT_ROUTE if self.path == DEFAULT_ROUTE else f"{self.method} {self.path}"
+
+
+DEFAULT_ROUTE = "$default"
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/health", API, authorized=False),
+    Route("GET", "/v1/openapi.json", API, authorized=False),
+    Route("GET", "/v1/docs", API, authorized=False),
+    Route("POST", "/inbound/{source_id}", INBOUND, authorized=False),
+    Route("ANY", "/v1/{proxy+}", API, authorized=True),
+    # Anything else (an unknown path, GET on the inbound URL) gets the API's JSON 404 instead of
+    # API Gateway's bare `{"message":"Not Found"}`.
+    Route("ANY", DEFAULT_ROUTE, API, authorized=False),
+)
+
+
+def dynamodb_table_spec(table: Table) -> dict[str, object]:
+    """CreateTable arguments (less the name) shared by local mode and the CDK comparison test."""
+    attributes = {table.partition_key}
+    key_schema = [{"AttributeName": table.partition_key, "KeyType": "HASH"}]
+    if table.sort_key:
+        attributes.add(table.sort_key)
+        key_schema.append({"AttributeName": table.sort_key, "KeyType": "RANGE"})
+    indexes = []
+    for index in table.indexes:
+        attributes.add(index.partition_key)
+        index_keys = [{"AttributeName": index.partition_key, "KeyType": "HASH"}]
+        if index.sort_key:
+            attributes.add(index.sort_key)
+            index_keys.append({"AttributeName": index.sort_key, "KeyType": "RANGE"})
+        indexes.append(
+            {
+                "IndexName": index.name,
+                "KeySchema": index_keys,
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        )
+    spec: dict[str, object] = {
+        "KeySchema": key_schema,
+        "AttributeDefinitions": [
+            {"AttributeName": name, "AttributeType": "S"} for name in sorted(attributes)
+        ],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    if indexes:
+        spec["GlobalSecondaryIndexes"] = indexes
+    return spec
