@@ -8,7 +8,7 @@ Context (`-c key=value` or cdk.json):
   without it the stack is `ServerlessWebhooks`.
 - `alarm_email`: an address subscribed to the alarm topic.
 - `reserve_worker_concurrency`: `true` reserves each queue worker's maximum concurrency
-  (see shared/core/resources.py for why it is off by default).
+  (see infra/declaration.py for why it is off by default).
 """
 
 from __future__ import annotations

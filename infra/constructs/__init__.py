@@ -1,2 +1,1 @@
-"""The stack's building blocks, one construct per concern, each derived from
-shared.core.resources."""
+"""The stack's building blocks, one construct per concern, each from infra/declaration.py."""

@@ -1,6 +1,6 @@
 """What one function may touch, and the environment variables that tell it where.
 
-Everything follows the least-privilege flags of its `shared.core.resources.Function` declaration; a
+Everything follows the least-privilege flags of its `infra.declaration.Function` declaration; a
 flag that is off grants nothing and sets no variable. The actions granted are the ones the
 function's code calls (infra/constructs/permissions.py), as explicit statements: CDK's `grant*`
 helpers add actions we never use.

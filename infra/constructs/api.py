@@ -1,4 +1,4 @@
-"""The HTTP API: routes from shared.core.resources.ROUTES, a Lambda authorizer on private ones."""
+"""The HTTP API: routes from infra.declaration.ROUTES, a Lambda authorizer on private ones."""
 
 from __future__ import annotations
 

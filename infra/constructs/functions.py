@@ -1,4 +1,4 @@
-"""One Lambda function per shared.core.resources.FUNCTIONS entry, all on one dependency layer."""
+"""One Lambda function per infra.declaration.FUNCTIONS entry, all on one dependency layer."""
 
 from __future__ import annotations
 
@@ -101,7 +101,7 @@ class Functions(Construct):
         )
 
     def _reserved_concurrency(self, spec: decl.Function) -> int | None:
-        """None (see shared/core/resources.py), or on request the worker's event source maximum: the
+        """None (see infra/declaration.py), or on request the worker's event source maximum: the
         mapping then never invokes more than the function may run, so it is never throttled."""
         if not self.reserve_worker_concurrency or spec.consumes is None:
             return None

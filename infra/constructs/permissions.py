@@ -1,6 +1,6 @@
 """The AWS actions each function's code performs: what its role is granted, and nothing more.
 
-shared.core.resources declares what a function may touch (tables it reads or writes, queues,
+infra.declaration declares what a function may touch (tables it reads or writes, queues,
 secrets, the bucket, the state machine); this module narrows each of those to the actions the
 code calls, in place of CDK's `grant*` helpers, which add actions we never use (Scan, GetRecords,
 s3:List*, DescribeSecret, sends to the DLQs, ...).

@@ -1,6 +1,6 @@
 """The Standard state machine that waits out a delivery's retry delay, then re-queues it.
 
-Its definition comes verbatim from shared.core.resources (the same JSON local mode runs in moto);
+Its definition comes verbatim from infra.declaration (the same JSON local mode runs in moto);
 only the delivery queue URL is substituted here.
 """
 

@@ -1,6 +1,6 @@
 """An HTTP API (payload 2.0) stand-in: request → authorizer → function → response.
 
-Routes come from `shared.core.resources.ROUTES`, the same list the CDK stack turns into API routes.
+Routes come from `infra.declaration.ROUTES`, the same list the CDK stack turns into API routes.
 Bodies are passed exactly: non-text bodies are base64-encoded as API Gateway does.
 """
 

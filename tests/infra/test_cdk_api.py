@@ -1,4 +1,4 @@
-"""HTTP API routes from shared.core.resources.ROUTES; only `/v1/{proxy+}` runs the authorizer."""
+"""HTTP API routes from infra.declaration.ROUTES; only `/v1/{proxy+}` runs the authorizer."""
 
 from __future__ import annotations
 
