@@ -20,11 +20,17 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.api.context import acting_user, principal_from_context, requested_user
-from functions.api.responses import JSON, error_response, json_response, validation_details
+from functions.api.responses import (
+    JSON,
+    error_response,
+    json_response,
+    status_of,
+    validation_details,
+)
 from functions.api.routes import admin, deliveries, events, secret, sources, webhooks
 from shared import __version__
 from shared.core.errors import (
-    ApiError,
+    DomainError,
     Forbidden,
     InvalidRequest,
     NotFound,
@@ -115,8 +121,8 @@ def health() -> Response[str]:
     return json_response(200, {"status": "ok", "version": __version__})
 
 
-@app.exception_handler(ApiError)
-def handle_api_error(error: ApiError) -> Response[str]:
+@app.exception_handler(DomainError)
+def handle_api_error(error: DomainError) -> Response[str]:
     return error_response(error)
 
 
@@ -160,14 +166,14 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     refused = refused_before_routing(event)
     if refused is not None:
         return {
-            "statusCode": refused.status,
+            "statusCode": status_of(refused),
             "headers": {"Content-Type": "application/json"},
             "body": json.dumps(refused.body()),
         }
     return app.resolve(event, context)
 
 
-def refused_before_routing(event: dict[str, Any]) -> ApiError | None:
+def refused_before_routing(event: dict[str, Any]) -> DomainError | None:
     """What must be answered before the body is even validated, in this order:
     401 (no or bad key) and 403 (admin routes, or a user key naming another user) first, then
     413, then a body that is not text."""
@@ -186,11 +192,11 @@ def refused_before_routing(event: dict[str, Any]) -> ApiError | None:
     return None
 
 
-def _refused_caller(event: dict[str, Any], authorizer: dict[str, Any]) -> ApiError | None:
+def _refused_caller(event: dict[str, Any], authorizer: dict[str, Any]) -> DomainError | None:
     """Who may not call this at all: a caller's right comes before the validity of its input."""
     try:
         caller = principal_from_context(authorizer)
-    except ApiError as refused:
+    except DomainError as refused:
         return refused
     admin_route = str(event.get("rawPath", "")).startswith("/v1/admin/")
     if admin_route and not caller.is_admin:

@@ -7,7 +7,17 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from shared.core.errors import ApiError
+from shared.core.errors import (
+    BatchRefused,
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    Unauthorized,
+)
 
 JSON = "application/json"
 
@@ -21,8 +31,29 @@ def no_content() -> Response[str]:
     return Response(status_code=204, content_type=None, body="")
 
 
-def error_response(error: ApiError) -> Response[str]:
-    return json_response(error.status, error.body())
+# Each domain error's HTTP status (a subclass takes its nearest listed ancestor's: BatchIncomplete
+# is a ServiceUnavailable); anything else listed nowhere is a 400.
+STATUS: dict[type[DomainError], int] = {
+    InvalidRequest: 422,
+    Unauthorized: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    PayloadTooLarge: 413,
+    ServiceUnavailable: 503,
+    BatchRefused: 500,
+}
+
+
+def status_of(error: DomainError) -> int:
+    for kind in type(error).__mro__:
+        if kind in STATUS:
+            return STATUS[kind]
+    return 400
+
+
+def error_response(error: DomainError) -> Response[str]:
+    return json_response(status_of(error), error.body())
 
 
 def validation_details(errors: list[Any]) -> list[dict[str, str]]:

@@ -1,12 +1,12 @@
-"""Errors every layer may raise; the API maps them to its JSON error shape (docs/openapi.json)."""
+"""Domain errors every layer may raise. They carry a machine-readable code and a message, never
+an HTTP status: functions/api/responses.py maps each to its status, in one place."""
 
 from __future__ import annotations
 
 from typing import Any
 
 
-class ApiError(Exception):
-    status = 400
+class DomainError(Exception):
     code = "bad_request"
 
     def __init__(
@@ -25,38 +25,31 @@ class ApiError(Exception):
         return {"error": error}
 
 
-class InvalidRequest(ApiError):
-    status = 422
+class InvalidRequest(DomainError):
     code = "validation_error"
 
 
-class Unauthorized(ApiError):
-    status = 401
+class Unauthorized(DomainError):
     code = "unauthorized"
 
 
-class Forbidden(ApiError):
-    status = 403
+class Forbidden(DomainError):
     code = "forbidden"
 
 
-class NotFound(ApiError):
-    status = 404
+class NotFound(DomainError):
     code = "not_found"
 
 
-class Conflict(ApiError):
-    status = 409
+class Conflict(DomainError):
     code = "conflict"
 
 
-class PayloadTooLarge(ApiError):
-    status = 413
+class PayloadTooLarge(DomainError):
     code = "payload_too_large"
 
 
-class ServiceUnavailable(ApiError):
-    status = 503
+class ServiceUnavailable(DomainError):
     code = "service_unavailable"
 
 
@@ -75,14 +68,13 @@ class BatchIncomplete(ServiceUnavailable):
         return f"{self.call}: {self.left} item(s) left undone after every re-send"
 
 
-class BatchRefused(ApiError):
+class BatchRefused(DomainError):
     """AWS refused entries of a batch call as invalid (a sender fault): re-sending cannot help.
 
-    A 500 (the request we built was wrong). `refused` maps each refused entry's id to AWS's
-    error code, for the logs; the answer names no entry.
+    An internal error (the request we built was wrong). `refused` maps each refused entry's id
+    to AWS's error code, for the logs; the answer names no entry.
     """
 
-    status = 500
     code = "internal_error"
 
     def __init__(self, call: str, refused: dict[str, str]) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from functions.api.responses import status_of
 from shared.core.aws import client
 from shared.core.config import settings
 from shared.core.errors import BatchIncomplete, BatchRefused
@@ -91,7 +92,7 @@ def test_backoff_is_exponential_with_full_jitter_and_bounded() -> None:
     assert len(slept) == batch_retry.MAX_ATTEMPTS - 1
     assert all(pause <= ceiling for pause, ceiling in zip(slept, ceilings, strict=True))
     assert sum(slept) <= batch_retry.MAX_TOTAL_SLEEP_SECONDS
-    assert raised.value.status == 503 and raised.value.left == 1
+    assert status_of(raised.value) == 503 and raised.value.left == 1
 
 
 # --- Publish completes through partial answers ------------------------------------------------
@@ -175,7 +176,7 @@ def test_entries_refused_as_invalid_are_not_sent_again(
     assert counted.calls["sqs.SendMessageBatch"] == 1
     assert raised.value.refused == {"1": "InvalidParameterValue", "3": "InvalidParameterValue"}
     assert "1 (InvalidParameterValue)" in str(raised.value)
-    assert raised.value.status == 500
+    assert status_of(raised.value) == 500
 
 
 def assert_json_error(reply: Reply, status: int, code: str) -> None:
