@@ -24,12 +24,12 @@ from typing import Any, Literal
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.core import clock
-from shared.core.aws import CLIENT_CONFIG, client
+from shared.core.aws import CLIENT_CONFIG
 from shared.core.config import settings
 from shared.core.errors import BatchIncomplete, BatchRefused, Conflict
 from shared.core.resources import API_TIMEOUT_SECONDS
 from shared.store import batch_retry
-from shared.store.queues import SEND_BATCH_LIMIT, batch_call, send_raw_batch
+from shared.store import queues as queue_store
 
 QueueName = Literal["delivery", "inbound"]
 HOLD_SECONDS = 30  # outlasts the API's timeout: a request never receives a message twice
@@ -72,19 +72,12 @@ def _receive(queue_url: str, until: float, wanted: set[str] | None = None) -> He
 
     Stops at an empty long poll (the queue has no more), at MAX_MESSAGES or at `until`.
     """
-    sqs = client("sqs")
     seen: dict[str, dict[str, Any]] = {}
     while len(seen) < MAX_MESSAGES and monotonic() < until:
         if wanted is not None and wanted <= seen.keys():
             return Held(seen, complete=True)
-        response = sqs.receive_message(
-            QueueUrl=queue_url,
-            MaxNumberOfMessages=10,
-            VisibilityTimeout=HOLD_SECONDS,
-            AttributeNames=["All"],
-            WaitTimeSeconds=WAIT_SECONDS,
-        )
-        new = [m for m in response.get("Messages", []) if m["MessageId"] not in seen]
+        received = queue_store.receive_held(queue_url, HOLD_SECONDS, WAIT_SECONDS)
+        new = [m for m in received if m["MessageId"] not in seen]
         if not new:
             return Held(seen, complete=True)
         seen.update((message["MessageId"], message) for message in new)
@@ -93,17 +86,8 @@ def _receive(queue_url: str, until: float, wanted: set[str] | None = None) -> He
 
 def _release(queue_url: str, messages: list[dict[str, Any]]) -> None:
     """Make held messages visible again now (if that fails, they reappear after the hold)."""
-    entries = [
-        {"Id": str(position), "ReceiptHandle": message["ReceiptHandle"], "VisibilityTimeout": 0}
-        for position, message in enumerate(messages)
-    ]
     try:
-        batch_call(
-            client("sqs").change_message_visibility_batch,
-            queue_url,
-            entries,
-            what="ChangeMessageVisibilityBatch",
-        )
+        queue_store.release(queue_url, messages)
     except (BatchIncomplete, BatchRefused) as error:
         log.warning("DLQ messages stay hidden until their hold ends", extra={"error": str(error)})
 
@@ -131,26 +115,20 @@ def peek(name: QueueName) -> dict[str, Any]:
     return {"data": views}
 
 
-def _queue_attribute(queue_url: str, name: str) -> str:
-    attributes = client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=[name])
-    return str(attributes["Attributes"][name])
-
-
 def _move_task_running(source_arn: str, error: ClientError) -> bool:
     """Whether StartMessageMoveTask was refused because a task on this DLQ is still active."""
     if error.response.get("Error", {}).get("Code") not in MOVE_TASK_REFUSALS:
         return False
-    tasks = client("sqs").list_message_move_tasks(SourceArn=source_arn, MaxResults=1)
-    return any(task.get("Status") in ACTIVE_MOVE_TASK for task in tasks.get("Results", []))
+    return any(status in ACTIVE_MOVE_TASK for status in queue_store.move_task_statuses(source_arn))
 
 
 def _move_all(pair: QueuePair) -> dict[str, Any]:
     """Redrive all with SQS's own move task: it runs server-side and survives our timeout."""
-    waiting = int(_queue_attribute(pair.dlq_url, "ApproximateNumberOfMessages"))
-    source_arn = _queue_attribute(pair.dlq_url, "QueueArn")
+    waiting = int(queue_store.queue_attribute(pair.dlq_url, "ApproximateNumberOfMessages"))
+    source_arn = queue_store.queue_attribute(pair.dlq_url, "QueueArn")
     try:
-        client("sqs").start_message_move_task(
-            SourceArn=source_arn, DestinationArn=_queue_attribute(pair.source_url, "QueueArn")
+        queue_store.start_move_task(
+            source_arn, queue_store.queue_attribute(pair.source_url, "QueueArn")
         )
     except ClientError as error:
         if _move_task_running(source_arn, error):
@@ -169,15 +147,9 @@ def _move_batch(pair: QueuePair, batch: list[dict[str, Any]], deadline: float) -
     """
     if monotonic() >= deadline:
         return []
-    entries = [
-        {"Id": str(position), "ReceiptHandle": message["ReceiptHandle"]}
-        for position, message in enumerate(batch)
-    ]
     try:
-        send_raw_batch(pair.source_url, [message["Body"] for message in batch])
-        batch_call(
-            client("sqs").delete_message_batch, pair.dlq_url, entries, what="DeleteMessageBatch"
-        )
+        queue_store.send_raw_batch(pair.source_url, [message["Body"] for message in batch])
+        queue_store.delete_batch(pair.dlq_url, batch)
     except (BotoCoreError, ClientError, BatchIncomplete, BatchRefused) as error:
         log.warning("could not redrive a batch", extra={"error": type(error).__name__})
         return []
@@ -186,7 +158,7 @@ def _move_batch(pair: QueuePair, batch: list[dict[str, Any]], deadline: float) -
 
 def _move(pair: QueuePair, messages: list[dict[str, Any]], deadline: float) -> set[str]:
     """Move messages in batches of ten, MOVE_WORKERS batches at a time, until the deadline."""
-    batches = list(batch_retry.chunks(messages, SEND_BATCH_LIMIT))
+    batches = list(batch_retry.chunks(messages, queue_store.SEND_BATCH_LIMIT))
     if not batches:
         return set()
     with ThreadPoolExecutor(max_workers=min(MOVE_WORKERS, len(batches))) as pool:

@@ -71,3 +71,57 @@ def send(queue_url: str, body: dict[str, Any]) -> str:
         QueueUrl=queue_url, MessageBody=json.dumps(body, separators=(",", ":"), default=str)
     )
     return str(response["MessageId"])
+
+
+# Dead-letter queues (shared/ops/dlq.py): SQS has no peek, so messages are received and held. --
+
+
+def receive_held(queue_url: str, hold_seconds: int, wait_seconds: int) -> list[dict[str, Any]]:
+    """One long-polling ReceiveMessage of up to ten, each held invisible for `hold_seconds`."""
+    response = client("sqs").receive_message(
+        QueueUrl=queue_url,
+        MaxNumberOfMessages=10,
+        VisibilityTimeout=hold_seconds,
+        AttributeNames=["All"],
+        WaitTimeSeconds=wait_seconds,
+    )
+    return list(response.get("Messages", []))
+
+
+def release(queue_url: str, messages: list[dict[str, Any]]) -> None:
+    """Make held messages visible again now (ChangeMessageVisibilityBatch, timeout 0)."""
+    entries = [
+        {"Id": str(position), "ReceiptHandle": message["ReceiptHandle"], "VisibilityTimeout": 0}
+        for position, message in enumerate(messages)
+    ]
+    batch_call(
+        client("sqs").change_message_visibility_batch,
+        queue_url,
+        entries,
+        what="ChangeMessageVisibilityBatch",
+    )
+
+
+def delete_batch(queue_url: str, messages: list[dict[str, Any]]) -> None:
+    """DeleteMessageBatch of held messages (ten at the most)."""
+    entries = [
+        {"Id": str(position), "ReceiptHandle": message["ReceiptHandle"]}
+        for position, message in enumerate(messages)
+    ]
+    batch_call(client("sqs").delete_message_batch, queue_url, entries, what="DeleteMessageBatch")
+
+
+def queue_attribute(queue_url: str, name: str) -> str:
+    attributes = client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=[name])
+    return str(attributes["Attributes"][name])
+
+
+def start_move_task(source_arn: str, destination_arn: str) -> None:
+    """SQS's own redrive of a whole DLQ (StartMessageMoveTask); ClientError when refused."""
+    client("sqs").start_message_move_task(SourceArn=source_arn, DestinationArn=destination_arn)
+
+
+def move_task_statuses(source_arn: str) -> list[str]:
+    """The status of the DLQ's latest move task, if any (ListMessageMoveTasks)."""
+    tasks = client("sqs").list_message_move_tasks(SourceArn=source_arn, MaxResults=1)
+    return [str(task.get("Status")) for task in tasks.get("Results", [])]
