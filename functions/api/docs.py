@@ -16,8 +16,9 @@ ERROR_DESCRIPTIONS = {
     409: "Conflict with the current state",
     413: "Body too large",
     422: "Invalid input (details name the fields)",
+    503: "AWS is throttling or failing (the key lookup, a batch write): try again shortly",
 }
-COMMON_ERRORS = (401, 413, 422)
+COMMON_ERRORS = (401, 413, 422, 503)
 
 
 def responses(status: int, model: type[BaseModel] | None, *errors: int) -> dict[int, Any]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from shared.access.auth import authenticate
 from shared.core.errors import Unauthorized
 from shared.core.observability import logger
@@ -25,7 +27,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except Unauthorized as error:
         logger.info("request without a valid API key", extra={"reason": error.code})
         return {"isAuthorized": True, "context": {"auth_error": error.message}}
-    except Exception as error:  # the lookup failed: refused by the API function with a 503
+    except (BotoCoreError, ClientError) as error:  # AWS failed the lookup: a 503 from the API
         logger.error("API key lookup failed", extra={"error": type(error).__name__})
         return {"isAuthorized": True, "context": {"auth_unavailable": "1"}}
     logger.append_keys(user_id=principal.user_id, key_id=principal.key_id)

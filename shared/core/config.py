@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from functools import cache
@@ -49,6 +50,20 @@ def parse_retry_schedule(text: str) -> tuple[int, ...] | None:
     return delays
 
 
+def seconds(name: str, default: str, low: float, high: float) -> float:
+    """A duration setting, refused unless a finite number within [low, high]: a bad value fails
+    the function's first request with this message rather than, say, a revoked API key trusted
+    forever (`inf`)."""
+    text = os.environ.get(name, default)
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, not {text!r}") from None
+    if not (math.isfinite(value) and low <= value <= high):
+        raise ValueError(f"{name} must be between {low:g} and {high:g} seconds, not {text!r}")
+    return value
+
+
 @cache
 def settings() -> Settings:
     env = os.environ.get
@@ -73,11 +88,11 @@ def settings() -> Settings:
         # "Redrive all" by SQS StartMessageMoveTask on AWS (moto lacks it: local mode leaves it off)
         dlq_move_task=env("WEBHOOKS_DLQ_MOVE_TASK", "").lower() in TRUE_WORDS,
         # 30 s per attempt (README: Delivery semantics); tests shorten it to exercise timeouts.
-        delivery_timeout_seconds=float(env("WEBHOOKS_DELIVERY_TIMEOUT_SECONDS", "30")),
+        delivery_timeout_seconds=seconds("WEBHOOKS_DELIVERY_TIMEOUT_SECONDS", "30", 0.1, 30),
         # How long inbound receipt keeps a source (and its secret) per container: a deleted
         # source or a replaced provider secret takes up to this long to be seen (README).
-        source_cache_seconds=float(env("WEBHOOKS_SOURCE_CACHE_SECONDS", "60")),
+        source_cache_seconds=seconds("WEBHOOKS_SOURCE_CACHE_SECONDS", "60", 0, 3600),
         # How long the authorizer trusts a looked-up API key per container: a revoked key is
         # refused everywhere within this time (README).
-        api_key_cache_seconds=float(env("WEBHOOKS_API_KEY_CACHE_SECONDS", "10")),
+        api_key_cache_seconds=seconds("WEBHOOKS_API_KEY_CACHE_SECONDS", "10", 0, 300),
     )

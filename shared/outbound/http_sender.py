@@ -21,7 +21,7 @@ import socket
 import ssl
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import SplitResult, urlsplit, urlunsplit
@@ -86,9 +86,6 @@ class Deadline:
 
 _tls: ssl.SSLContext | None = None
 _tls_lock = threading.Lock()
-# getaddrinfo has no timeout: it runs here so the deadline can give up on it (the lookup itself
-# ends on the resolver's own timeout, its thread is then free again).
-_resolver = ThreadPoolExecutor(max_workers=10, thread_name_prefix="resolve")
 
 
 def tls_context() -> ssl.SSLContext:
@@ -157,8 +154,21 @@ def _exchange(
 def _checked_address(
     hostname: str, port: int, allow_private: bool, deadline: Deadline
 ) -> IpAddress:
-    """Resolve and check the name (shared/outbound/ssrf.py) within the deadline."""
-    lookup = _resolver.submit(checked_address, hostname, port, allow_private=allow_private)
+    """Resolve and check the name (shared/outbound/ssrf.py) within the deadline.
+
+    getaddrinfo has no timeout, so it runs on a thread of its own that the deadline can give up
+    on (the lookup ends later on the resolver's own timeout). One thread per lookup, not a shared
+    pool: a name server that never answers one tenant's host must not hold up everyone else's.
+    """
+    lookup: Future[IpAddress] = Future()
+
+    def resolve() -> None:
+        try:
+            lookup.set_result(checked_address(hostname, port, allow_private=allow_private))
+        except BaseException as error:
+            lookup.set_exception(error)
+
+    threading.Thread(target=resolve, name="resolve", daemon=True).start()
     try:
         return lookup.result(timeout=deadline.left())
     except TimeoutError:

@@ -23,7 +23,7 @@ def get_secret(owner: Owner) -> Response[str]:
     return json_response(200, secrets.get_or_create(owner.user_id).public_view())
 
 
-@router.post("/rotate", responses=responses(200, RotatedSecretOut, 403))
+@router.post("/rotate", responses=responses(200, RotatedSecretOut, 403, 409))
 def rotate_secret(
     owner: Owner, body: Annotated[RotateSecret | None, Body()] = None
 ) -> Response[str]:
