@@ -24,7 +24,11 @@ def public_view(record: dict[str, Any]) -> dict[str, Any]:
 
 def create(user_id: str, body: WebhookCreate) -> dict[str, Any]:
     """Store a webhook; its user's signing secret is made first if they have none, since the
-    delivery worker may only read secrets."""
+    delivery worker may only read secrets.
+
+    AWS calls: GetItem (the account record) + PutItem; a user's first webhook adds
+    GetSecretValue, CreateSecret and UpdateItem once.
+    """
     secrets.ensure(user_id)
     now = clock.iso()
     record = {
