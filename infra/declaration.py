@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from shared.core.resources import (
     API_KEYS,
@@ -20,6 +21,7 @@ from shared.core.resources import (
     SOURCES,
     TABLES,
     WEBHOOKS,
+    Index,
     Queue,
     Table,
 )
@@ -209,7 +211,7 @@ def dynamodb_table_spec(table: Table) -> dict[str, object]:
             {
                 "IndexName": index.name,
                 "KeySchema": index_keys,
-                "Projection": {"ProjectionType": "ALL"},
+                "Projection": _projection(index),
             }
         )
     spec: dict[str, object] = {
@@ -222,3 +224,11 @@ def dynamodb_table_spec(table: Table) -> dict[str, object]:
     if indexes:
         spec["GlobalSecondaryIndexes"] = indexes
     return spec
+
+
+def _projection(index: Index) -> dict[str, Any]:
+    """CreateTable's Projection for an index, as CDK synthesizes it."""
+    projection: dict[str, Any] = {"ProjectionType": index.projection}
+    if index.non_key_attributes:
+        projection["NonKeyAttributes"] = list(index.non_key_attributes)
+    return projection

@@ -75,7 +75,8 @@ class Storage(Construct):
                 index_name=index.name,
                 partition_key=_attribute(index.partition_key),
                 sort_key=_attribute(index.sort_key) if index.sort_key else None,
-                projection_type=dynamodb.ProjectionType.ALL,
+                projection_type=dynamodb.ProjectionType(index.projection),
+                non_key_attributes=list(index.non_key_attributes) or None,
             )
         # The declared logical id keeps the physical table across construct refactors (RETAIN data).
         cast(dynamodb.CfnTable, table.node.default_child).override_logical_id(spec.logical_id)

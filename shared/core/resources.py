@@ -14,9 +14,25 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Index:
+    """A global secondary index.
+
+    DynamoDB bills a write to an index for every table write that puts, changes or removes an
+    item's projected attributes there, sized by the projected item
+    (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html#GSI.ThroughputConsiderations):
+    `KEYS_ONLY` (or `INCLUDE` with a few attributes) keeps attributes that change often out of it.
+    """
+
     name: str
     partition_key: str
     sort_key: str | None = None
+    projection: str = "ALL"  # "ALL" | "KEYS_ONLY" | "INCLUDE"
+    non_key_attributes: tuple[str, ...] = ()  # with "INCLUDE": the projected attributes
+
+    def __post_init__(self) -> None:
+        if self.projection not in ("ALL", "KEYS_ONLY", "INCLUDE"):
+            raise ValueError(f"{self.name}: projection must be ALL, KEYS_ONLY or INCLUDE")
+        if (self.projection == "INCLUDE") != bool(self.non_key_attributes):
+            raise ValueError(f"{self.name}: non_key_attributes go with INCLUDE, and only with it")
 
 
 @dataclass(frozen=True)
