@@ -11,7 +11,7 @@ NODE_DEPS := node_modules/.package-lock.json
 CDK := npx --no-install cdk
 CDK_ARGS ?=
 
-.PHONY: install cdk-cli local test lint typecheck unit e2e infra bench synth deploy openapi clean
+.PHONY: install browser cdk-cli local test lint typecheck unit e2e infra bench synth deploy openapi clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -24,6 +24,13 @@ install: $(VENV)/.installed
 $(NODE_DEPS): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
+
+# The portal's browser tests drive Debian's chromium through Playwright's Python client (no browser
+# download): install it when the machine lacks it (root, as CI runs; otherwise sudo).
+browser:
+	@command -v chromium >/dev/null || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 cdk-cli: $(NODE_DEPS) ## node_modules with the CDK CLI of package-lock.json (npm ci)
 
@@ -40,7 +47,7 @@ typecheck: install
 # The suite records every AWS call our functions make here; the last step checks them against IAM.
 AWS_CALLS := $(CURDIR)/build/aws-calls
 
-test: lint typecheck ## the whole suite: lint, types, unit, infra (CDK synth + cdk-nag), end-to-end, then the IAM check of the AWS calls it made
+test: lint typecheck browser $(NODE_DEPS) ## the whole suite: lint, types, unit, infra (CDK synth + cdk-nag), end-to-end, then the IAM check of the AWS calls it made
 	rm -rf $(AWS_CALLS)
 	WEBHOOKS_RECORD_AWS_CALLS=$(AWS_CALLS) $(VENV)/bin/pytest -n 2 --dist loadgroup -q
 	WEBHOOKS_RECORD_AWS_CALLS=$(AWS_CALLS) $(VENV)/bin/pytest -q -m after_suite tests/infra

@@ -57,6 +57,7 @@ def test_layer_requirements_come_from_pyproject() -> None:
         "aws-lambda-powertools",
         "pydantic",
         "requests",
+        "jsonschema-rs",
     }
 
 
