@@ -66,12 +66,14 @@ def reset_process_caches() -> None:
     from shared.access import auth
     from shared.core.aws import reset_clients
     from shared.core.config import settings
+    from shared.outbound import event_types
     from shared.store import secrets
 
     settings.cache_clear()
     reset_clients()
     auth.reset_caches()
     secrets.clear_caches()
+    event_types.clear_caches()
 
 
 @pytest.fixture

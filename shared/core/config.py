@@ -37,6 +37,8 @@ class Settings:
     delivery_timeout_seconds: float
     source_cache_seconds: float
     api_key_cache_seconds: float
+    event_type_cache_seconds: float
+    strict_event_types: bool
 
 
 def parse_retry_schedule(text: str) -> tuple[int, ...] | None:
@@ -95,4 +97,9 @@ def settings() -> Settings:
         # How long the authorizer trusts a looked-up API key per container: a revoked key is
         # refused everywhere within this time (README).
         api_key_cache_seconds=seconds("WEBHOOKS_API_KEY_CACHE_SECONDS", "10", 0, 300),
+        # How long publish keeps the event type catalog per container: a changed schema reaches
+        # every container within this time (README "Event type catalog").
+        event_type_cache_seconds=seconds("WEBHOOKS_EVENT_TYPE_CACHE_SECONDS", "60", 0, 3600),
+        # Refuse event types missing from the catalog (422) instead of accepting them.
+        strict_event_types=env("WEBHOOKS_STRICT_EVENT_TYPES", "").lower() in TRUE_WORDS,
     )

@@ -9,8 +9,8 @@ shipped as a manylinux wheel): `make bench` measured its import at ~35 ms agains
 pure-Python `jsonschema` (about one `import boto3`) and ~14 ms for `fastjsonschema`, which stops
 at draft 7 and so cannot take the draft the catalog promises. It is imported on the first schema
 use only, so a container that never meets a schema never pays it. Compiled validators are kept
-per container, keyed by the type and its `updated_at`, so a changed schema is recompiled and an
-unchanged one never is. Remote `$ref`s are never fetched: a schema is self-contained.
+per container, keyed by the type and a digest of its schema, so a changed schema is recompiled
+and an unchanged one never is. Remote `$ref`s are never fetched: a schema is self-contained.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def violations(
 ) -> list[SchemaViolation]:
     """How `data` breaks the schema (at most 10 ways), empty when it is valid.
 
-    `version` (the type's `updated_at`) keys the compiled validator with the type.
+    `version` (a digest of the schema) keys the compiled validator with the type.
     """
     validator = _validator(event_type, version, schema)
     found = []
