@@ -6,11 +6,12 @@ from typing import Any
 
 from shared.core import clock, ids
 from shared.core.errors import InvalidRequest, NotFound
+from shared.outbound import filters
 from shared.schemas.requests import WebhookCreate, WebhookUpdate
 from shared.store import secrets
 from shared.store import webhooks as table
 
-PUBLIC_FIELDS = ("url", "events", "description", "active", "retry", "headers")
+PUBLIC_FIELDS = ("url", "events", "description", "active", "retry", "headers", "filter")
 
 
 def public_view(record: dict[str, Any]) -> dict[str, Any]:
@@ -29,6 +30,7 @@ def create(user_id: str, body: WebhookCreate) -> dict[str, Any]:
     AWS calls: GetItem (the account record) + PutItem; a user's first webhook adds
     GetSecretValue, CreateSecret and UpdateItem once.
     """
+    _check_filter(body.filter)
     secrets.ensure(user_id)
     now = clock.iso()
     record = {
@@ -40,6 +42,18 @@ def create(user_id: str, body: WebhookCreate) -> dict[str, Any]:
     }
     table.put(record)
     return public_view(record)
+
+
+def _check_filter(expression: str | None) -> None:
+    """A filter is stored only if it parses: a 422 naming `body.filter` otherwise."""
+    if expression is None:
+        return
+    try:
+        filters.check(expression)
+    except ValueError as error:
+        raise InvalidRequest(
+            "invalid filter", details=[{"field": "body.filter", "message": str(error)}]
+        ) from None
 
 
 def get_record(user_id: str, webhook_id: str) -> dict[str, Any]:
@@ -60,6 +74,7 @@ def list_page(user_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
 
 def update(user_id: str, webhook_id: str, body: WebhookUpdate) -> dict[str, Any]:
     given = body.model_dump(mode="json", exclude_unset=True)
+    _check_filter(given.get("filter"))
     for required in ("url", "events", "active", "description"):
         if required in given and given[required] is None:
             raise InvalidRequest(f"{required} cannot be null", details=[{"field": required}])

@@ -104,6 +104,12 @@ class WebhookCreate(StrictModel):
     active: StrictBool = True
     retry: RetryPolicy | None = None
     headers: dict[str, str] | None = None
+    filter: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="JMESPath over the delivered envelope; the event is sent only when truthy "
+        "(README: Payload filters). Example: data.amount > `100` && data.currency == 'usd'",
+    )
 
     _url = field_validator("url")(_check_url)
     _events = field_validator("events")(_check_patterns)
@@ -117,6 +123,9 @@ class WebhookUpdate(StrictModel):
     active: StrictBool | None = None
     retry: RetryPolicy | None = None
     headers: dict[str, str] | None = None
+    filter: str | None = Field(
+        default=None, max_length=1024, description="A JMESPath filter; null removes it."
+    )
 
     @field_validator("url")
     @classmethod

@@ -29,6 +29,7 @@ class WebhookOut(BaseModel):
     active: bool
     retry: RetryPolicy | None
     headers: dict[str, str] | None
+    filter: str | None = None
     created_at: str
     updated_at: str
 

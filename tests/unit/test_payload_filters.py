@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shared.outbound import filters
+from tests.support.api import InProcessApi
 
 ENVELOPE = filters.envelope(
     "evt_01", "order.paid", "2026-12-01T00:00:00Z", "2025-01-01", {"amount": 250, "currency": "usd"}
@@ -58,3 +59,34 @@ def test_limits_at_registration() -> None:
         filters.check("a" * (filters.MAX_FILTER_LENGTH + 1))
     with pytest.raises(ValueError, match="empty"):
         filters.check("   ")
+
+
+# --- On the webhook: checked when stored, shown, removed by null ------------------------------
+
+
+def test_a_webhook_stores_shows_and_removes_its_filter(api: InProcessApi, alice: str) -> None:
+    body = {"url": "http://127.0.0.1:9/hook", "events": ["order.*"], "filter": "data.amount > `1`"}
+    created = api.request("POST", "/v1/webhooks", alice, body).json()
+    assert created["filter"] == "data.amount > `1`"
+    path = f"/v1/webhooks/{created['id']}"
+    assert api.request("GET", path, alice).json()["filter"] == "data.amount > `1`"
+    changed = api.request("PATCH", path, alice, {"filter": "type == 'order.paid'"}).json()
+    assert changed["filter"] == "type == 'order.paid'"
+    assert api.request("PATCH", path, alice, {"description": "x"}).json()["filter"]
+    assert api.request("PATCH", path, alice, {"filter": None}).json()["filter"] is None
+
+
+@pytest.mark.parametrize("bad", ["data.[", "a" * 1025, "  "])
+def test_a_bad_filter_is_a_422_naming_body_filter_and_stores_nothing(
+    api: InProcessApi, alice: str, bad: str
+) -> None:
+    body = {"url": "http://127.0.0.1:9/hook", "events": ["order.*"], "filter": bad}
+    reply = api.request("POST", "/v1/webhooks", alice, body)
+    assert reply.status == 422, reply.body
+    assert [d["field"] for d in reply.json()["error"]["details"]] == ["body.filter"]
+    assert api.request("GET", "/v1/webhooks", alice).json()["data"] == []
+    created = api.request("POST", "/v1/webhooks", alice, {**body, "filter": "data.ok"}).json()
+    path = f"/v1/webhooks/{created['id']}"
+    patched = api.request("PATCH", path, alice, {"filter": bad})
+    assert patched.status == 422
+    assert api.request("GET", path, alice).json()["filter"] == "data.ok"
