@@ -21,3 +21,8 @@ def new_id(prefix: str, at_ms: int | None = None) -> str:
     millis = int(time.time() * 1000) if at_ms is None else at_ms
     randomness = int.from_bytes(os.urandom(10), "big")
     return f"{prefix}_{_encode(millis, 10)}{_encode(randomness, 16)}"
+
+
+# The reserved user that owns the service's operational events (README "Operational events"):
+# no API key is ever issued for it; the admin manages its webhooks with `?user_id=_ops`.
+OPS_USER_ID = "_ops"

@@ -7,19 +7,24 @@ import re
 from typing import Any, Literal
 
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
     StrictBool,
     StrictInt,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from shared.core import clock
 from shared.core.config import settings
 from shared.core.errors import InvalidRequest
+from shared.core.ids import OPS_USER_ID
 from shared.core.patterns import is_valid_event_type, is_valid_pattern
 from shared.inbound.providers import Provider, standard_key
+from shared.outbound import event_schemas
 from shared.outbound.ssrf import validate_url
 
 MAX_EVENT_DATA_BYTES = 256 * 1024
@@ -191,7 +196,50 @@ class ApiKeyCreate(StrictModel):
     def _user_id(cls, value: str) -> str:
         if not is_valid_user_id(value):
             raise ValueError(USER_ID_RULE)
+        if value == OPS_USER_ID:
+            raise ValueError(f"{OPS_USER_ID} is reserved for operational events: no key acts as it")
         return value
+
+
+RECOVER_MAX_DAYS = 30
+
+
+class WebhookRecover(StrictModel):
+    """A window of deliveries to queue again (README "Failing endpoints")."""
+
+    since: AwareDatetime = Field(description="ISO 8601 with a zone; at most 30 days back.")
+    until: AwareDatetime | None = Field(default=None, description="Defaults to now.")
+
+    @field_validator("since")
+    @classmethod
+    def _since(cls, value: AwareDatetime) -> AwareDatetime:
+        if value.timestamp() < clock.now() - RECOVER_MAX_DAYS * 86400:
+            raise ValueError(f"since is more than {RECOVER_MAX_DAYS} days back")
+        return value
+
+    @field_validator("until")
+    @classmethod
+    def _until(cls, value: AwareDatetime | None, info: ValidationInfo) -> AwareDatetime | None:
+        since = info.data.get("since")
+        if value is not None and since is not None and value <= since:
+            raise ValueError("until must be after since")
+        return value
+
+
+class EventTypePut(StrictModel):
+    """An event type of the catalog (README "Event type catalog")."""
+
+    description: str = Field(default="", max_length=1000)
+    schema_: dict[str, Any] | None = Field(
+        default=None,
+        alias="schema",
+        description="JSON Schema (draft 2020-12, at most 64 KB) that `data` must match.",
+    )
+
+    @field_validator("schema_")
+    @classmethod
+    def _schema(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if value is None else event_schemas.check(value)
 
 
 class DlqRedrive(StrictModel):
