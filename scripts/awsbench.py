@@ -157,13 +157,8 @@ class Bench:
         _reset_process_caches()
         self.receiver = f"http://127.0.0.1:{receiver_port}"
         self.raw_sqs = session.client("sqs")  # uncounted: the bench's own queue reads
-        key_names = {
-            self.env[table.env_var]: tuple(
-                name for name in (table.partition_key, table.sort_key) if name
-            )
-            for table in res.TABLES
-        }
-        self.aws = AwsMeter(key_names, session.client("dynamodb"))
+        tables = {self.env[table.env_var]: table for table in res.TABLES}
+        self.aws = AwsMeter(tables, session.client("dynamodb"))
         self.lambdas = LambdaMeter()
         self.gateway = _instrumented_gateway(self.lambdas)
 

@@ -106,8 +106,11 @@ def headings(report: Report) -> None:
         "2",
         "Cost model (dollars per million)",
         "List prices of scripts/prices.py x the units measured per operation: DynamoDB request "
-        "units from the real request and response sizes seen by botocore (WRU = ceil(item KB), "
-        "x2 in TransactWriteItems; RRU = ceil(KB / 4) per item read, half when eventually "
+        "units from the real request and response sizes seen by botocore (WRU = ceil(item KB) of "
+        "the larger of the item before and after, plus, per global secondary index of "
+        "shared/core/resources.py the item enters, changes in or leaves, ceil(projected item KB) "
+        "(a key change: delete + put), all x2 in TransactWriteItems; RRU = ceil(KB / 4) per "
+        "item read, half when eventually "
         "consistent, a Query by the bytes returned), SQS requests per 64 KB chunk, S3 PUT/GET, "
         "Secrets Manager calls, Step Functions transitions of the retry machine; the event source "
         "mapping's ReceiveMessage + DeleteMessageBatch shared by a batch of 10; one API Gateway "
@@ -477,7 +480,7 @@ def measured_inputs(results: Any) -> list[str]:
             [
                 op.name,
                 str(usage.total_calls),
-                f"{usage.wru:g}",
+                f"{usage.wru:g} ({usage.index_wru:g} index)",
                 f"{usage.rru:g}",
                 f"{usage.sqs_requests:g}",
                 f"{usage.log_bytes:.0f}",
@@ -577,8 +580,13 @@ NOTES = """\
   each. The authorizer runs on every API request (its results cache TTL is 0).
 - The event source mapping is assumed to fill batches of 10: true under sustained load; with no
   batching window configured, thin traffic gets batches of 1 (see that row).
-- DynamoDB units: a write counts the larger of the item before and after it (read back with an
-  uncounted client); a Query is charged on the bytes it returned (with a FilterExpression DynamoDB
+- DynamoDB units: a write counts the larger of the item before and after it, and a write to
+  every global secondary index (shared/core/resources.py) the item enters (put), changes in
+  (update: only if a projected attribute changed), leaves (delete) or moves in (key change:
+  delete + put), each by its projected size (scripts/indexwrites.py). Method: the item before is
+  read with an uncounted consistent GetItem just before the call, the item after is the request's
+  item (put), a second uncounted GetItem (update) or none (delete); a failed condition writes no
+  index. A Query is charged on the bytes it returned (with a FilterExpression DynamoDB
   charges the bytes it scanned); GSI reads are eventually consistent. TransactWriteItems counts 2x
   the units of every item in it, also when DynamoDB cancels it on a failed condition (the inbound
   duplicate): an upper bound for a cancelled transaction.

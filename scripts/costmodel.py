@@ -105,7 +105,8 @@ class Builder:
     def usage(self, usage: Usage, factor: float, transitions_per_execution: int) -> None:
         """AWS usage of an operation, `factor` times per event."""
         scaled = usage.scaled(factor)
-        self.add("DynamoDB writes", scaled.wru, "WRU", prices.DYNAMODB_WRU)
+        self.add("DynamoDB writes, table", scaled.table_wru, "WRU", prices.DYNAMODB_WRU)
+        self.add("DynamoDB writes, indexes", scaled.index_wru, "WRU", prices.DYNAMODB_WRU)
         self.add("DynamoDB reads", scaled.rru, "RRU", prices.DYNAMODB_RRU)
         self.add("SQS", scaled.sqs_requests, "requests", prices.SQS_REQUEST)
         self.add("S3 PUT", scaled.s3_put, "requests", prices.S3_PUT)
