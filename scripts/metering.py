@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import math
 import sys
 import threading
@@ -200,8 +201,7 @@ class AwsMeter:
         elif service == "s3":
             if operation in S3_PUT_CLASS:
                 usage.s3_put += 1
-                body = params.get("Body")
-                usage.s3_bytes_put += len(body) if isinstance(body, bytes | str) else 0
+                usage.s3_bytes_put += _body_length(params.get("Body"))
             elif operation in S3_GET_CLASS:
                 usage.s3_get += 1
         elif service == "secretsmanager":
@@ -344,6 +344,22 @@ def _freeze(key: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((name, repr(value)) for name, value in key.items()))
 
 
+def _body_length(body: Any) -> int:
+    """Bytes of an S3 Body (botocore turns bytes into a file-like object on the way)."""
+    if isinstance(body, bytes | bytearray):
+        return len(body)
+    if isinstance(body, str):
+        return len(body.encode())
+    if hasattr(body, "getbuffer"):
+        return len(body.getbuffer())
+    if hasattr(body, "seek") and hasattr(body, "tell"):
+        here = body.tell()
+        size = int(body.seek(0, io.SEEK_END))
+        body.seek(here)
+        return size
+    return 0
+
+
 def _sqs_requests(operation: str, params: dict[str, Any]) -> float:
     """Billed SQS requests: every 64 KB chunk of a send's payload is one request."""
     if operation == "SendMessage":
@@ -395,15 +411,30 @@ class LambdaMeter:
 
 
 class CountingSink(io.TextIOBase):
-    """A text stream that only counts the UTF-8 bytes written to it."""
+    """A text stream that counts the UTF-8 bytes written to it and keeps the EMF documents
+    (the metrics the handlers print) for the custom-metric count."""
 
     def __init__(self) -> None:
         super().__init__()
         self.bytes = 0
+        self.emf: list[dict[str, Any]] = []
+        self._line = ""
 
     def write(self, text: str) -> int:
         self.bytes += len(text.encode("utf-8", "replace"))
+        self._line += text
+        while "\n" in self._line:
+            line, self._line = self._line.split("\n", 1)
+            self._keep_emf(line)
         return len(text)
+
+    def _keep_emf(self, line: str) -> None:
+        if '"_aws"' not in line:
+            return
+        with contextlib.suppress(ValueError):
+            document = json.loads(line)
+            if isinstance(document, dict) and "CloudWatchMetrics" in document.get("_aws", {}):
+                self.emf.append(document)
 
     def writable(self) -> bool:
         return True
