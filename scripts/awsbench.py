@@ -467,6 +467,50 @@ def _outbound(bench: Bench, results: AwsResults, timed_runs: int, deadline: floa
     add(bench.measure("worker_10_ok", queued(ok_key, 10), worker, timed_runs))
     add(bench.measure("worker_10_fail", queued(fail_key, 10), worker, max(3, timed_runs // 2)))
     add(bench.measure("worker_1_ok", queued(ok_key, 1), worker, timed_runs))
+    if time.monotonic() < deadline:
+        _later_failures(bench, results, queued(fail_key, 10))
+
+
+def _later_failures(
+    bench: Bench, results: AwsResults, prepare: Callable[[], list[dict[str, Any]]]
+) -> None:
+    """Failing batches of 10 at attempts 2, 3, ... (as many as an endpoint down 24 h sees with
+    the default schedule), each metered: a later retry may ride another carrier than the first.
+    Handler time is the first failing batch's (`worker_10_fail`)."""
+    from scripts.costmodel import DOWN_SECONDS, attempts_while_down
+    from shared.core.config import DEFAULT_RETRY_SCHEDULE
+
+    first = results.ops["worker_10_fail"]
+    failed, _ = attempts_while_down(DEFAULT_RETRY_SCHEDULE, DOWN_SECONDS)
+    with captured_stdout():
+        messages = prepare()
+        for number in range(1, failed + 1):
+            batch = [_at_attempt(message, number) for message in messages]
+            if number == 1:
+                _worker(bench, batch)
+                continue
+            with bench.aws.record(probing=True) as usage, captured_stdout() as sink:
+                _worker(bench, batch)
+            usage.log_bytes = sink.bytes
+            name = f"worker_10_fail_at_{number}"
+            results.ops[name] = OpResult(
+                name,
+                usage,
+                dict(first.invocations),
+                dict(first.cpu),
+                dict(first.wall),
+                emf=sink.emf,
+            )
+
+
+def _at_attempt(message: dict[str, Any], number: int) -> dict[str, Any]:
+    """The queue message of a delivery's attempt `number` (as the retry carrier re-queues it)."""
+    body = {**json.loads(message["Body"]), "attempt": number}
+    return {
+        **message,
+        "MessageId": str(uuid.uuid4()),
+        "Body": json.dumps(body, separators=(",", ":")),
+    }
 
 
 def _worker(bench: Bench, messages: list[dict[str, Any]]) -> None:

@@ -281,14 +281,16 @@ def endpoint_down(ops: dict[str, OpResult], memory: dict[str, int], transitions:
         ENDPOINT_DOWN,
         f"single-event publish, then {failed} failed attempts (the default schedule "
         f"{list(DEFAULT_RETRY_SCHEDULE)} s until the endpoint is back after 24 h, jitter left "
-        f"out), each priced as one message of the measured failing batch of 10 (≥ 10 failures "
-        f"a minute fill batches) with its retry carrier"
+        f"out), each priced as one message of a failing batch of 10 at that attempt, metered "
+        f"with its retry carrier (≥ 10 failures a minute fill batches; the first attempt's "
+        f"where a later one was not metered)"
         + (", then the delivery" if delivered else ", then dead-lettered"),
     )
     b = Builder(scenario, memory)
     b.api_call(ops["publish_1"], "api", 1, transitions)
-    for _ in range(failed):
-        b.consumer("delivery_worker", ops["worker_10_fail"], ESM_BATCH, transitions)
+    for number in range(1, failed + 1):
+        op = ops.get(f"worker_10_fail_at_{number}", ops["worker_10_fail"])
+        b.consumer("delivery_worker", op, ESM_BATCH, transitions)
     if delivered:
         b.consumer("delivery_worker", ops["worker_10_ok"], ESM_BATCH, transitions)
     return scenario

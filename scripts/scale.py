@@ -6,7 +6,8 @@ throttles. From the writes of a metered run of `events` events (scripts/indexwri
 each write's table or index and partition key value), a key value written `units` WRU in the run
 takes `units / events x load` WRU/s at a load of `load` events per second. A key value that only
 one event of the run writes (an event id) is rated as if one event in `events` wrote it: an upper
-bound, 1/`events` of the load.
+bound, 1/`events` of the load. Sampled: with the load spread over S shard values, the hottest of
+them in the run sits above the mean (also given) by chance.
 
 Storage. Each item the run left behind is stored with 100 bytes of overhead in its table and, as
 its projected copy plus 100 bytes, in every index it is in. Kept `days` days at `per_month`
@@ -35,6 +36,7 @@ class Heat:
     keys: int  # distinct key values the run wrote
     hottest: str
     units_per_second: float
+    mean_per_second: float  # over the key values written (shards: each one's expected rate)
 
     @property
     def where(self) -> str:
@@ -54,7 +56,8 @@ def heat(writes: list[Write], events: int, load: float) -> list[Heat]:
     for (table, index), units in by_key.items():
         hottest = max(units, key=lambda value: units[value])
         rate = units[hottest] / events * load
-        rows.append(Heat(table, index, len(units), hottest, rate))
+        mean = sum(units.values()) / len(units) / events * load
+        rows.append(Heat(table, index, len(units), hottest, rate, mean))
     return sorted(rows, key=lambda row: (-row.units_per_second, row.where))
 
 

@@ -29,9 +29,9 @@ def test_heat_scales_the_run_to_the_load_and_puts_the_hottest_key_first() -> Non
 
     rows = scale.heat(writes, events=100, load=10_000)
 
-    assert [(row.where, row.keys, row.units_per_second) for row in rows] == [
-        ("Things", 1, 20_000),
-        ("Things.by_event", 100, 100),
+    assert [(row.where, row.keys, row.units_per_second, row.mean_per_second) for row in rows] == [
+        ("Things", 1, 20_000, 20_000),
+        ("Things.by_event", 100, 100, 100),
     ]
     assert [row.within_limit for row in rows] == [False, True]
 
