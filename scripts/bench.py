@@ -2,10 +2,14 @@
 
 Sections, in this order (the quiet-machine measurements first):
   3. cold start: handler import times beside `import boto3`, code asset and layer sizes;
-  1. AWS calls per operation, and 2. the cost model, from one run against a moto server;
-  4. local throughput through `python -m infra.local`.
+  1. AWS calls per operation, 2. the cost model, 6. partition heat, 7. fixed monthly cost and
+     8. storage, from one run against a moto server (the template counts of 7 from a synth in a
+     child process running alongside);
+  4. local throughput through `python -m infra.local`; 5. local-mode memory;
+  0. the targets of issue 14, gathered from the sections above.
 Prints a Markdown report and writes it to docs/benchmarks.md. Bounded: every section has a time
-budget and the whole run stops starting new work after BUDGET_SECONDS.
+budget and the whole run stops starting new work after BUDGET_SECONDS. `--only cost` (repeatable
+with other section names) runs one part and writes nothing unless `--output` is given.
 """
 
 from __future__ import annotations
