@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from scripts import fixedcost, prices, scale
+import pytest
+
+from scripts import bench, costmodel, fixedcost, prices, scale
+from scripts.awsbench import AwsResults, OpResult
 from scripts.costmodel import attempts_while_down
 from scripts.indexwrites import Write
+from scripts.metering import Usage
+from scripts.report import Report
 from shared.core.resources import Index, Table
 
 TABLE = Table(
@@ -120,3 +125,65 @@ def test_an_endpoint_down_a_day_fails_until_the_schedule_reaches_past_it() -> No
     """Attempts at 0, 60, 360, 2160, 9360 s fail; the one at 95,760 s (after 24 h) delivers."""
     assert attempts_while_down((60, 300, 1800, 7200, 86400), 86400) == (5, True)
     assert attempts_while_down((60, 60), 86400) == (3, False)
+
+
+def measured(name: str, wru: float, index_wru: float, executions: float = 0) -> OpResult:
+    usage = Usage(wru=wru, index_wru=index_wru, sfn_executions=executions)
+    function = "api" if name.startswith("publish") else "delivery_worker"
+    return OpResult(name, usage, {function: 1}, cpu={function: 0.001}, wall={function: 0.001})
+
+
+def test_the_model_prices_index_writes_on_their_own_line_and_judges_each_target() -> None:
+    """A first-try delivery of 2 + 4 WRU at publish and 10 + 20 WRU per batch of 10 deliveries:
+    3 table + 6 index WRU per delivery, the figures issue 14 measured by hand."""
+    ops = {
+        "publish_1": measured("publish_1", 6, 4),
+        "worker_10_ok": measured("worker_10_ok", 30, 20),
+        "worker_10_fail": measured("worker_10_fail", 30, 20, executions=10),
+    }
+    results = AwsResults(ops=ops, retry_transitions=4)
+
+    model = costmodel.build(results, {"api": 512, "delivery_worker": 512})
+
+    first = next(s for s in model.scenarios if s.name == costmodel.FIRST_SINGLE)
+    lines = {line.component: line for line in first.merged()}
+    assert lines["DynamoDB writes, indexes"].quantity == 6
+    assert lines["DynamoDB writes, table"].quantity == 3
+    assert abs(lines["DynamoDB writes, indexes"].dollars["cpu"] - 6 * 0.625) < 1e-9
+    assert first.target == costmodel.TARGETS[costmodel.FIRST_SINGLE]
+    down = next(s for s in model.scenarios if s.name == costmodel.ENDPOINT_DOWN)
+    down_lines = {line.component: line for line in down.merged()}
+    assert down_lines["Step Functions"].quantity == 5 * 4  # 5 retries, 4 transitions each
+    assert down_lines["DynamoDB writes, indexes"].quantity == 4 + 6 * 2  # publish + 6 attempts
+
+
+def test_the_targets_table_is_computed_from_this_runs_figures(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cheap = costmodel.Scenario(costmodel.FIRST_SINGLE, "")
+    cheap.lines.append(costmodel.Line("x", 1, "u", dict.fromkeys(costmodel.TIME_BASES, 3.0)))
+    dear = costmodel.Scenario(costmodel.FIRST_BATCH, "")
+    dear.lines.append(costmodel.Line("x", 1, "u", dict.fromkeys(costmodel.TIME_BASES, 1.7)))
+    hot = scale.Heat("Deliveries", "", 1, "tenant", 20_000, 20_000)
+    monkeypatch.setattr(
+        bench,
+        "MEASURED",
+        {
+            "model": costmodel.CostModel(scenarios=[cheap, dear]),
+            "import_ratios": {"functions.api.handler": 1.4},
+            "heat": [hot],
+        },
+    )
+    report = Report("t")
+
+    bench.target_rows(report)
+
+    results = {row.measurement: (row.value, row.passed) for row in report.rows}
+    assert results[costmodel.FIRST_SINGLE] == ("$3.000", True)
+    assert results[costmodel.FIRST_BATCH] == ("$1.700", False)
+    assert results[costmodel.INBOUND_NEW] == ("n/a: not measured", None)
+    assert results["every handler import"][1] is True
+    assert results["hottest partition key at 10,000 events/s, one tenant"] == (
+        "20,000 WRU/s (Deliveries)",
+        False,
+    )
