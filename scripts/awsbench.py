@@ -36,6 +36,7 @@ from scripts.metering import AwsMeter, Invocations, LambdaMeter, Usage, captured
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_KEY = "wk_bench_admin_key"
+HEAT_EVENTS = 100
 PREFIX = "bench"
 EVENT_TYPE = "bench.created"
 # A representative event: ~0.5 KB of JSON data (webhook payloads are typically 0.5-5 KB).
@@ -113,6 +114,7 @@ class OpResult:
     cpu: dict[str, float] = field(default_factory=dict)  # median seconds per invocation
     wall: dict[str, float] = field(default_factory=dict)
     runs: int = 0
+    emf: list[dict[str, Any]] = field(default_factory=list)  # metric documents it printed
 
 
 @dataclass
@@ -120,6 +122,13 @@ class AwsResults:
     ops: dict[str, OpResult] = field(default_factory=dict)
     inbound_error: str | None = None
     retry_transitions: int = 0
+    heat: Usage | None = None  # HEAT_EVENTS single publishes and their deliveries, metered
+    heat_events: int = 0
+    tenant: Usage | None = None  # one tenant set up: user, webhook, inbound source
+    tenant_ids: set[str] = field(default_factory=set)  # every user, webhook and source id made
+
+    def emf(self) -> list[dict[str, Any]]:
+        return [document for op in self.ops.values() for document in op.emf]
 
 
 # ---------------------------------------------------------------- the bench environment
@@ -156,14 +165,10 @@ class Bench:
         os.environ.update(self.env)
         _reset_process_caches()
         self.receiver = f"http://127.0.0.1:{receiver_port}"
+        self.tenant_ids: set[str] = set()
         self.raw_sqs = session.client("sqs")  # uncounted: the bench's own queue reads
-        key_names = {
-            self.env[table.env_var]: tuple(
-                name for name in (table.partition_key, table.sort_key) if name
-            )
-            for table in res.TABLES
-        }
-        self.aws = AwsMeter(key_names, session.client("dynamodb"))
+        tables = {self.env[table.env_var]: table for table in res.TABLES}
+        self.aws = AwsMeter(tables, session.client("dynamodb"))
         self.lambdas = LambdaMeter()
         self.gateway = _instrumented_gateway(self.lambdas)
 
@@ -195,6 +200,7 @@ class Bench:
         return reply[1]
 
     def new_user(self, user_id: str) -> str:
+        self.tenant_ids.add(user_id)
         reply = self.request(
             "POST", "/v1/admin/api-keys", ADMIN_KEY, {"user_id": user_id, "role": "user"}
         )
@@ -203,7 +209,15 @@ class Bench:
     def add_webhooks(self, key: str, path: str, count: int) -> None:
         for _ in range(count):
             body = {"url": self.receiver + path, "events": ["bench.*"]}
-            self.expect(201, self.request("POST", "/v1/webhooks", key, body))
+            made = self.expect(201, self.request("POST", "/v1/webhooks", key, body))
+            self.tenant_ids.add(str(made.get("id", "")))
+
+    def add_source(self, key: str, secret: str) -> tuple[int, Any]:
+        body = {"name": "github-bench", "provider": "github", "secret": secret}
+        status, source = self.request("POST", "/v1/sources", key, body)
+        if status == 201:
+            self.tenant_ids.add(str(source["id"]))
+        return status, source
 
     def publish(self, key: str) -> Any:
         body = {"type": EVENT_TYPE, "data": EVENT_DATA}
@@ -302,6 +316,7 @@ class Bench:
             with self.aws.record(probing=True) as usage, captured_stdout() as sink:
                 run(state)
             usage.log_bytes = sink.bytes
+            emf = sink.emf
             metered = self.lambdas.current
             invocations = {fn: metered.count(fn) for fn in metered.cpu}
             samples: list[Invocations] = []
@@ -309,7 +324,7 @@ class Bench:
                 state = prepare()
                 samples.append(self.lambdas.reset())
                 run(state)
-        result = OpResult(name, usage, invocations, runs=timed_runs)
+        result = OpResult(name, usage, invocations, runs=timed_runs, emf=emf)
         for function in invocations:
             cpu = [sum(s.cpu[function]) / len(s.cpu[function]) for s in samples if s.cpu[function]]
             wall = [
@@ -359,10 +374,14 @@ def run_all(timed_runs: int, deadline: float) -> AwsResults:
             try:
                 _outbound(bench, results, timed_runs, deadline)
                 if time.monotonic() < deadline:
+                    _heat(bench, results)
+                    _tenant(bench, results)
+                if time.monotonic() < deadline:
                     _inbound(bench, results, timed_runs)
                 else:
                     results.inbound_error = "skipped: the bench ran out of time"
             finally:
+                results.tenant_ids = bench.tenant_ids
                 bench.close()
     finally:
         os.environ.clear()
@@ -446,8 +465,95 @@ def _outbound(bench: Bench, results: AwsResults, timed_runs: int, deadline: floa
     if time.monotonic() > deadline:
         return
     add(bench.measure("worker_10_ok", queued(ok_key, 10), worker, timed_runs))
-    add(bench.measure("worker_10_fail", queued(fail_key, 10), worker, max(3, timed_runs // 2)))
+
+    def failing(messages: list[dict[str, Any]]) -> None:
+        _worker(bench, messages, failing=True)
+
+    add(bench.measure("worker_10_fail", queued(fail_key, 10), failing, max(3, timed_runs // 2)))
     add(bench.measure("worker_1_ok", queued(ok_key, 1), worker, timed_runs))
+    if time.monotonic() < deadline:
+        _later_failures(bench, results, queued(fail_key, 10))
+
+
+def _later_failures(
+    bench: Bench, results: AwsResults, prepare: Callable[[], list[dict[str, Any]]]
+) -> None:
+    """Failing batches of 10 at attempts 2, 3, ... (as many as an endpoint down 24 h sees with
+    the default schedule), each metered: a later retry may ride another carrier than the first.
+    Handler time is the first failing batch's (`worker_10_fail`)."""
+    from scripts.costmodel import DOWN_SECONDS, attempts_while_down
+    from shared.core.config import DEFAULT_RETRY_SCHEDULE
+
+    first = results.ops["worker_10_fail"]
+    failed, _ = attempts_while_down(DEFAULT_RETRY_SCHEDULE, DOWN_SECONDS)
+    with captured_stdout():
+        messages = prepare()
+        for number in range(1, failed + 1):
+            batch = [_at_attempt(message, number) for message in messages]
+            if number == 1:
+                _worker(bench, batch, failing=True)
+                continue
+            with bench.aws.record(probing=True) as usage, captured_stdout() as sink:
+                _worker(bench, batch, failing=True)
+            usage.log_bytes = sink.bytes
+            name = f"worker_10_fail_at_{number}"
+            results.ops[name] = OpResult(
+                name,
+                usage,
+                dict(first.invocations),
+                dict(first.cpu),
+                dict(first.wall),
+                emf=sink.emf,
+            )
+
+
+def _at_attempt(message: dict[str, Any], number: int) -> dict[str, Any]:
+    """The queue message of a delivery's attempt `number` (as the retry carrier re-queues it)."""
+    body = {**json.loads(message["Body"]), "attempt": number}
+    return {
+        **message,
+        "MessageId": str(uuid.uuid4()),
+        "Body": json.dumps(body, separators=(",", ":")),
+    }
+
+
+def _worker(bench: Bench, messages: list[dict[str, Any]], failing: bool = False) -> None:
+    """One worker invocation on `messages`. A failing batch may hand its messages back to the
+    queue as batch item failures (a retry carried by the visibility timeout): allowed there."""
+    from shared.core import resources as res
+
+    event = bench.sqs_event(res.DELIVERY_QUEUE.env_var, messages)
+    reply = bench.invoke(decl.DELIVERY_WORKER, event)
+    if reply.get("batchItemFailures") and not failing:
+        raise RuntimeError(f"delivery worker reported failures: {reply}")
+
+
+def _heat(bench: Bench, results: AwsResults) -> None:
+    """One tenant, one webhook: HEAT_EVENTS single publishes, then their deliveries in worker
+    batches of 10, all metered (every write with its partition key value)."""
+    key = bench.new_user("heat")
+    bench.add_webhooks(key, "/ok", 1)
+    bench.expect(200, bench.request("GET", "/v1/secret", key))
+    with captured_stdout():
+        _worker(bench, bench.delivery_messages("heat", [bench.publish(key)]))  # warm
+        with bench.aws.record(probing=True) as usage:
+            answers = [bench.publish(key) for _ in range(HEAT_EVENTS)]
+            messages = bench.delivery_messages("heat", answers)
+            for start in range(0, len(messages), 10):
+                _worker(bench, messages[start : start + 10])
+    results.heat, results.heat_events = usage, HEAT_EVENTS
+
+
+def _tenant(bench: Bench, results: AwsResults) -> None:
+    """The calls that set up one tenant: a user, a webhook, an inbound source, GET /v1/secret."""
+    with captured_stdout(), bench.aws.record(probing=False) as usage:
+        key = bench.new_user("tenant")
+        bench.add_webhooks(key, "/ok", 1)
+        status, reply = bench.add_source(key, "gh_webhook_secret_" + uuid.uuid4().hex)
+        if status != 201:
+            raise RuntimeError(f"POST /v1/sources answered {status}: {reply}")
+        bench.expect(200, bench.request("GET", "/v1/secret", key))
+    results.tenant = usage
 
 
 def github_signature(secret: str, body: bytes) -> str:
@@ -468,9 +574,7 @@ def _inbound(bench: Bench, results: AwsResults, timed_runs: int) -> None:
         return
     key = bench.new_user("inbound")
     secret = "gh_webhook_secret_" + uuid.uuid4().hex
-    status, source = bench.request(
-        "POST", "/v1/sources", key, {"name": "github-bench", "provider": "github", "secret": secret}
-    )
+    status, source = bench.add_source(key, secret)
     if status != 201:
         results.inbound_error = f"POST /v1/sources answered {status}: {source}"
         return

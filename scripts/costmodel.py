@@ -25,6 +25,21 @@ from scripts.metering import Usage
 # Lambda's START / END / REPORT lines per invocation: an estimate of their bytes.
 PLATFORM_LOG_BYTES_PER_INVOCATION = 330
 ESM_BATCH = 10
+FIRST_SINGLE = "Outbound, first-try delivery, single-event publish"
+FIRST_BATCH = "Outbound, first-try delivery, batch publish of 100"
+RETRY_ONCE = "Outbound, delivered at the second attempt (one retry), single-event publish"
+ENDPOINT_DOWN = "Outbound, endpoint down 24 h, default retry schedule, single-event publish"
+INBOUND_NEW = "Inbound, new event (receipt + processing)"
+INBOUND_DUPLICATE = "Inbound, duplicate (dropped at receipt)"
+# Issue 14's targets, dollars per million (Lambda on handler CPU time, index writes counted).
+TARGETS = {
+    FIRST_SINGLE: 3.20,
+    FIRST_BATCH: 1.60,
+    RETRY_ONCE: 6.00,
+    ENDPOINT_DOWN: 60.00,
+    INBOUND_NEW: 3.50,
+    INBOUND_DUPLICATE: 2.00,
+}
 TIME_BASES = ("cpu", "wall", "share")
 
 
@@ -105,7 +120,8 @@ class Builder:
     def usage(self, usage: Usage, factor: float, transitions_per_execution: int) -> None:
         """AWS usage of an operation, `factor` times per event."""
         scaled = usage.scaled(factor)
-        self.add("DynamoDB writes", scaled.wru, "WRU", prices.DYNAMODB_WRU)
+        self.add("DynamoDB writes, table", scaled.table_wru, "WRU", prices.DYNAMODB_WRU)
+        self.add("DynamoDB writes, indexes", scaled.index_wru, "WRU", prices.DYNAMODB_WRU)
         self.add("DynamoDB reads", scaled.rru, "RRU", prices.DYNAMODB_RRU)
         self.add("SQS", scaled.sqs_requests, "requests", prices.SQS_REQUEST)
         self.add("S3 PUT", scaled.s3_put, "requests", prices.S3_PUT)
@@ -117,6 +133,8 @@ class Builder:
             "transitions",
             prices.STEP_FUNCTIONS_TRANSITION,
         )
+        # The retry machine's own SQS task(s), once per execution.
+        self.add("SQS", scaled.sfn_executions * machine_sqs_tasks(), "requests", prices.SQS_REQUEST)
         self.scenario.log_bytes += scaled.log_bytes
 
     def esm(self, batch: int) -> None:
@@ -159,10 +177,9 @@ def build(results: AwsResults, memory: dict[str, int]) -> CostModel:
 
     if need("publish_1", "worker_10_ok"):
         first = Scenario(
-            "Outbound, first-try delivery, single-event publish",
+            FIRST_SINGLE,
             "POST /v1/events with one event matching one webhook (authorizer + api), then one "
             "message of a delivery-worker batch of 10 succeeding at the first attempt",
-            target=3.0,
         )
         b = Builder(first, memory)
         b.api_call(ops["publish_1"], "api", 1, transitions)
@@ -172,10 +189,9 @@ def build(results: AwsResults, memory: dict[str, int]) -> CostModel:
         model.missing["first-try delivery"] = "publish or worker measurements missing"
     if need("batch_of_100", "worker_10_ok"):
         batch = Scenario(
-            "Outbound, first-try delivery, batch publish of 100",
+            FIRST_BATCH,
             "POST /v1/events/batch with 100 events each matching one webhook, per delivery; "
             "delivery as above",
-            target=3.0,
         )
         b = Builder(batch, memory)
         b.api_call(ops["batch_of_100"], "api", 100, transitions)
@@ -192,7 +208,7 @@ def build(results: AwsResults, memory: dict[str, int]) -> CostModel:
         model.scenarios.append(fanout)
     if need("publish_1", "worker_10_ok", "worker_10_fail"):
         retry = Scenario(
-            "Outbound, delivered at the second attempt (one retry), single-event publish",
+            RETRY_ONCE,
             f"as the first-try row, plus a failed attempt (batch of 10), the retry machine "
             f"({transitions} state transitions: start, "
             f"{', '.join(_path_names())}, end) and its sqs:sendMessage, and the message "
@@ -201,9 +217,9 @@ def build(results: AwsResults, memory: dict[str, int]) -> CostModel:
         b = Builder(retry, memory)
         b.api_call(ops["publish_1"], "api", 1, transitions)
         b.consumer("delivery_worker", ops["worker_10_fail"], ESM_BATCH, transitions)
-        b.add("SQS", 1, "requests", prices.SQS_REQUEST)  # the state machine's SendMessage
         b.consumer("delivery_worker", ops["worker_10_ok"], ESM_BATCH, transitions)
         model.scenarios.append(retry)
+        model.scenarios.append(endpoint_down(ops, memory, transitions))
     if need("publish_1", "worker_1_ok"):
         lonely = Scenario(
             "Outbound, first-try delivery, single-event publish, worker batches of 1",
@@ -216,10 +232,9 @@ def build(results: AwsResults, memory: dict[str, int]) -> CostModel:
         model.scenarios.append(lonely)
     if need("inbound_new", "processor_10"):
         inbound = Scenario(
-            "Inbound, new event (receipt + processing)",
+            INBOUND_NEW,
             "POST /inbound/{source_id} (GitHub preset, no authorizer), then one message of an "
             "inbound-processor batch of 10 (no forward_url)",
-            target=8.0,
         )
         b = Builder(inbound, memory)
         b.api_call(ops["inbound_new"], "inbound", 1, transitions)
@@ -229,7 +244,7 @@ def build(results: AwsResults, memory: dict[str, int]) -> CostModel:
         model.missing["inbound new"] = results.inbound_error or "inbound measurements missing"
     if need("inbound_duplicate"):
         duplicate = Scenario(
-            "Inbound, duplicate (dropped at receipt)",
+            INBOUND_DUPLICATE,
             "POST /inbound/{source_id} repeating an X-GitHub-Delivery already received",
         )
         b = Builder(duplicate, memory)
@@ -237,7 +252,72 @@ def build(results: AwsResults, memory: dict[str, int]) -> CostModel:
         model.scenarios.append(duplicate)
     else:
         model.missing["inbound duplicate"] = results.inbound_error or "measurements missing"
+    for scenario in model.scenarios:
+        scenario.target = TARGETS.get(scenario.name)
     return model
+
+
+DOWN_SECONDS = 86400
+
+
+def attempts_while_down(delays: tuple[int, ...] | list[int], down: int) -> tuple[int, bool]:
+    """(failed attempts, delivered afterwards) for an endpoint down `down` seconds from the first
+    attempt: an attempt fails if it starts before the endpoint is back (jitter left out)."""
+    failed, at = 1, 0
+    for delay in delays:
+        at += delay
+        if at >= down:
+            return failed, True
+        failed += 1
+    return failed, False
+
+
+def endpoint_down(ops: dict[str, OpResult], memory: dict[str, int], transitions: int) -> Scenario:
+    """A delivery to an endpoint down for a day, the default schedule, batches of 10 failures."""
+    from shared.core.config import DEFAULT_RETRY_SCHEDULE
+
+    failed, delivered = attempts_while_down(DEFAULT_RETRY_SCHEDULE, DOWN_SECONDS)
+    scenario = Scenario(
+        ENDPOINT_DOWN,
+        f"single-event publish, then {failed} failed attempts (the default schedule "
+        f"{list(DEFAULT_RETRY_SCHEDULE)} s until the endpoint is back after 24 h, jitter left "
+        f"out), each priced as one message of a failing batch of 10 at that attempt, metered "
+        f"with its retry carrier (≥ 10 failures a minute fill batches; the first attempt's "
+        f"where a later one was not metered)"
+        + (", then the delivery" if delivered else ", then dead-lettered"),
+    )
+    b = Builder(scenario, memory)
+    b.api_call(ops["publish_1"], "api", 1, transitions)
+    for number in range(1, failed + 1):
+        op = ops.get(f"worker_10_fail_at_{number}", ops["worker_10_fail"])
+        b.consumer("delivery_worker", op, ESM_BATCH, transitions)
+    if delivered:
+        b.consumer("delivery_worker", ops["worker_10_ok"], ESM_BATCH, transitions)
+    return scenario
+
+
+def machine_sqs_tasks() -> int:
+    """SQS task states on the retry machine's path (each one request per execution)."""
+    from infra.declaration import RETRY_STATE_MACHINE_DEFINITION as definition
+
+    states: dict[str, dict[str, object]] = definition["States"]  # type: ignore[assignment]
+    return sum(
+        1
+        for name in _path_states()
+        if states[name].get("Type") == "Task" and ":sqs:" in str(states[name].get("Resource"))
+    )
+
+
+def _path_states() -> list[str]:
+    from infra.declaration import RETRY_STATE_MACHINE_DEFINITION as definition
+
+    states: dict[str, dict[str, object]] = definition["States"]  # type: ignore[assignment]
+    names: list[str] = []
+    name: object = definition["StartAt"]
+    while isinstance(name, str) and name in states and len(names) < len(states):
+        names.append(name)
+        name = None if states[name].get("End") else states[name].get("Next")
+    return names
 
 
 def _path_names() -> list[str]:

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import math
 import sys
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
@@ -25,6 +27,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scripts import prices
+from scripts.indexwrites import Item, Write, item_writes
+from scripts.itemsize import item_size
+from shared.core.resources import Table
+
+Key = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class WriteRequest:
+    """One item a DynamoDB write request writes (or checks, in a transaction)."""
+
+    table: str  # the physical table name
+    key: dict[str, Any]
+    kind: str  # "Put", "Update", "Delete", "ConditionCheck"
+    item: dict[str, Any] | None = None  # what a Put writes
+
 
 SERVICES = ("dynamodb", "sqs", "s3", "secretsmanager", "stepfunctions")
 S3_PUT_CLASS = frozenset(
@@ -42,51 +60,7 @@ S3_GET_CLASS = frozenset({"GetObject", "HeadObject", "SelectObjectContent"})
 DYNAMODB_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem"})
 
 
-# ---------------------------------------------------------------- DynamoDB item sizes
-
-
-def _number_size(text: str) -> int:
-    """1 byte per two significant digits + 1 (DynamoDB item size rules)."""
-    digits = text.lstrip("-").replace(".", "").split("e")[0].split("E")[0]
-    significant = digits.strip("0") or "0"
-    return (len(significant) + 1) // 2 + 1
-
-
-def attribute_value_size(value: dict[str, Any]) -> int:
-    """Size of one typed attribute value (low-level format, e.g. {"S": "x"})."""
-    (kind, inner), *_ = value.items()
-    if kind == "S":
-        return len(str(inner).encode())
-    if kind == "N":
-        return _number_size(str(inner))
-    if kind == "B":
-        return len(inner) if isinstance(inner, bytes | bytearray) else len(str(inner).encode())
-    if kind in ("BOOL", "NULL"):
-        return 1
-    if kind == "SS":
-        return sum(len(str(item).encode()) for item in inner)
-    if kind == "NS":
-        return sum(_number_size(str(item)) for item in inner)
-    if kind == "BS":
-        return sum(len(item) for item in inner)
-    if kind == "L":
-        return 3 + sum(1 + attribute_value_size(item) for item in inner)
-    if kind == "M":
-        return 3 + sum(
-            1 + len(name.encode()) + attribute_value_size(item) for name, item in inner.items()
-        )
-    return len(str(inner).encode())
-
-
-def item_size(item: dict[str, Any] | None) -> int:
-    """Bytes DynamoDB bills for an item: names plus values (0 for a missing item)."""
-    if not item:
-        return 0
-    return sum(len(name.encode()) + attribute_value_size(value) for name, value in item.items())
-
-
-def write_units(size: int) -> int:
-    return max(1, math.ceil(size / prices.DYNAMODB_WRITE_UNIT_BYTES))
+# ---------------------------------------------------------------- DynamoDB units
 
 
 def read_units(size: int, consistent: bool) -> float:
@@ -110,6 +84,15 @@ class Usage:
     secrets_calls: float = 0.0
     sfn_executions: float = 0.0
     log_bytes: float = 0.0
+    index_wru: float = 0.0  # the part of `wru` written to global secondary indexes
+    s3_bytes_put: float = 0.0
+    # Not scaled: what the metered run wrote, for the partition heat and storage tables.
+    writes: list[Write] = field(default_factory=list)
+    final_items: dict[tuple[str, Key], Item | None] = field(default_factory=dict)
+
+    @property
+    def table_wru(self) -> float:
+        return self.wru - self.index_wru
 
     @property
     def total_calls(self) -> int:
@@ -131,20 +114,30 @@ class Usage:
             secrets_calls=self.secrets_calls * factor,
             sfn_executions=self.sfn_executions * factor,
             log_bytes=self.log_bytes * factor,
+            index_wru=self.index_wru * factor,
+            s3_bytes_put=self.s3_bytes_put * factor,
         )
 
 
 class AwsMeter:
-    """Counts the calls made through `shared.core.aws.client(...)` and their billable units."""
+    """Counts the calls made through `shared.core.aws.client(...)` and their billable units.
 
-    def __init__(self, key_names: dict[str, tuple[str, ...]], probe: Any) -> None:
+    DynamoDB writes are priced from the item before and after each write, table and indexes
+    (scripts/indexwrites.py): before, read with an uncounted consistent GetItem just before the
+    call; after, the request's item for a put, an uncounted consistent GetItem just after the call
+    for an update, nothing for a delete. The bench runs one request per item at a time, so the
+    two reads see exactly what the write changed.
+    """
+
+    def __init__(self, tables: dict[str, Table], probe: Any) -> None:
         from shared.core.aws import client
 
-        self.key_names = key_names  # table name -> key attribute names
-        self.probe = probe  # an uncounted DynamoDB client for item sizes before/after writes
+        self.tables = tables  # physical table name -> its declaration
+        self.probe = probe  # an uncounted DynamoDB client for the items before/after writes
         self.usage = Usage()
         self.recording = False
         self.probing = False
+        self.lock = threading.Lock()  # a worker batch's records run on threads
         self._clients = [client(service) for service in SERVICES]
         for aws_client in self._clients:
             events = aws_client.meta.events
@@ -179,11 +172,13 @@ class AwsMeter:
         context["bench_params"] = params
         service = model.service_model.service_name
         if service == "dynamodb" and self.probing:
-            context["bench_before"] = self._write_targets_sizes(model.name, params)
+            requests = write_requests(model.name, params, self._key_of)
+            context["bench_before"] = [self._probe(r.table, r.key) for r in requests]
 
     def _before_call(self, model: Any, **_: Any) -> None:
         if self.recording:
-            self.usage.calls[f"{model.service_model.service_name}.{model.name}"] += 1
+            with self.lock:
+                self.usage.calls[f"{model.service_model.service_name}.{model.name}"] += 1
 
     def _after_call(self, model: Any, parsed: dict[str, Any], context: Any, **_: Any) -> None:
         if not self.recording or context is None:
@@ -191,80 +186,105 @@ class AwsMeter:
         params: dict[str, Any] = context.get("bench_params") or {}
         service, operation = model.service_model.service_name, model.name
         if service == "dynamodb":
-            self._dynamodb(operation, params, parsed, context.get("bench_before") or [])
-        elif service == "sqs":
-            self.usage.sqs_requests += _sqs_requests(operation, params)
+            before = context.get("bench_before")
+            after = self._items_after(operation, params, parsed, before)
+            with self.lock:
+                self._dynamodb(operation, params, parsed, before, after)
+            return
+        with self.lock:
+            self._other(service, operation, params)
+
+    def _other(self, service: str, operation: str, params: dict[str, Any]) -> None:
+        usage = self.usage
+        if service == "sqs":
+            usage.sqs_requests += _sqs_requests(operation, params)
         elif service == "s3":
             if operation in S3_PUT_CLASS:
-                self.usage.s3_put += 1
+                usage.s3_put += 1
+                usage.s3_bytes_put += _body_length(params.get("Body"))
             elif operation in S3_GET_CLASS:
-                self.usage.s3_get += 1
+                usage.s3_get += 1
         elif service == "secretsmanager":
-            self.usage.secrets_calls += 1
+            usage.secrets_calls += 1
         elif service == "stepfunctions" and operation == "StartExecution":
-            self.usage.sfn_executions += 1
+            usage.sfn_executions += 1
 
     # DynamoDB units ---------------------------------------------------------
 
     def _key_of(self, table: str, item: dict[str, Any]) -> dict[str, Any]:
-        return {name: item[name] for name in self.key_names.get(table, ()) if name in item}
+        spec = self.tables.get(table)
+        names = (spec.partition_key, spec.sort_key) if spec else ()
+        return {name: item[name] for name in names if name and name in item}
 
-    def _probe_size(self, table: str, key: dict[str, Any]) -> int:
+    def _probe(self, table: str, key: dict[str, Any]) -> Item | None:
         if not self.probing or not key:
-            return 0
-        found = self.probe.get_item(TableName=table, Key=key, ConsistentRead=True)
-        return item_size(found.get("Item"))
+            return None
+        found: Item | None = self.probe.get_item(TableName=table, Key=key, ConsistentRead=True).get(
+            "Item"
+        )
+        return found
 
-    def _write_targets(self, operation: str, params: dict[str, Any]) -> list[tuple[str, Any]]:
-        """(table, key) of every item a write touches, in request order."""
-        if operation in DYNAMODB_WRITES:
-            table = params.get("TableName", "")
-            key = params.get("Key") or self._key_of(table, params.get("Item") or {})
-            return [(table, key)]
-        if operation == "TransactWriteItems":
-            targets = []
-            for entry in params.get("TransactItems", []):
-                (_, body), *_ = entry.items()
-                table = body.get("TableName", "")
-                targets.append(
-                    (table, body.get("Key") or self._key_of(table, body.get("Item", {})))
-                )
-            return targets
-        return []
-
-    def _write_targets_sizes(self, operation: str, params: dict[str, Any]) -> list[int]:
-        return [
-            self._probe_size(table, key) for table, key in self._write_targets(operation, params)
-        ]
+    def _items_after(
+        self,
+        operation: str,
+        params: dict[str, Any],
+        parsed: dict[str, Any],
+        before: list[Item | None] | None,
+    ) -> list[Item | None]:
+        """Each written item after the call: unchanged when the call failed (a condition)."""
+        requests = write_requests(operation, params, self._key_of)
+        olds = before if before is not None else [None] * len(requests)
+        if "Error" in parsed:
+            return list(olds)
+        after: list[Item | None] = []
+        for request, old in zip(requests, olds, strict=True):
+            if request.kind == "Put":
+                after.append(request.item)
+            elif request.kind == "Update":
+                after.append(self._probe(request.table, request.key))
+            elif request.kind == "Delete":
+                after.append(None)
+            else:
+                after.append(old)
+        return after
 
     def _dynamodb(
-        self, operation: str, params: dict[str, Any], parsed: dict[str, Any], before: list[int]
+        self,
+        operation: str,
+        params: dict[str, Any],
+        parsed: dict[str, Any],
+        before: list[Item | None] | None,
+        after: list[Item | None],
+    ) -> None:
+        requests = write_requests(operation, params, self._key_of)
+        if requests:
+            olds = before if before is not None else [None] * len(requests)
+            for request, old, new in zip(requests, olds, after, strict=True):
+                self._item_write(request, old, new, operation == "TransactWriteItems")
+            return
+        self._dynamodb_read(operation, params, parsed)
+
+    def _item_write(
+        self, request: WriteRequest, old: Item | None, new: Item | None, transactional: bool
+    ) -> None:
+        spec = self.tables.get(request.table)
+        if spec is None:
+            return
+        if not self.probing and request.kind == "Update":
+            new = new or dict(request.key)  # unprobed: at least the table's own write
+        writes = item_writes(spec, request.key, old, new, transactional)
+        usage = self.usage
+        usage.writes += writes
+        usage.wru += sum(write.units for write in writes)
+        usage.index_wru += sum(write.units for write in writes if write.index)
+        if request.kind != "ConditionCheck" and old is not new:
+            usage.final_items[(spec.logical_id, _freeze(request.key))] = new
+
+    def _dynamodb_read(
+        self, operation: str, params: dict[str, Any], parsed: dict[str, Any]
     ) -> None:
         usage = self.usage
-        if operation in DYNAMODB_WRITES:
-            table, key = self._write_targets(operation, params)[0]
-            new = item_size(params["Item"]) if operation == "PutItem" else 0
-            if operation == "UpdateItem":
-                new = self._probe_size(table, key)
-            old = before[0] if before else 0
-            usage.wru += write_units(max(old, new))
-        elif operation == "TransactWriteItems":
-            targets = self._write_targets(operation, params)
-            for position, entry in enumerate(params.get("TransactItems", [])):
-                (kind, body), *_ = entry.items()
-                old = before[position] if position < len(before) else 0
-                new = item_size(body.get("Item")) if kind == "Put" else 0
-                if kind == "Update":
-                    new = self._probe_size(*targets[position])
-                usage.wru += 2 * write_units(max(old, new))
-        elif operation == "BatchWriteItem":
-            for requests in params.get("RequestItems", {}).values():
-                for request in requests:
-                    if "PutRequest" in request:
-                        usage.wru += write_units(item_size(request["PutRequest"]["Item"]))
-                    else:
-                        usage.wru += 1
-        elif operation == "GetItem":
+        if operation == "GetItem":
             usage.rru += read_units(
                 item_size(parsed.get("Item")), bool(params.get("ConsistentRead"))
             )
@@ -287,8 +307,57 @@ class AwsMeter:
                 usage.rru += 2 * read_units(item_size(response.get("Item")), True)
 
 
+KeyOf = Callable[[str, dict[str, Any]], dict[str, Any]]
+
+
+def write_requests(operation: str, params: dict[str, Any], key_of: KeyOf) -> list[WriteRequest]:
+    """Every item a DynamoDB write request writes, in request order (none for a read)."""
+    if operation in DYNAMODB_WRITES:
+        return [_single_write(operation.removesuffix("Item"), params, key_of)]
+    if operation == "TransactWriteItems":
+        return [
+            _single_write(kind, body, key_of)
+            for entry in params.get("TransactItems", [])
+            for kind, body in entry.items()
+        ]
+    if operation == "BatchWriteItem":
+        requests = []
+        for table, entries in params.get("RequestItems", {}).items():
+            for entry in entries:
+                if "PutRequest" in entry:
+                    item = entry["PutRequest"]["Item"]
+                    requests.append(WriteRequest(table, key_of(table, item), "Put", item))
+                else:
+                    requests.append(WriteRequest(table, entry["DeleteRequest"]["Key"], "Delete"))
+        return requests
+    return []
+
+
+def _single_write(kind: str, body: dict[str, Any], key_of: KeyOf) -> WriteRequest:
+    table = body.get("TableName", "")
+    item = body.get("Item")
+    key = body.get("Key") or key_of(table, item or {})
+    return WriteRequest(table, key, kind, item)
+
+
 def _freeze(key: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((name, repr(value)) for name, value in key.items()))
+
+
+def _body_length(body: Any) -> int:
+    """Bytes of an S3 Body (botocore turns bytes into a file-like object on the way)."""
+    if isinstance(body, bytes | bytearray):
+        return len(body)
+    if isinstance(body, str):
+        return len(body.encode())
+    if hasattr(body, "getbuffer"):
+        return len(body.getbuffer())
+    if hasattr(body, "seek") and hasattr(body, "tell"):
+        here = body.tell()
+        size = int(body.seek(0, io.SEEK_END))
+        body.seek(here)
+        return size
+    return 0
 
 
 def _sqs_requests(operation: str, params: dict[str, Any]) -> float:
@@ -342,15 +411,30 @@ class LambdaMeter:
 
 
 class CountingSink(io.TextIOBase):
-    """A text stream that only counts the UTF-8 bytes written to it."""
+    """A text stream that counts the UTF-8 bytes written to it and keeps the EMF documents
+    (the metrics the handlers print) for the custom-metric count."""
 
     def __init__(self) -> None:
         super().__init__()
         self.bytes = 0
+        self.emf: list[dict[str, Any]] = []
+        self._line = ""
 
     def write(self, text: str) -> int:
         self.bytes += len(text.encode("utf-8", "replace"))
+        self._line += text
+        while "\n" in self._line:
+            line, self._line = self._line.split("\n", 1)
+            self._keep_emf(line)
         return len(text)
+
+    def _keep_emf(self, line: str) -> None:
+        if '"_aws"' not in line:
+            return
+        with contextlib.suppress(ValueError):
+            document = json.loads(line)
+            if isinstance(document, dict) and "CloudWatchMetrics" in document.get("_aws", {}):
+                self.emf.append(document)
 
     def writable(self) -> bool:
         return True
