@@ -358,6 +358,45 @@ def test_failure_requeues_the_retry_with_its_delay_and_no_execution(
     assert receive_all(env["DELIVERY_QUEUE_URL"]) == []  # invisible until its delay is over
 
 
+@pytest.mark.parametrize(
+    ("delay", "carrier"), [(600, "sqs.SendMessageBatch"), (3600, "stepfunctions.StartExecution")]
+)
+def test_a_batch_of_ten_failures_costs_one_carrier_call(
+    api: InProcessApi,
+    alice: str,
+    receiver: PathReceiver,
+    calls: Any,
+    env: dict[str, str],
+    requeued: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    delay: int,
+    carrier: str,
+) -> None:
+    """Before: each retry was its own StartExecution (4 billed transitions, $100 per million).
+    Now a worker batch's retries cost one call between them: a SendMessageBatch within 15 min,
+    beyond it one execution for the step."""
+    monkeypatch.setenv("WEBHOOKS_RETRY_SCHEDULE", str(delay))
+    settings.cache_clear()
+    register(api, alice, receiver.script("/ten", Script(statuses=[500])), events=["*"])
+    api.request("GET", "/v1/secret", alice)
+    publish(api, alice)
+    drain(env)  # the signing secret is read and cached; this delivery's retry is scheduled
+    for _ in range(10):
+        publish(api, alice)
+    messages = receive_all(env["DELIVERY_QUEUE_URL"])
+    assert len(messages) == 10
+    calls.reset()
+    assert invoke_worker(messages) == {"batchItemFailures": []}
+    assert dict(calls.calls) == {
+        "dynamodb.BatchGetItem": 10,
+        "dynamodb.UpdateItem": 10,
+        carrier: 1,
+    }
+    found = scheduled(requeued, env["RETRY_STATE_MACHINE_ARN"])
+    assert len(found) == 11
+    assert {item.carrier == "queue" for item in found} == {delay <= 900}
+
+
 def test_final_failure_marks_failed_and_dead_letters_once(
     api: InProcessApi,
     alice: str,
