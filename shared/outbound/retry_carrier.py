@@ -17,6 +17,7 @@ AWS calls: one SendMessageBatch per ten short retries, one StartExecution per gr
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,30 +108,34 @@ def schedule(pending: list[Retry]) -> list[Retry]:
 def _send_short(short: list[Retry]) -> list[Retry]:
     if not short:
         return []
-    try:
-        queues.send_delayed_batch(
-            settings().delivery_queue_url, [(retry.message, retry.delay) for retry in short]
-        )
-    except Exception as error:  # reported as batch item failures: nothing is lost
-        log.warning("re-queueing retries failed", extra={"error": type(error).__name__})
-        return short
-    return []
+    delayed = [(retry.message, retry.delay) for retry in short]
+    url = settings().delivery_queue_url
+    return _carry(short, "re-queueing retries", lambda: queues.send_delayed_batch(url, delayed))
 
 
 def _start_group(group: Group) -> list[Retry]:
     delayed = [entry(retry, offset) for retry, offset in group.entries]
-    try:
-        retries.start(new_id("rtb"), group.wait, delayed)
-    except Exception as error:  # reported as batch item failures: nothing is lost
-        log.warning("starting a retry execution failed", extra={"error": type(error).__name__})
-        return [retry for retry, _ in group.entries]
-    return []
+    members = [retry for retry, _ in group.entries]
+    return _carry(
+        members,
+        "starting a retry execution",
+        lambda: retries.start(new_id("rtb"), group.wait, delayed),
+    )
 
 
 def _start_recovery(retry: Retry) -> list[Retry]:
-    try:
+    def start() -> None:
         retries.start_unless_started(retry.name, retry.delay, [(retry.message, 0)])
-    except Exception as error:  # reported as a batch item failure: tried again on redelivery
-        log.warning("recovering a lost retry failed", extra={"error": type(error).__name__})
-        return [retry]
+
+    return _carry([retry], "recovering a lost retry", start)
+
+
+def _carry(carried: list[Retry], what: str, call: Callable[[], None]) -> list[Retry]:
+    """Run one carrier call; on any error the retries it carried are returned as not scheduled
+    (the handler reports their messages as batch item failures: nothing is lost)."""
+    try:
+        call()
+    except Exception as error:
+        log.warning(f"{what} failed", extra={"error": type(error).__name__})
+        return carried
     return []

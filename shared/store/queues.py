@@ -36,7 +36,13 @@ def send_raw_batch(queue_url: str, bodies: list[str]) -> None:
 def send_delayed_batch(queue_url: str, delayed: list[tuple[dict[str, Any], int]]) -> None:
     """SendMessageBatch of (JSON body, DelaySeconds) pairs: each message becomes visible after its
     own delay (0..900 s), one call per ten. Retries use it instead of a Step Functions execution."""
-    entries = [
+    entries = delayed_entries(delayed)
+    batch_call(client("sqs").send_message_batch, queue_url, entries, what="SendMessageBatch")
+
+
+def delayed_entries(delayed: list[tuple[dict[str, Any], int]]) -> list[dict[str, Any]]:
+    """SendMessageBatch entries (ids unique per call), each with its own DelaySeconds."""
+    return [
         {
             "Id": str(position),
             "MessageBody": json.dumps(body, separators=(",", ":")),
@@ -44,7 +50,6 @@ def send_delayed_batch(queue_url: str, delayed: list[tuple[dict[str, Any], int]]
         }
         for position, (body, seconds) in enumerate(delayed)
     ]
-    batch_call(client("sqs").send_message_batch, queue_url, entries, what="SendMessageBatch")
 
 
 def clamp_delay(seconds: int) -> int:

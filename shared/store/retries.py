@@ -14,7 +14,7 @@ from typing import Any
 
 from shared.core.aws import client
 from shared.core.config import settings
-from shared.store.queues import SEND_BATCH_LIMIT, clamp_delay
+from shared.store.queues import SEND_BATCH_LIMIT, delayed_entries
 
 Delayed = tuple[dict[str, Any], int]  # (delivery message, DelaySeconds after the wait)
 
@@ -23,14 +23,7 @@ def execution_input(wait_seconds: int, delayed: list[Delayed]) -> str:
     """The state machine's input: the wait, then SendMessageBatch entries (ids unique per call)."""
     if not 1 <= len(delayed) <= SEND_BATCH_LIMIT:
         raise ValueError(f"one execution re-queues 1..{SEND_BATCH_LIMIT} messages")
-    entries = [
-        {
-            "Id": str(position),
-            "MessageBody": json.dumps(message, separators=(",", ":")),
-            "DelaySeconds": clamp_delay(seconds),
-        }
-        for position, (message, seconds) in enumerate(delayed)
-    ]
+    entries = delayed_entries(delayed)
     return json.dumps({"wait_seconds": max(0, int(wait_seconds)), "entries": entries})
 
 
