@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 # Long retries whose delays lie within this share of the earliest one (or 15 min) fall due in the
 # same step: ±10 % jitter spreads one step over 0.9..1.1 of its base, at most 22 % of the earliest.
 STEP_SPREAD = 0.25
+BATCH_EXECUTION_PREFIX = "rtb"  # a batch execution's name: never a recovery's `<delivery>-<n>`
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ def _start_group(group: Group) -> list[Retry]:
     return _carry(
         members,
         "starting a retry execution",
-        lambda: retries.start(new_id("rtb"), group.wait, delayed),
+        lambda: retries.start(new_id(BATCH_EXECUTION_PREFIX), group.wait, delayed),
     )
 
 
