@@ -93,7 +93,7 @@ def test_the_state_machine_requeues_its_batch_after_the_wait(aws: dict[str, str]
     entries each keep their own DelaySeconds."""
     first = {"delivery_id": "dlv_a", "attempt": 3}
     second = {"delivery_id": "dlv_b", "attempt": 3}
-    retries.start("rtb_machine_test", 1, [(first, 0), (second, 2)])
+    retries.start("rtb_machine_test", 1, [(first, 0), (second, 5)])
     machine = aws["RETRY_STATE_MACHINE_ARN"]
     arn = machine.replace(":stateMachine:", ":execution:") + ":rtb_machine_test"
     sfn = client("stepfunctions")
@@ -106,7 +106,7 @@ def test_the_state_machine_requeues_its_batch_after_the_wait(aws: dict[str, str]
     queue_url = aws["DELIVERY_QUEUE_URL"]
     assert [json.loads(m["Body"]) for m in receive_all(queue_url)] == [first]
     later: list[dict[str, Any]] = []
-    for _ in range(50):  # the second entry's own delay
+    for _ in range(150):  # the second entry's own delay (5 s)
         later += [json.loads(m["Body"]) for m in receive_all(queue_url)]
         if later:
             break
