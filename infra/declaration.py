@@ -26,32 +26,46 @@ from shared.core.resources import (
     Table,
 )
 
-# The retry schedule's state machine: a Wait state whose length comes from the input, then the
-# SQS service integration puts the delivery message back on the delivery queue. Only Wait and an
-# SQS task, so moto executes the very same definition locally (it cannot run Lambda tasks).
+# The retry state machine carries retries longer than SQS's 15 min DelaySeconds (shorter ones
+# ride the delivery queue itself: README, "Retry schedule"). One execution per worker batch and
+# due step: it Waits until the earliest of its deliveries is due, then puts them all back on the
+# delivery queue in one SendMessageBatch whose per-entry DelaySeconds (0..900 s) carry each one's
+# jitter. If SQS failed some entries, the whole batch is sent once more (a copy is recognised by
+# the worker as a duplicate). Only Wait, Choice, Pass and SQS tasks, so moto executes the very
+# same definition locally (it cannot run Lambda tasks).
 STATE_MACHINE_QUEUE_PLACEHOLDER = "DeliveryQueueUrl"
+_REQUEUE_TASK: dict[str, object] = {
+    "Type": "Task",
+    "Resource": "arn:aws:states:::aws-sdk:sqs:sendMessageBatch",
+    "Parameters": {
+        "QueueUrl": "${" + STATE_MACHINE_QUEUE_PLACEHOLDER + "}",
+        "Entries.$": "$.entries",
+    },
+    "ResultPath": "$.sent",
+    "Retry": [
+        {
+            "ErrorEquals": ["States.ALL"],
+            "IntervalSeconds": 2,
+            "MaxAttempts": 6,
+            "BackoffRate": 2.0,
+        }
+    ],
+}
 RETRY_STATE_MACHINE_DEFINITION: dict[str, object] = {
-    "Comment": "Waits out a delivery's retry delay, then re-queues the delivery message.",
+    "Comment": "Waits out the retry delay of a batch's deliveries, then re-queues them.",
     "StartAt": "WaitForRetry",
     "States": {
-        "WaitForRetry": {"Type": "Wait", "SecondsPath": "$.delay_seconds", "Next": "Requeue"},
-        "Requeue": {
-            "Type": "Task",
-            "Resource": "arn:aws:states:::sqs:sendMessage",
-            "Parameters": {
-                "QueueUrl": "${" + STATE_MACHINE_QUEUE_PLACEHOLDER + "}",
-                "MessageBody.$": "$.message",
-            },
-            "Retry": [
-                {
-                    "ErrorEquals": ["States.ALL"],
-                    "IntervalSeconds": 2,
-                    "MaxAttempts": 6,
-                    "BackoffRate": 2.0,
-                }
+        "WaitForRetry": {"Type": "Wait", "SecondsPath": "$.wait_seconds", "Next": "Requeue"},
+        "Requeue": {**_REQUEUE_TASK, "Next": "AllSent"},
+        "AllSent": {
+            "Type": "Choice",
+            "Choices": [
+                {"Variable": "$.sent.Failed[0]", "IsPresent": True, "Next": "RequeueAgain"}
             ],
-            "End": True,
+            "Default": "Requeued",
         },
+        "RequeueAgain": {**_REQUEUE_TASK, "End": True},
+        "Requeued": {"Type": "Pass", "End": True},
     },
 }
 
@@ -134,7 +148,8 @@ DELIVERY_WORKER = Function(
     timeout_seconds=60,
     reads_tables=(WEBHOOKS, EVENTS, DELIVERIES),
     writes_tables=(WEBHOOKS, DELIVERIES),
-    sends_to=(DELIVERY_QUEUE.dlq_env_var,),
+    # Its DLQ, and its own queue: retries due within 15 min go back on it with DelaySeconds.
+    sends_to=(DELIVERY_QUEUE.env_var, DELIVERY_QUEUE.dlq_env_var),
     consumes=DELIVERY_QUEUE,
     user_secrets="read",
     raw_bodies="read",

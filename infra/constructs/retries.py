@@ -1,4 +1,5 @@
-"""The Standard state machine that waits out a delivery's retry delay, then re-queues it.
+"""The Standard state machine that waits out the delay of retries longer than 15 min, then
+re-queues them (one execution per worker batch and step; README, "How retries are carried").
 
 Its definition comes verbatim from infra.declaration (the same JSON local mode runs in moto);
 only the delivery queue URL is substituted here.
@@ -18,7 +19,9 @@ from infra.constructs.naming import vended_log_group_name
 
 
 class RetryStateMachine(Construct):
-    """`state_machine` may only `sqs:SendMessage` to the delivery queue (plus logs and X-Ray)."""
+    """`state_machine` may only `sqs:SendMessage` to the delivery queue (plus logs and X-Ray):
+    SendMessageBatch has no action of its own, SQS authorises it as SendMessage
+    (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessageBatch.html)."""
 
     def __init__(
         self, scope: Construct, construct_id: str, *, delivery_queue: sqs.IQueue, name_prefix: str

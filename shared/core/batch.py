@@ -16,6 +16,7 @@ import json
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -23,26 +24,56 @@ log = logging.getLogger(__name__)
 MAX_WORKERS = 10  # the queues' batch size: every record of a batch runs at the same time
 
 
+@dataclass(frozen=True)
+class Received:
+    """One SQS record as a handler needs it: the parsed body, and how often SQS has handed this
+    message out (`ApproximateReceiveCount`: above 1, an earlier receipt did not finish it)."""
+
+    message_id: str
+    body: Any
+    receive_count: int = 1
+
+
 def process_batch(
     event: dict[str, Any], handle: Callable[[dict[str, Any]], Any], max_workers: int = MAX_WORKERS
 ) -> tuple[dict[str, Any], list[Any]]:
     """Run `handle(parsed_body)` per record; (partial batch response, handler results)."""
+    failed, done = process_records(event, lambda received: handle(received.body), max_workers)
+    return batch_response(failed), [result for _, result in done]
+
+
+def process_records(
+    event: dict[str, Any], handle: Callable[[Received], Any], max_workers: int = MAX_WORKERS
+) -> tuple[list[str], list[tuple[str, Any]]]:
+    """Run `handle(Received)` per record, all at once; (failed message ids, (id, result) pairs)."""
     records = event.get("Records", [])
-    failures: list[dict[str, str]] = []
-    results: list[Any] = []
+    failed: list[str] = []
+    done: list[tuple[str, Any]] = []
 
     def run(record: dict[str, Any]) -> Any:
-        return handle(json.loads(record["body"]))
+        return handle(_received(record))
 
     with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(records)))) as pool:
         futures = [(record, pool.submit(run, record)) for record in records]
         for record, future in futures:
             try:
-                results.append(future.result())
+                done.append((record["messageId"], future.result()))
             except Exception as error:  # this record is retried by SQS, the others are not
                 log.warning(
                     "record failed; SQS will retry it",
                     extra={"message_id": record["messageId"], "error": type(error).__name__},
                 )
-                failures.append({"itemIdentifier": record["messageId"]})
-    return {"batchItemFailures": failures}, results
+                failed.append(record["messageId"])
+    return failed, done
+
+
+def batch_response(failed_message_ids: list[str]) -> dict[str, Any]:
+    """The partial batch response: the event source mapping deletes every other message."""
+    return {"batchItemFailures": [{"itemIdentifier": mid} for mid in failed_message_ids]}
+
+
+def _received(record: dict[str, Any]) -> Received:
+    count = str((record.get("attributes") or {}).get("ApproximateReceiveCount", "1"))
+    return Received(
+        record["messageId"], json.loads(record["body"]), int(count) if count.isdigit() else 1
+    )

@@ -1,8 +1,21 @@
-"""One delivery attempt: load, sign, POST, record, then schedule a retry or dead-letter.
+"""The delivery worker: one attempt per message, in typed stages.
 
-AWS calls for a successful attempt: one BatchGetItem (delivery, event, webhook and the user's
-account record) and one UpdateItem (the attempt); the signing secret comes from a per-container
-cache keyed by the secret version the account record names (shared/store/secrets.py).
+    hold → load → prepare → send → record → schedule
+
+- `hold`: a retry message whose `not_before` is still ahead goes back on the queue (no table
+  call; its SQS send joins the batch's in `schedule`). Only long retries carry it.
+- `load`: the delivery, event, webhook and the user's account record in one BatchGetItem.
+- `prepare`: decides whether to send at all (finished, duplicate copy, event or webhook gone)
+  and builds the signed request; the signing secret comes from a per-container cache keyed by
+  the secret version the account record names (shared/store/secrets.py): no call when warm.
+- `send`: the POST (shared/outbound/http_sender.py); no AWS call.
+- `record`: one conditional UpdateItem of the attempt; before it, on the last failure, one
+  SendMessage to the DLQ; after it, on 410, one UpdateItem disabling the webhook.
+- `schedule`: per worker batch, the retries go back on the queue (shared/outbound/retry_carrier.py:
+  one SendMessageBatch per ten short retries, one StartExecution per step of long ones).
+
+AWS calls: a first-try success 2 (BatchGetItem, UpdateItem); a failure that will be retried 2
+plus its share of the batch's one SendMessageBatch; a duplicate copy 1 (BatchGetItem).
 """
 
 from __future__ import annotations
@@ -14,17 +27,26 @@ from shared import __version__
 from shared.core import clock
 from shared.core.config import settings
 from shared.core.observability import logger
-from shared.outbound import http_sender, retry_policy
+from shared.outbound import http_sender, retry_carrier, retry_policy
 from shared.outbound.publishing import queue_message
+from shared.outbound.retry_carrier import Retry
 from shared.outbound.signing import signature_headers
-from shared.store import accounts, dynamo, raw_bodies, retries, secrets
+from shared.store import accounts, dynamo, raw_bodies, secrets
 from shared.store import deliveries as deliveries_table
 from shared.store import events as events_table
 from shared.store import webhooks as webhooks_table
-from shared.store.queues import send
+from shared.store.queues import MAX_DELAY_SECONDS
+from shared.store.queues import send as send_message
 
 DLQ_KIND = "delivery_failed"
-Outcome = Literal["succeeded", "retrying", "failed", "skipped", "gone", "duplicate", "missing"]
+Outcome = Literal[
+    "succeeded", "retrying", "failed", "skipped", "gone", "duplicate", "missing", "held"
+]
+
+
+class RetryNotScheduled(Exception):
+    """The attempt was recorded but its retry could not be carried: the message must come back
+    (SQS redelivery), and its second receipt schedules the retry (see `prepare`)."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +55,95 @@ class Loaded:
     event: dict[str, Any] | None
     webhook: dict[str, Any] | None
     account: dict[str, Any] | None = None  # names the live signing secret version
+
+
+@dataclass(frozen=True)
+class Request:
+    """A signed request ready to go: attempt `number`, started at `started` (epoch seconds)."""
+
+    url: str
+    body: bytes
+    headers: dict[str, str]
+    number: int
+    started: float
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What an attempt's result means: the outcome, the delivery fields to set, the retry delay."""
+
+    outcome: Outcome
+    sets: dict[str, Any]
+    delay: int | None = None
+
+
+@dataclass(frozen=True)
+class Attempted:
+    """The end of one message: its outcome, and the retry to schedule if there is one."""
+
+    outcome: Outcome
+    retry: Retry | None = None
+
+
+# --- The whole path ------------------------------------------------------------------------
+
+
+def run(message: dict[str, Any], receive_count: int = 1) -> Attempted:
+    """Every stage but `schedule`, which the handler does once per batch."""
+    held = hold(message)
+    if held is not None:
+        return held
+    _reopen_if_redriven(message)
+    loaded = load(message)
+    if loaded is None:
+        return Attempted("missing")
+    prepared = prepare(loaded, message, receive_count)
+    if isinstance(prepared, Attempted):
+        return prepared
+    return record(loaded, prepared, send(prepared))
+
+
+def attempt(message: dict[str, Any], receive_count: int = 1) -> Outcome:
+    """One message, its retry scheduled at once (the handler batches this last stage instead)."""
+    done = run(message, receive_count)
+    if done.retry is not None and schedule([done.retry]):
+        raise RetryNotScheduled(done.retry.name)
+    return done.outcome
+
+
+def schedule(pending: list[Retry]) -> list[Retry]:
+    """The batch's retries back on the queue; returns those that could not be carried."""
+    return retry_carrier.schedule(pending)
+
+
+# --- hold ----------------------------------------------------------------------------------
+
+
+def hold(message: dict[str, Any]) -> Attempted | None:
+    """A retry that arrived before its `not_before` goes back for the rest (≤ 900 s a hop)."""
+    not_before = message.get("not_before")
+    if not isinstance(not_before, int | float):
+        return None
+    left = int(not_before - clock.now())
+    if left < 1:
+        return None
+    hop = min(left, MAX_DELAY_SECONDS)  # rides the queue: never an execution
+    return Attempted("held", Retry(f"{message['delivery_id']}-hold", message, hop))
+
+
+def _reopen_if_redriven(message: dict[str, Any]) -> None:
+    """A dead-lettered delivery redriven from the DLQ: one more attempt, like a manual retry."""
+    if message.get("kind") != DLQ_KIND:
+        return
+    deliveries_table.set_status(
+        message["user_id"],
+        message["delivery_id"],
+        {"status": "queued", "updated_at": clock.iso(), "next_attempt_at": None},
+        only_if_status_in=("failed",),
+    )
+
+
+# --- load ----------------------------------------------------------------------------------
 
 
 def load(message: dict[str, Any]) -> Loaded | None:
@@ -58,6 +169,62 @@ def load(message: dict[str, Any]) -> Loaded | None:
     account = next((row for row in rows if accounts.is_account(row)), None)
     webhook = next((row for row in rows if not accounts.is_account(row)), None)
     return Loaded(delivery[0], event[0] if event else None, webhook, account)
+
+
+# --- prepare -------------------------------------------------------------------------------
+
+
+def prepare(loaded: Loaded, message: dict[str, Any], receive_count: int) -> Request | Attempted:
+    """The request to send, or why nothing is sent (no AWS call, but one UpdateItem when the
+    event or webhook is gone and the delivery ends without an attempt)."""
+    delivery = loaded.delivery
+    if delivery["status"] in ("succeeded", "failed"):
+        return Attempted("skipped")  # SQS redelivered a finished delivery: never send it again
+    duplicate = _duplicate(delivery, message, receive_count)
+    if duplicate is not None:
+        return duplicate
+    refusal = _refusal(loaded)
+    if refusal is not None:
+        _finish_without_sending(delivery, refusal)
+        return Attempted("failed")
+    return _request(loaded)
+
+
+def _duplicate(
+    delivery: dict[str, Any], message: dict[str, Any], receive_count: int
+) -> Attempted | None:
+    """A copy of a message whose attempt was already made. If that attempt's retry may have been
+    lost (this very message comes back: the worker died between record and schedule), the retry
+    is scheduled again under the attempt's own execution name, which Step Functions starts once.
+    A copy received for the first time (another send of the same attempt) schedules nothing, so
+    duplicates never grow a second retry chain."""
+    expected = message.get("attempt")
+    made = int(delivery.get("attempts", 0))
+    if not isinstance(expected, int) or made < expected:
+        return None
+    if made == expected and delivery["status"] == "retrying" and receive_count > 1:
+        return Attempted("duplicate", _lost_retry(delivery, made))
+    return Attempted("duplicate")
+
+
+def _refusal(loaded: Loaded) -> str | None:
+    """Why this delivery can no longer be sent, if it cannot."""
+    if loaded.event is None:
+        return "event no longer exists"
+    if loaded.delivery.get("target", "webhook") == "webhook" and not (
+        loaded.webhook and loaded.webhook.get("active")
+    ):
+        return "webhook was deleted or disabled"
+    return None
+
+
+def _request(loaded: Loaded) -> Request:
+    number = int(loaded.delivery.get("attempts", 0)) + 1
+    body, content_type = request_body(loaded)
+    started = clock.now()
+    headers = build_headers(loaded, body, content_type, number, int(started))
+    url = loaded.webhook["url"] if loaded.webhook else loaded.delivery["url"]
+    return Request(url, body, headers, number, started)
 
 
 def request_body(loaded: Loaded) -> tuple[bytes, str]:
@@ -92,64 +259,55 @@ def build_headers(
     return headers
 
 
-def attempt(message: dict[str, Any]) -> Outcome:
-    if message.get("kind") == DLQ_KIND:
-        # A dead-lettered delivery redriven from the DLQ: one more attempt, like a manual retry.
-        deliveries_table.set_status(
-            message["user_id"],
-            message["delivery_id"],
-            {"status": "queued", "updated_at": clock.iso(), "next_attempt_at": None},
-            only_if_status_in=("failed",),
-        )
-    loaded = load(message)
-    if loaded is None:
-        return "missing"
-    delivery = loaded.delivery
-    if delivery["status"] in ("succeeded", "failed"):
-        return "skipped"  # SQS redelivered a finished delivery: never send it again
-    expected = message.get("attempt")
-    made = int(delivery.get("attempts", 0))
-    if isinstance(expected, int) and made >= expected:
-        # A duplicate of a retry message whose attempt was already made. If the worker died
-        # between recording that attempt and scheduling the next one, schedule it now.
-        if made == expected and delivery["status"] == "retrying":
-            _ensure_retry_scheduled(delivery, made)
-        return "duplicate"
-    if loaded.event is None:
-        _finish_without_sending(delivery, "event no longer exists")
-        return "failed"
-    if delivery.get("target", "webhook") == "webhook" and not (
-        loaded.webhook and loaded.webhook.get("active")
-    ):
-        _finish_without_sending(delivery, "webhook was deleted or disabled")
-        return "failed"
-    number = int(delivery.get("attempts", 0)) + 1
-    body, content_type = request_body(loaded)
-    started = clock.now()
-    headers = build_headers(loaded, body, content_type, number, int(started))
-    url = loaded.webhook["url"] if loaded.webhook else delivery["url"]
+# --- send ----------------------------------------------------------------------------------
+
+
+def send(request: Request) -> http_sender.SendResult:
+    """The POST, SSRF-checked again at delivery time; no AWS call."""
     config = settings()
-    result = http_sender.post(
-        url,
-        body,
-        headers,
+    return http_sender.post(
+        request.url,
+        request.body,
+        request.headers,
         allow_private=config.allow_private_targets,
         timeout=config.delivery_timeout_seconds,
     )
-    return _record(loaded, number, started, result)
 
 
-def _record(loaded: Loaded, number: int, started: float, result: http_sender.SendResult) -> Outcome:
+# --- record --------------------------------------------------------------------------------
+
+
+def record(loaded: Loaded, request: Request, result: http_sender.SendResult) -> Attempted:
+    """One UpdateItem (the attempt); +1 SendMessage to the DLQ on the last failure, first, so a
+    delivery is never marked failed without its DLQ record; +1 UpdateItem on 410."""
     delivery = loaded.delivery
-    now = clock.iso()
-    entry: dict[str, Any] = {
-        "attempt": number,
-        "started_at": clock.iso(started),
+    entry = attempt_entry(request, result)
+    decision = decide(loaded, request.number, result)
+    if decision.outcome == "failed":
+        dead_letter(delivery, request.number, decision.sets, entry)
+    if not _write(delivery, decision.sets, entry):
+        return Attempted("duplicate")  # a concurrent copy of this message recorded this attempt
+    _log(delivery, request.number, result, decision)
+    if decision.outcome == "gone" and loaded.webhook:
+        webhooks_table.deactivate(delivery["user_id"], loaded.webhook["webhook_id"])
+    return Attempted(decision.outcome, _next_retry(delivery, request.number, decision.delay))
+
+
+def attempt_entry(request: Request, result: http_sender.SendResult) -> dict[str, Any]:
+    """The attempt as the delivery's attempt log keeps it."""
+    return {
+        "attempt": request.number,
+        "started_at": clock.iso(request.started),
         "duration_ms": result.duration_ms,
         "status_code": result.status_code,
         "error": result.error,
         "response_body": result.response_body,
     }
+
+
+def decide(loaded: Loaded, number: int, result: http_sender.SendResult) -> Decision:
+    """Succeeded, gone (410: no more retries), retrying after a delay, or failed (no AWS call)."""
+    now = clock.iso()
     sets: dict[str, Any] = {
         "attempts": number,
         "last_status_code": result.status_code,
@@ -158,26 +316,21 @@ def _record(loaded: Loaded, number: int, started: float, result: http_sender.Sen
         "updated_at": now,
         "next_attempt_at": None,
     }
-    outcome: Outcome
-    delay: int | None = None
     if result.succeeded:
-        sets["status"], outcome = "succeeded", "succeeded"
-    elif result.status_code == 410:
-        sets["status"], outcome = "failed", "gone"
-        sets["last_error"] = "HTTP 410 Gone: webhook disabled, no more retries"
-    else:
-        policy = (loaded.webhook or {}).get("retry")
-        delay = retry_policy.next_delay(policy, number, result.status_code, result.retry_after)
-        if delay is None:
-            sets["status"], outcome = "failed", "failed"
-        else:
-            sets["status"], outcome = "retrying", "retrying"
-            sets["next_attempt_at"] = clock.iso(clock.now() + delay)
-    if outcome == "failed":
-        # Dead-letter before recording: if recording fails, SQS retries and we may park twice
-        # (at-least-once), but a delivery is never marked failed without its DLQ record.
-        dead_letter(delivery, number, sets, entry)
-    recorded = deliveries_table.record_attempt(
+        return Decision("succeeded", {**sets, "status": "succeeded"})
+    if result.status_code == 410:
+        gone = "HTTP 410 Gone: webhook disabled, no more retries"
+        return Decision("gone", {**sets, "status": "failed", "last_error": gone})
+    policy = (loaded.webhook or {}).get("retry")
+    delay = retry_policy.next_delay(policy, number, result.status_code, result.retry_after)
+    if delay is None:
+        return Decision("failed", {**sets, "status": "failed"})
+    next_at = clock.iso(clock.now() + delay)
+    return Decision("retrying", {**sets, "status": "retrying", "next_attempt_at": next_at}, delay)
+
+
+def _write(delivery: dict[str, Any], sets: dict[str, Any], entry: dict[str, Any]) -> bool:
+    return deliveries_table.record_attempt(
         delivery["user_id"],
         delivery["delivery_id"],
         previous_attempts=int(delivery.get("attempts", 0)),
@@ -185,8 +338,11 @@ def _record(loaded: Loaded, number: int, started: float, result: http_sender.Sen
         attempt_entry=entry,
         first_attempt_at=str(entry["started_at"]),
     )
-    if not recorded:
-        return "duplicate"  # a concurrent copy of this message recorded this attempt
+
+
+def _log(
+    delivery: dict[str, Any], number: int, result: http_sender.SendResult, decision: Decision
+) -> None:
     logger.info(
         "delivery attempt",
         extra={
@@ -197,37 +353,39 @@ def _record(loaded: Loaded, number: int, started: float, result: http_sender.Sen
             "attempt": number,
             "status_code": result.status_code,
             "error": result.error,
-            "outcome": outcome,
-            "retry_in_seconds": delay,
+            "outcome": decision.outcome,
+            "retry_in_seconds": decision.delay,
         },
     )
-    if outcome == "gone" and loaded.webhook:
-        webhooks_table.deactivate(delivery["user_id"], loaded.webhook["webhook_id"])
-    if delay is not None:
-        schedule_retry(delivery, number, delay)
-    return outcome
+
+
+# --- schedule: the retry a recorded attempt asks for ---------------------------------------
 
 
 def _retry(delivery: dict[str, Any], failed_attempt: int) -> tuple[str, dict[str, Any]]:
-    """(execution name, message) of the retry after `failed_attempt`. The message names the
-    attempt it is for, so a duplicate copy of it is recognised; the name is the same for the same
-    attempt, so a duplicate start is refused, not run twice."""
+    """(name, message) of the retry after `failed_attempt`. The message names the attempt it is
+    for, so a duplicate copy of it is recognised; the name is the same for the same attempt, so a
+    recovery's execution is refused when started twice, not run twice."""
     message = {**queue_message(delivery), "attempt": failed_attempt + 1}
     return f"{delivery['delivery_id']}-{failed_attempt}", message
 
 
-def schedule_retry(delivery: dict[str, Any], failed_attempt: int, delay: int) -> None:
-    """Start the retry state machine: it waits `delay` s, then re-queues the delivery."""
+def _next_retry(delivery: dict[str, Any], failed_attempt: int, delay: int | None) -> Retry | None:
+    if delay is None:
+        return None
     name, message = _retry(delivery, failed_attempt)
-    retries.start(name, delay, message)
+    return Retry(name, message, delay, due_at=clock.now() + delay)
 
 
-def _ensure_retry_scheduled(delivery: dict[str, Any], made: int) -> None:
+def _lost_retry(delivery: dict[str, Any], made: int) -> Retry:
+    """The retry after attempt `made`, due at the time recorded with it (now if past)."""
     next_at = delivery.get("next_attempt_at")
     delay = max(0, int(clock.parse_iso(next_at) - clock.now())) if next_at else 0
-    # Already scheduled before the crash: StartExecution refuses the same name, nothing to do.
     name, message = _retry(delivery, made)
-    retries.start_unless_started(name, delay, message)
+    return Retry(name, message, delay, recovery=True)
+
+
+# --- dead letters and deliveries that end without an attempt -------------------------------
 
 
 def dlq_record(
@@ -254,7 +412,9 @@ def dlq_record(
 def dead_letter(
     delivery: dict[str, Any], attempts: int, sets: dict[str, Any], entry: dict[str, Any]
 ) -> None:
-    send(settings().delivery_dlq_url, dlq_record(delivery, attempts, sets, entry["started_at"]))
+    send_message(
+        settings().delivery_dlq_url, dlq_record(delivery, attempts, sets, entry["started_at"])
+    )
 
 
 def _finish_without_sending(delivery: dict[str, Any], reason: str) -> None:

@@ -12,6 +12,9 @@ from shared.core.errors import BatchRefused
 from shared.store import batch_retry
 
 SEND_BATCH_LIMIT = 10  # the most entries any SQS batch call takes
+# The longest DelaySeconds SQS takes on a message (15 min): shorter retries ride the queue itself.
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html
+MAX_DELAY_SECONDS = 900
 log = logging.getLogger(__name__)
 
 
@@ -28,6 +31,30 @@ def send_raw_batch(queue_url: str, bodies: list[str]) -> None:
     """
     entries = [{"Id": str(position), "MessageBody": body} for position, body in enumerate(bodies)]
     batch_call(client("sqs").send_message_batch, queue_url, entries, what="SendMessageBatch")
+
+
+def send_delayed_batch(queue_url: str, delayed: list[tuple[dict[str, Any], int]]) -> None:
+    """SendMessageBatch of (JSON body, DelaySeconds) pairs: each message becomes visible after its
+    own delay (0..900 s), one call per ten. Retries use it instead of a Step Functions execution."""
+    entries = delayed_entries(delayed)
+    batch_call(client("sqs").send_message_batch, queue_url, entries, what="SendMessageBatch")
+
+
+def delayed_entries(delayed: list[tuple[dict[str, Any], int]]) -> list[dict[str, Any]]:
+    """SendMessageBatch entries (ids unique per call), each with its own DelaySeconds."""
+    return [
+        {
+            "Id": str(position),
+            "MessageBody": json.dumps(body, separators=(",", ":")),
+            "DelaySeconds": clamp_delay(seconds),
+        }
+        for position, (body, seconds) in enumerate(delayed)
+    ]
+
+
+def clamp_delay(seconds: int) -> int:
+    """A DelaySeconds SQS accepts: 0..900 (it refuses anything longer)."""
+    return max(0, min(int(seconds), MAX_DELAY_SECONDS))
 
 
 def batch_call(

@@ -320,13 +320,13 @@ def acknowledge(queue_url: str, messages: list[dict[str, Any]], response: dict[s
 
 
 def retry_executions(state_machine_arn: str) -> dict[str, dict[str, Any]]:
-    """Retry executions by name → {"status", "input"} (input parsed, its message too)."""
+    """Retry executions by name → {"status", "input"} (input parsed, its messages too)."""
     sfn = client("stepfunctions")
     found: dict[str, dict[str, Any]] = {}
     for execution in sfn.list_executions(stateMachineArn=state_machine_arn)["executions"]:
         described = sfn.describe_execution(executionArn=execution["executionArn"])
         given = json.loads(described["input"])
-        given["message"] = json.loads(given["message"])
+        given["messages"] = [json.loads(entry["MessageBody"]) for entry in given["entries"]]
         found[execution["name"]] = {"status": described["status"], "input": given}
     return found
 

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from shared.core.ids import new_id
 from shared.inbound.sources import SOURCE_ID
+from shared.outbound.retry_carrier import BATCH_EXECUTION_PREFIX
 from shared.outbound.worker import _retry
 from shared.store.raw_bodies import key as raw_body_key
 
@@ -44,3 +45,10 @@ def test_raw_body_keys_fit_s3(at_ms: int) -> None:
     assert SOURCE_ID.fullmatch(source_id)  # the only source ids the API accepts
     key = raw_body_key(source_id, event_id)
     assert S3_SAFE_KEY.fullmatch(key) and len(key.encode()) <= 1024, key
+
+
+@given(at_ms=MILLIS)
+def test_batch_retry_execution_names_fit_step_functions(at_ms: int) -> None:
+    """One execution carries a worker batch's long retries of one step (retry_carrier)."""
+    name = new_id(BATCH_EXECUTION_PREFIX, at_ms)
+    assert EXECUTION_NAME.fullmatch(name), name

@@ -1,29 +1,51 @@
 """A duplicate copy of a retry message never makes an extra attempt, and a worker that died
-between recording an attempt and scheduling the next one has that retry scheduled on redelivery."""
+between recording an attempt and scheduling the next one has that retry scheduled on redelivery.
+
+Retries due within 15 min go back on the delivery queue with DelaySeconds; the SendMessageBatch
+calls are read from botocore's own event hook (what moto was asked to do), since a delayed
+message is not visible to a receive until its delay is over.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
+
 from shared.core.aws import client
+from shared.core.config import settings
 from shared.outbound.publishing import queue_message
-from shared.outbound.worker import attempt
+from shared.outbound.worker import RetryNotScheduled, attempt
 from shared.store import deliveries as deliveries_table
 from tests.conftest import ADMIN_KEY
 from tests.support.api import InProcessApi
+from tests.support.faults import invoke_worker, receive_all
 from tests.support.receiver import Script
+from tests.support.retries import requeued_entries
 
 
-def _failed_once(aws: dict[str, str], receiver: Any) -> tuple[dict[str, Any], str]:
+@pytest.fixture
+def requeued(aws: dict[str, str]) -> Iterator[list[dict[str, Any]]]:
+    with requeued_entries(aws["DELIVERY_QUEUE_URL"]) as entries:
+        yield entries
+
+
+def _published(user: str, receiver: Any, path: str) -> tuple[dict[str, Any], str]:
     api = InProcessApi()
-    key = api.new_user_key(ADMIN_KEY, "dup-user")
-    url = receiver.script("/dup", Script(statuses=[500]))
+    key = api.new_user_key(ADMIN_KEY, user)
+    url = receiver.script(path, Script(statuses=[500]))
     api.request("POST", "/v1/webhooks", key, {"url": url, "events": ["*"]})
     published = api.request("POST", "/v1/events", key, {"type": "a.b", "data": {}}).json()
     delivery_id = published["deliveries"][0]["delivery_id"]
-    delivery = deliveries_table.get("dup-user", delivery_id)
+    delivery = deliveries_table.get(user, delivery_id)
     assert delivery is not None
+    return delivery, delivery_id
+
+
+def _failed_once(aws: dict[str, str], receiver: Any) -> tuple[dict[str, Any], str]:
+    delivery, delivery_id = _published("dup-user", receiver, "/dup")
     assert attempt(queue_message(delivery)) == "retrying"
     return queue_message(delivery), delivery_id
 
@@ -34,7 +56,14 @@ def _executions(aws: dict[str, str]) -> list[str]:
     return sorted(execution["name"] for execution in listed)
 
 
-def test_duplicate_retry_message_makes_no_extra_attempt(aws: dict[str, str], receiver: Any) -> None:
+def _requeued_attempts(requeued: list[dict[str, Any]], delivery_id: str) -> list[int]:
+    bodies = [json.loads(entry["MessageBody"]) for entry in requeued]
+    return [body["attempt"] for body in bodies if body["delivery_id"] == delivery_id]
+
+
+def test_duplicate_retry_message_makes_no_extra_attempt(
+    aws: dict[str, str], receiver: Any, requeued: list[dict[str, Any]]
+) -> None:
     message, delivery_id = _failed_once(aws, receiver)
     duplicate_of_first_attempt = {**message, "attempt": 1}
 
@@ -43,11 +72,25 @@ def test_duplicate_retry_message_makes_no_extra_attempt(aws: dict[str, str], rec
     assert len(receiver.received("/dup")) == 1
     record = deliveries_table.get("dup-user", delivery_id)
     assert record is not None and record["attempts"] == 1
-    assert _executions(aws) == [f"{delivery_id}-1"]  # no second retry chain
+    assert _requeued_attempts(requeued, delivery_id) == [2]  # no second retry chain
+    assert _executions(aws) == []  # a 1 s retry rides the queue: no execution at all
+
+
+def test_duplicate_of_a_long_retry_starts_no_second_execution(
+    aws: dict[str, str], receiver: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEBHOOKS_RETRY_SCHEDULE", "3600")  # beyond SQS's 15 min: an execution
+    settings.cache_clear()
+    message, _ = _failed_once(aws, receiver)
+
+    assert attempt({**message, "attempt": 1}) == "duplicate"
+
+    assert len(receiver.received("/dup")) == 1
+    assert len(_executions(aws)) == 1
 
 
 class Crash(Exception):
-    """The worker dies between recording an attempt and starting its retry."""
+    """The worker dies between recording an attempt and scheduling its retry."""
 
 
 def _crash(**_: Any) -> None:
@@ -55,36 +98,60 @@ def _crash(**_: Any) -> None:
 
 
 def test_redelivered_message_schedules_a_retry_lost_in_a_crash(
-    aws: dict[str, str], receiver: Any
+    aws: dict[str, str], receiver: Any, requeued: list[dict[str, Any]]
 ) -> None:
-    api = InProcessApi()
-    key = api.new_user_key(ADMIN_KEY, "crash-user")
-    url = receiver.script("/crash", Script(statuses=[500]))
-    api.request("POST", "/v1/webhooks", key, {"url": url, "events": ["*"]})
-    published = api.request("POST", "/v1/events", key, {"type": "a.b", "data": {}}).json()
-    delivery_id = published["deliveries"][0]["delivery_id"]
-    delivery = deliveries_table.get("crash-user", delivery_id)
-    assert delivery is not None
+    delivery, delivery_id = _published("crash-user", receiver, "/crash")
     message = {**queue_message(delivery), "attempt": 1}
-    events = client("stepfunctions").meta.events
-    events.register("before-call.sfn.StartExecution", _crash)
+    events = client("sqs").meta.events
+    events.register("before-call.sqs.SendMessageBatch", _crash)
     try:
-        attempt(message)
-        raise AssertionError("the injected crash did not happen")
-    except Crash:
-        pass
+        with pytest.raises(RetryNotScheduled):
+            attempt(message)
     finally:
-        events.unregister("before-call.sfn.StartExecution", _crash)
+        events.unregister("before-call.sqs.SendMessageBatch", _crash)
     recorded = deliveries_table.get("crash-user", delivery_id)
     assert recorded is not None and recorded["attempts"] == 1 and recorded["status"] == "retrying"
     assert _executions(aws) == []  # the retry was lost with the crash
 
     # SQS hands the same message to a worker again (the crash failed the batch item).
-    assert attempt(message) == "duplicate"
+    assert attempt(message, receive_count=2) == "duplicate"
 
     assert len(receiver.received("/crash")) == 1  # nothing was sent twice
     assert _executions(aws) == [f"{delivery_id}-1"]
     machine = aws["RETRY_STATE_MACHINE_ARN"]
     execution_arn = machine.replace(":stateMachine:", ":execution:") + f":{delivery_id}-1"
     started = client("stepfunctions").describe_execution(executionArn=execution_arn)
-    assert json.loads(json.loads(started["input"])["message"])["attempt"] == 2
+    (entry,) = json.loads(started["input"])["entries"]
+    assert json.loads(entry["MessageBody"])["attempt"] == 2
+
+    # Redelivered yet again: the recovery's execution name is taken, nothing more starts.
+    assert attempt(message, receive_count=3) == "duplicate"
+    assert _executions(aws) == [f"{delivery_id}-1"]
+
+
+def test_worker_reports_a_record_whose_retry_it_could_not_schedule(
+    aws: dict[str, str], receiver: Any, requeued: list[dict[str, Any]]
+) -> None:
+    """Through the handler: the attempt is recorded, the batch's re-queue fails, so that record
+    is a batch item failure; SQS's redelivery (receive count 2) schedules the lost retry."""
+    _, delivery_id = _published("batch-user", receiver, "/batch")
+    queue_url = aws["DELIVERY_QUEUE_URL"]
+    (received,) = receive_all(queue_url)
+    events = client("sqs").meta.events
+    events.register("before-call.sqs.SendMessageBatch", _crash)
+    try:
+        response = invoke_worker([received])
+    finally:
+        events.unregister("before-call.sqs.SendMessageBatch", _crash)
+    assert response == {"batchItemFailures": [{"itemIdentifier": received["MessageId"]}]}
+    assert _executions(aws) == []
+
+    again = client("sqs")
+    again.change_message_visibility(
+        QueueUrl=queue_url, ReceiptHandle=received["ReceiptHandle"], VisibilityTimeout=0
+    )
+    (redelivered,) = receive_all(queue_url)
+    assert redelivered["Attributes"]["ApproximateReceiveCount"] == "2"
+    assert invoke_worker([redelivered]) == {"batchItemFailures": []}
+    assert len(receiver.received("/batch")) == 1
+    assert _executions(aws) == [f"{delivery_id}-1"]

@@ -2,10 +2,10 @@
 
 The delivery queue is drained by the test itself the way an event source mapping would:
 receive a batch, call the worker's handler with the SQS event, delete what it did not report.
-Retries are not waited for: the test reads the Step Functions execution the worker started
-(its delay and the message it will re-queue) and hands that message to the worker itself.
-The deployment schedule is set to 600 s here so that moto's own executions never fire during
-the test run.
+Retries are not waited for: the test reads what the worker scheduled (tests/support/retries.py:
+a message re-queued with DelaySeconds when due within 15 min, else the Step Functions execution
+that will re-queue it) and hands that message to the worker itself. The deployment schedule is
+600 s here, so the re-queued messages never become visible during the test run.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from tests.conftest import ADMIN_KEY
 from tests.support.api import InProcessApi
 from tests.support.faults import invoke_worker, receive_all
 from tests.support.receiver import Received, Receiver, Script
+from tests.support.retries import executions, for_delivery, requeued_entries, scheduled
 
 SCHEDULE = (600, 600, 600)  # 3 retries → 4 attempts
 
@@ -108,15 +109,15 @@ def message_for(body: dict[str, Any]) -> dict[str, Any]:
     return {"MessageId": digest[:32], "ReceiptHandle": digest, "Body": json.dumps(body)}
 
 
-def executions(env: dict[str, str]) -> dict[str, dict[str, Any]]:
-    """Retry executions by name → their input (delay_seconds, message to re-queue)."""
-    sfn = client("stepfunctions")
-    found = {}
-    listed = sfn.list_executions(stateMachineArn=env["RETRY_STATE_MACHINE_ARN"])["executions"]
-    for execution in listed:
-        described = sfn.describe_execution(executionArn=execution["executionArn"])
-        found[execution["name"]] = json.loads(described["input"])
-    return found
+@pytest.fixture
+def requeued(env: dict[str, str]) -> Iterator[list[dict[str, Any]]]:
+    with requeued_entries(env["DELIVERY_QUEUE_URL"]) as entries:
+        yield entries
+
+
+def retries_of(env: dict[str, str], requeued: list[dict[str, Any]], delivery_id: str) -> Any:
+    """The retries scheduled for one delivery so far, by either carrier."""
+    return for_delivery(scheduled(requeued, env["RETRY_STATE_MACHINE_ARN"]), delivery_id)
 
 
 def delivery(api: InProcessApi, key: str, delivery_id: str) -> dict[str, Any]:
@@ -332,8 +333,12 @@ def test_delivery_is_signed_and_shaped_per_spec(
 # --- Failures, retries and the DLQ -------------------------------------------------------
 
 
-def test_failure_starts_a_retry_execution_within_the_schedule(
-    api: InProcessApi, alice: str, receiver: PathReceiver, env: dict[str, str]
+def test_failure_requeues_the_retry_with_its_delay_and_no_execution(
+    api: InProcessApi,
+    alice: str,
+    receiver: PathReceiver,
+    env: dict[str, str],
+    requeued: list[dict[str, Any]],
 ) -> None:
     register(api, alice, receiver.script("/down", Script(statuses=[500])), events=["*"])
     answer = publish(api, alice)
@@ -344,19 +349,60 @@ def test_failure_starts_a_retry_execution_within_the_schedule(
     found = delivery(api, alice, delivery_id)
     assert found["status"] == "retrying" and found["attempts"] == 1
     assert found["last_status_code"] == 500 and found["next_attempt_at"]
-    started = executions(env)
-    assert list(started) == [f"{delivery_id}-1"]
-    retry = started[f"{delivery_id}-1"]
-    assert round(SCHEDULE[0] * 0.9) <= retry["delay_seconds"] <= round(SCHEDULE[0] * 1.1)
+    # 600 s is within SQS's 15 min: the message goes back on the queue itself, no execution.
+    (retry,) = retries_of(env, requeued, delivery_id)
+    assert retry.carrier == "queue" and executions(env["RETRY_STATE_MACHINE_ARN"]) == {}
+    assert round(SCHEDULE[0] * 0.9) <= retry.delay <= round(SCHEDULE[0] * 1.1)
     # the retry carries the original message plus the attempt it is for (duplicates are spotted)
-    assert json.loads(retry["message"]) == {
-        **json.loads(cycle["messages"][0]["Body"]),
-        "attempt": 2,
+    assert retry.message == {**json.loads(cycle["messages"][0]["Body"]), "attempt": 2}
+    assert receive_all(env["DELIVERY_QUEUE_URL"]) == []  # invisible until its delay is over
+
+
+@pytest.mark.parametrize(
+    ("delay", "carrier"), [(600, "sqs.SendMessageBatch"), (3600, "stepfunctions.StartExecution")]
+)
+def test_a_batch_of_ten_failures_costs_one_carrier_call(
+    api: InProcessApi,
+    alice: str,
+    receiver: PathReceiver,
+    calls: Any,
+    env: dict[str, str],
+    requeued: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    delay: int,
+    carrier: str,
+) -> None:
+    """Before: each retry was its own StartExecution (4 billed transitions, $100 per million).
+    Now a worker batch's retries cost one call between them: a SendMessageBatch within 15 min,
+    beyond it one execution for the step."""
+    monkeypatch.setenv("WEBHOOKS_RETRY_SCHEDULE", str(delay))
+    settings.cache_clear()
+    register(api, alice, receiver.script("/ten", Script(statuses=[500])), events=["*"])
+    api.request("GET", "/v1/secret", alice)
+    publish(api, alice)
+    drain(env)  # the signing secret is read and cached; this delivery's retry is scheduled
+    for _ in range(10):
+        publish(api, alice)
+    messages = receive_all(env["DELIVERY_QUEUE_URL"])
+    assert len(messages) == 10
+    calls.reset()
+    assert invoke_worker(messages) == {"batchItemFailures": []}
+    assert dict(calls.calls) == {
+        "dynamodb.BatchGetItem": 10,
+        "dynamodb.UpdateItem": 10,
+        carrier: 1,
     }
+    found = scheduled(requeued, env["RETRY_STATE_MACHINE_ARN"])
+    assert len(found) == 11
+    assert {item.carrier == "queue" for item in found} == {delay <= 900}
 
 
 def test_final_failure_marks_failed_and_dead_letters_once(
-    api: InProcessApi, alice: str, receiver: PathReceiver, env: dict[str, str]
+    api: InProcessApi,
+    alice: str,
+    receiver: PathReceiver,
+    env: dict[str, str],
+    requeued: list[dict[str, Any]],
 ) -> None:
     url = receiver.script("/always", Script(statuses=[503], body=b"maintenance"))
     hook = register(api, alice, url, events=["*"])
@@ -364,12 +410,11 @@ def test_final_failure_marks_failed_and_dead_letters_once(
     delivery_id, event_id = answer["deliveries"][0]["delivery_id"], answer["event_id"]
     drain(env)
     for attempt in range(2, len(SCHEDULE) + 2):
-        retry = executions(env)[f"{delivery_id}-{attempt - 1}"]
-        assert round(600 * 0.9) <= retry["delay_seconds"] <= round(600 * 1.1)
-        assert invoke_worker([message_for(json.loads(retry["message"]))]) == {
-            "batchItemFailures": []
-        }
-    assert f"{delivery_id}-4" not in executions(env)
+        retry = retries_of(env, requeued, delivery_id)[-1]
+        assert retry.message["attempt"] == attempt
+        assert round(600 * 0.9) <= retry.delay <= round(600 * 1.1)
+        assert invoke_worker([message_for(retry.message)]) == {"batchItemFailures": []}
+    assert [r.message["attempt"] for r in retries_of(env, requeued, delivery_id)] == [2, 3, 4]
 
     requests = receiver.received("/always")
     assert [r.headers["X-Webhook-Attempt"] for r in requests] == ["1", "2", "3", "4"]
@@ -388,13 +433,17 @@ def test_final_failure_marks_failed_and_dead_letters_once(
     assert record["last_error"] and record["first_attempt_at"] <= record["last_attempt_at"]
 
     # A redelivered copy of the last message sends nothing and parks nothing more.
-    last = executions(env)[f"{delivery_id}-3"]["message"]
-    invoke_worker([message_for(json.loads(last))])
+    last = retries_of(env, requeued, delivery_id)[-1].message
+    invoke_worker([message_for(last)])
     assert len(receiver.received("/always")) == 4 and dlq_bodies(env) == []
 
 
 def test_410_gone_stops_retries_and_disables_the_webhook(
-    api: InProcessApi, alice: str, receiver: PathReceiver, env: dict[str, str]
+    api: InProcessApi,
+    alice: str,
+    receiver: PathReceiver,
+    env: dict[str, str],
+    requeued: list[dict[str, Any]],
 ) -> None:
     hook = register(api, alice, receiver.script("/gone", Script(statuses=[410])), events=["*"])
     answer = publish(api, alice)
@@ -402,14 +451,18 @@ def test_410_gone_stops_retries_and_disables_the_webhook(
     found = delivery(api, alice, answer["deliveries"][0]["delivery_id"])
     assert found["status"] == "failed" and found["last_status_code"] == 410
     assert found["attempts"] == 1
-    assert executions(env) == {}
+    assert scheduled(requeued, env["RETRY_STATE_MACHINE_ARN"]) == []
     assert api.request("GET", f"/v1/webhooks/{hook}", alice).json()["active"] is False
     assert publish(api, alice)["deliveries"] == []  # inactive now: nothing matches
     assert len(receiver.received("/gone")) == 1
 
 
 def test_retry_after_is_honoured_up_to_the_cap(
-    api: InProcessApi, alice: str, receiver: PathReceiver, env: dict[str, str]
+    api: InProcessApi,
+    alice: str,
+    receiver: PathReceiver,
+    env: dict[str, str],
+    requeued: list[dict[str, Any]],
 ) -> None:
     expected = {}
     for status in (429, 503):
@@ -430,11 +483,15 @@ def test_retry_after_is_honoured_up_to_the_cap(
         expected.update({slow: 1200, capped: 900})
     publish(api, alice)
     drain(env)
-    delays = {}
-    for name, retry in executions(env).items():
-        delivery_id = name.rsplit("-", 1)[0]
-        delays[delivery(api, alice, delivery_id)["url"]] = retry["delay_seconds"]
+    delays, carriers = {}, {}
+    for retry in scheduled(requeued, env["RETRY_STATE_MACHINE_ARN"]):
+        url = delivery(api, alice, retry.message["delivery_id"])["url"]
+        delays[url], carriers[url] = retry.delay, retry.carrier
     assert delays == expected
+    # 900 s rides the queue; the two 1200 s retries of this batch share one execution.
+    assert {carriers[url] for url, delay in expected.items() if delay == 900} == {"queue"}
+    long = {carriers[url] for url, delay in expected.items() if delay == 1200}
+    assert len(long) == 1 and long != {"queue"}
 
 
 def test_ssrf_is_checked_again_at_delivery_time(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from http.server import ThreadingHTTPServer
@@ -260,6 +261,29 @@ def test_authorizer_key_lookup_faults(
 # --- The delivery worker -----------------------------------------------------------------------
 
 
+def redeliver(queue_url: str, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What SQS does with unacknowledged messages once their visibility timeout is over: hands
+    them out again, their ApproximateReceiveCount one higher."""
+    sqs = client("sqs")
+    for message in messages:
+        sqs.change_message_visibility(
+            QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+        )
+    ids = {message["MessageId"] for message in messages}
+    return [message for message in receive_all(queue_url) if message["MessageId"] in ids]
+
+
+def wait_for_messages(queue_url: str, count: int, polls: int = 100) -> list[dict[str, Any]]:
+    """Bounded wait for `count` messages to become visible (a retry's DelaySeconds)."""
+    found: list[dict[str, Any]] = []
+    for _ in range(polls):
+        found += receive_all(queue_url)
+        if len(found) >= count:
+            break
+        time.sleep(0.1)
+    return found
+
+
 def is_dlq_send(body: bytes) -> bool:
     return b"DeliveryQueueDLQ" in body
 
@@ -281,8 +305,8 @@ def test_delivery_rides_out_transient_faults_on_every_call(
         ("secretsmanager", "GetSecretValue", "throttle", "ok.two", "succeeded"),
         ("dynamodb", "UpdateItem", "5xx", "ok.three", "succeeded"),
         ("sqs", "SendMessage", "5xx", "final.one", "failed"),
-        ("stepfunctions", "StartExecution", "throttle", "down.one", "retrying"),  # last: it
-        # re-queues its delivery a second later, which no later case should pick up
+        ("sqs", "SendMessageBatch", "throttle", "down.one", "retrying"),  # last: it re-queues
+        # its delivery (DelaySeconds 1) a second later, which no later case should pick up
     ]
     for service, operation, kind, event_type, status in cases:
         reply = api.request("POST", "/v1/events", alice, {"type": event_type, "data": {}})
@@ -297,8 +321,12 @@ def test_delivery_rides_out_transient_faults_on_every_call(
         assert (found["status"], found["attempts"]) == (status, 1), operation
 
     assert len(receiver.received("/ok")) == 3
-    executions = wait_for_executions(aws["RETRY_STATE_MACHINE_ARN"])
-    assert [item["status"] for item in executions.values()] == ["SUCCEEDED"]
+    assert retry_executions(aws["RETRY_STATE_MACHINE_ARN"]) == {}  # a 1 s retry rides SQS
+    (back,) = wait_for_messages(aws["DELIVERY_QUEUE_URL"], 1)
+    assert (json.loads(back["Body"])["delivery_id"], json.loads(back["Body"])["attempt"]) == (
+        queued["delivery_id"],
+        2,
+    )
     (dead,) = [json.loads(m["Body"]) for m in receive_all(aws["DELIVERY_DLQ_URL"])]
     assert (dead["event_type"], dead["attempts"], dead["last_status_code"]) == ("final.one", 1, 500)
 
@@ -307,7 +335,7 @@ PERSISTENT_DELIVERY_FAULTS = [
     pytest.param("dynamodb", "BatchGetItem", "throttle", "/ok", 0, id="batch-get"),
     pytest.param("secretsmanager", "GetSecretValue", "5xx", "/ok", 0, id="get-secret"),
     pytest.param("dynamodb", "UpdateItem", "throttle", "/ok", 1, id="update-item"),
-    pytest.param("stepfunctions", "StartExecution", "5xx", "/down", 1, id="start-execution"),
+    pytest.param("sqs", "SendMessageBatch", "5xx", "/down", 1, id="requeue-retry"),
     pytest.param("sqs", "SendMessage", "throttle", "/final", 1, id="dlq-send"),
 ]
 
@@ -344,7 +372,8 @@ def test_delivery_fault_is_an_sqs_retry_and_nothing_is_lost(
     fault.clear()
     assert delivery(api, alice, queued["delivery_id"])["status"] in ("queued", "retrying")
 
-    assert invoke_worker(messages) == {"batchItemFailures": []}  # SQS's redelivery
+    messages = redeliver(aws["DELIVERY_QUEUE_URL"], messages)  # SQS's redelivery
+    assert invoke_worker(messages) == {"batchItemFailures": []}
     found = delivery(api, alice, queued["delivery_id"])
     event_id = reply.json()["event_id"]
     if path == "/ok":
@@ -356,10 +385,11 @@ def test_delivery_fault_is_an_sqs_retry_and_nothing_is_lost(
         # the retry that could not be scheduled is scheduled now, on the policy's delay.
         assert (found["status"], found["attempts"]) == ("retrying", 1)
         assert len(receiver.received(path)) == 1
+        # (Recovered under the attempt's own execution name: a second start is refused.)
         executions = wait_for_executions(aws["RETRY_STATE_MACHINE_ARN"])
         assert list(executions) == [f"{queued['delivery_id']}-1"]
         assert executions[f"{queued['delivery_id']}-1"]["status"] == "SUCCEEDED"
-        (requeued,) = receive_all(aws["DELIVERY_QUEUE_URL"])  # attempt 2 is on its way
+        (requeued,) = wait_for_messages(aws["DELIVERY_QUEUE_URL"], 1)  # attempt 2 is on its way
         assert json.loads(requeued["Body"])["attempt"] == 2
     else:
         # Never marked failed without its dead-letter record, and dead-lettered once.
@@ -370,6 +400,7 @@ def test_delivery_fault_is_an_sqs_retry_and_nothing_is_lost(
     if found["status"] in ("succeeded", "failed"):
         # Redelivered once more (at-least-once): a finished delivery is never sent again.
         sent = len(receiver.received(path))
+        messages = redeliver(aws["DELIVERY_QUEUE_URL"], messages)
         assert invoke_worker(messages) == {"batchItemFailures": []}
         assert len(receiver.received(path)) == sent
 
