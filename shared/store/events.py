@@ -1,4 +1,5 @@
-"""Events table: partition = user, sort = time-ordered event id; indexes for the list filters."""
+"""Events table: partition = user, sort = time-ordered event id; KEYS_ONLY indexes for the list
+filters (why: shared/core/resources.py), and a TTL after WEBHOOKS_RETENTION_DAYS."""
 
 from __future__ import annotations
 
@@ -9,18 +10,25 @@ from typing import Any
 from shared.core import resources as res
 from shared.core.config import settings
 from shared.store import dedupe, dynamo
+from shared.store import deliveries as deliveries_store
 
 
 def key(user_id: str, event_id: str) -> dict[str, str]:
     return {"user_id": user_id, "event_id": event_id}
 
 
-def index_attributes(user_id: str, direction: str, event_type: str) -> dict[str, str]:
-    """Composite attributes the list indexes are keyed on."""
-    return {"user_direction": f"{user_id}#{direction}", "user_type": f"{user_id}#{event_type}"}
+def index_attributes(user_id: str, direction: str, event_type: str) -> dict[str, Any]:
+    """What the store adds to every event record: the composite keys of the list indexes and the
+    TTL (`expires_at`, WEBHOOKS_RETENTION_DAYS from now). Both directions spread it in."""
+    return {
+        "user_direction": f"{user_id}#{direction}",
+        "user_type": f"{user_id}#{event_type}",
+        "expires_at": dynamo.expiry(),
+    }
 
 
 def get(user_id: str, event_id: str) -> dict[str, Any] | None:
+    """The record, even past its TTL (the caller tells "expired" from "not found")."""
     found = dynamo.batch_get({settings().events_table: [key(user_id, event_id)]})
     items = found[settings().events_table]
     return items[0] if items else None
@@ -35,7 +43,8 @@ def list_page(
     limit: int,
     cursor: str | None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Newest first; the most selective filter picks the index, the rest filter the Query."""
+    """Newest first, expired events left out; the most selective filter picks the index, the
+    rest filter its items."""
     scope = {
         "list": "events",
         "user_id": user_id,
@@ -67,14 +76,14 @@ def list_page(
             cursor=cursor,
             scope=scope,
         )
-    return dynamo.query_page(
+    return dynamo.index_page(
         table=res.EVENTS,
         table_name=settings().events_table,
+        index=index,
         key_name=key_name,
         key_value=key_value,
         limit=limit,
         cursor=cursor,
-        index=index,
         scope=scope,
         filters=filters or None,
     )
@@ -86,6 +95,7 @@ def update(
     sets: dict[str, Any],
     appends: dict[str, list[Any]] | None = None,
 ) -> None:
+    """One UpdateItem: 1 WRU per KB of the item, no index write (the indexes are KEYS_ONLY)."""
     dynamo.update(settings().events_table, key(user_id, event_id), sets, appends=appends)
 
 
@@ -145,7 +155,7 @@ def delete_batch(
     keys = [(config.dedupe_table, {"dedupe_key": k}) for k in idempotency_keys]
     keys += [(config.events_table, key(e["user_id"], e["event_id"])) for e in events]
     keys += [
-        (config.deliveries_table, {"user_id": d["user_id"], "delivery_id": d["delivery_id"]})
+        (config.deliveries_table, deliveries_store.key(d["user_id"], d["delivery_id"]))
         for d in deliveries
     ]
     dynamo.batch_delete(keys)
