@@ -136,7 +136,7 @@ def prepare(user_id: str, body: EventPublish, hooks: list[dict[str, Any]]) -> Pr
         "created_at": created_at,
         "body": envelope_body(event_id, body.type, created_at, body.data),
         "caller_id": body.id,
-        **events_table.index_attributes(user_id, "outbound", body.type),
+        **events_table.index_attributes(user_id, "outbound", body.type, event_id=event_id),
     }
     deliveries = fan_out(user_id, event_id, body.type, hooks)
     # The event lists its deliveries by id (the deliveries table has no by-event index).

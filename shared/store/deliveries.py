@@ -1,14 +1,14 @@
 """Deliveries table: no index. The partition key is derived from the delivery id, which carries a
 tag of its webhook, so both access paths are table reads (why: shared/core/resources.py):
 
-- a get by id computes the key from (user, id): `pk = f"{user_id}#{tag}"`;
-- a webhook's deliveries are one Query on its tag's partition, filtered to that webhook (another
-  webhook of the same user shares the tag with odds of 1 in 1,024 per pair: its deliveries are
-  read and filtered out, never shown);
+- a get by id computes the key from (user, id): `pk = f"{user_id}#{tag}{shard}"`;
+- a webhook's deliveries are a Query on each of its tag's 32 shards (shared/store/shards.py),
+  merged and filtered to that webhook (another webhook of the same user shares the tag with
+  odds of 1 in 1,024 per pair: its deliveries are read and filtered out, never shown);
 - an event's deliveries are the ids the event records (`delivery_ids`), fetched by BatchGetItem.
 
-A delivery id stays `dlv_` + 26 Crockford characters, time-ordered: the last three random
-characters are replaced by the tag (2) and one more random character.
+A delivery id stays `dlv_` + 26 Crockford characters, time-ordered: of the last three random
+characters, the first two are replaced by the tag; the last, still random, is the shard.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 from shared.core import clock, ids
 from shared.core import resources as res
 from shared.core.config import settings
-from shared.store import dynamo
+from shared.store import dynamo, shards
 
 TAG_LENGTH = 2  # 1,024 tags per user
 
@@ -37,7 +37,8 @@ def new_id(owner: str) -> str:
 
 
 def partition(user_id: str, delivery_id: str) -> str:
-    return f"{user_id}#{delivery_id[-TAG_LENGTH - 1 : -1]}"
+    """`user#<tag><shard>`: the id's last three characters."""
+    return f"{user_id}#{delivery_id[-TAG_LENGTH - 1 :]}"
 
 
 def key(user_id: str, delivery_id: str) -> dict[str, str]:
@@ -72,11 +73,14 @@ def list_for_webhook(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """A webhook's deliveries, newest first (the caller has checked the webhook is `user_id`'s)."""
     filters = {"webhook_id": webhook_id, **({"status": status} if status else {})}
-    return dynamo.query_page(
+    base = f"{user_id}#{tag(webhook_id)}"
+    return dynamo.sharded_page(
         table=res.DELIVERIES,
         table_name=settings().deliveries_table,
         key_name="pk",
-        key_value=f"{user_id}#{tag(webhook_id)}",
+        key_values=[base + shard for shard in shards.all_shards()],
+        sort_name="delivery_id",
+        sort_prefix="dlv_",
         limit=limit,
         cursor=cursor,
         scope={

@@ -33,6 +33,10 @@ def _size(item: dict[str, Any]) -> int:
     )
 
 
+def _value(typed: dict[str, Any]) -> str:
+    return str(next(iter(typed.values())))
+
+
 def _units(size: int) -> int:
     return max(1, math.ceil(size / 1024))
 
@@ -58,6 +62,8 @@ class WriteMeter:
 
     def __init__(self) -> None:
         self.units: Counter[str] = Counter()
+        # writes per partition key value: "<table>[/<index>] <value>"
+        self.heat: Counter[str] = Counter()
         self.updated: list[tuple[res.Table, dict[str, Any]]] = []
         client("dynamodb").meta.events.register("before-parameter-build.dynamodb", self._meter)
 
@@ -88,10 +94,13 @@ class WriteMeter:
     def _put(self, name: str, item: dict[str, Any], factor: int = 1) -> None:
         table = self._table(name)
         self.units[table.logical_id] += factor * _units(_size(item))
+        self.heat[f"{table.logical_id} {_value(item[table.partition_key])}"] += 1
         for index in table.indexes:
             if _lands_in(index, item):
                 projected = _size(_projected(table, index, item))
                 self.units[f"{table.logical_id}/{index.name}"] += factor * _units(projected)
+                where = f"{table.logical_id}/{index.name}"
+                self.heat[f"{where} {_value(item[index.partition_key])}"] += 1
 
     def _update(self, params: dict[str, Any]) -> None:
         """1 WRU now; `settle` adds the updated item's size beyond 1 KB."""
@@ -100,6 +109,7 @@ class WriteMeter:
         tokens = re.findall(r"#\w+", params["UpdateExpression"])
         touched = {names.get(token, token) for token in tokens}
         self.units[table.logical_id] += 1
+        self.heat[f"{table.logical_id} {_value(params['Key'][table.partition_key])}"] += 1
         self.updated.append((table, params["Key"]))
         for index in table.indexes:
             keys = {index.partition_key, *([index.sort_key] if index.sort_key else [])}

@@ -12,14 +12,17 @@ import pytest
 from shared.core import resources as res
 from shared.core.aws import client
 from shared.core.config import retention_days, settings
+from shared.inbound import sources
 from shared.store import deliveries as deliveries_table
 from shared.store import dynamo
 from shared.store import events as events_table
 from shared.store import webhooks as webhooks_table
+from tests.inbound_signers import sign
 from tests.support.api import InProcessApi
 from tests.support.faults import invoke_worker, receive_all
 from tests.support.receiver import Receiver
 from tests.support.write_units import WriteMeter
+from tests.unit.test_inbound_service import create_source, post_inbound, stripe_body
 
 DAY = 86400
 
@@ -105,13 +108,69 @@ def test_no_event_or_delivery_index_projects_everything() -> None:
     assert res.DELIVERIES.indexes == ()
 
 
+# --- Hot partitions ---------------------------------------------------------------------------
+
+
+def test_one_tenant_publishing_to_one_webhook_spreads_every_key_over_shards(
+    api: InProcessApi, alice: str, receiver: Receiver
+) -> None:
+    """Before: every event of a user went to the key `alice` of the table and of each index,
+    and every delivery to `alice` (ULID sort keys: DynamoDB cannot split such a key). At 32
+    shards no key may take more than a few times its 1/32 share (10,000 events/s: <= 1,000/s)."""
+    hook(api, alice, receiver.url("/heat"))
+    meter = WriteMeter()
+    try:
+        for _ in range(4):
+            batch = {"events": [{"type": "user.created", "data": {"n": n}} for n in range(80)]}
+            ok(api.request("POST", "/v1/events/batch", alice, batch), 202)
+    finally:
+        meter.close()
+    writes: dict[str, int] = {}
+    for name, count in meter.heat.items():
+        where = name.split(" ")[0]
+        writes[where] = writes.get(where, 0) + count
+        assert count <= 320 // 8, (name, count)  # expected 10, a key at 40 would be 1,250/s
+    assert writes["Events"] == writes["Deliveries"] == 320
+    assert writes["Events/by_direction"] == writes["Events/by_type"] == 320
+    shards_used = {name for name in meter.heat if name.startswith("Deliveries ")}
+    assert len(shards_used) > 16
+
+
+def test_lists_merge_their_shards_in_order_page_by_page(
+    api: InProcessApi, alice: str, receiver: Receiver
+) -> None:
+    webhook_id = hook(api, alice, receiver.url("/merge"))
+    batch = {"events": [{"type": "user.created", "data": {"n": n}} for n in range(45)]}
+    published = ok(api.request("POST", "/v1/events/batch", alice, batch), 202)["data"]
+    events = sorted((p["event_id"] for p in published), reverse=True)
+    deliveries = sorted((p["deliveries"][0]["delivery_id"] for p in published), reverse=True)
+    for path, expected in (
+        ("/v1/events?limit=7", events),
+        ("/v1/events?type=user.created&limit=7", events),
+        ("/v1/events?direction=outbound&limit=7", events),
+        (f"/v1/webhooks/{webhook_id}/deliveries?limit=7", deliveries),
+        (f"/v1/webhooks/{webhook_id}/deliveries?status=queued&limit=7", deliveries),
+    ):
+        seen, cursor = [], ""
+        while True:
+            page = ok(api.request("GET", f"{path}&cursor={cursor}", alice))
+            assert len(page["data"]) <= 7
+            seen += [item["id"] for item in page["data"]]
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        assert seen == expected, path
+
+
 # --- A webhook's deliveries and an event's deliveries without indexes -----------------------
 
 
 def test_delivery_ids_carry_their_webhooks_tag_and_keep_the_public_shape() -> None:
     made = deliveries_table.new_id("wh_01ABC")
     assert len(made) == len("dlv_") + 26 and made.startswith("dlv_")
-    assert deliveries_table.partition("alice", made) == f"alice#{deliveries_table.tag('wh_01ABC')}"
+    shard = made[-1]
+    expected = f"alice#{deliveries_table.tag('wh_01ABC')}{shard}"
+    assert deliveries_table.partition("alice", made) == expected
 
 
 def test_a_webhook_sharing_a_tag_never_shows_another_webhooks_deliveries(
@@ -163,11 +222,28 @@ def test_events_and_deliveries_expire_after_the_retention_setting(
     assert res.EVENTS.ttl_attribute == res.DELIVERIES.ttl_attribute == "expires_at"
 
 
-def test_an_inbound_event_expires_too(api: InProcessApi, alice: str) -> None:
-    source = {"name": "s", "provider": "hmac", "secret": "x"}
-    ok(api.request("POST", "/v1/sources", alice, source), 201)
-    attributes = events_table.index_attributes("alice", "inbound", "invoice.paid")
-    assert attributes["expires_at"] >= int(time.time()) + 30 * DAY - 1
+def test_an_inbound_event_expires_and_lists_by_source_across_shards(
+    api: InProcessApi, alice: str
+) -> None:
+    sources.clear_cache()
+    source = create_source(api, alice, "stripe")
+    received = []
+    for number in range(3):
+        body = stripe_body(f"evt_ttl_{number}")
+        reply = post_inbound(api, source["id"], body, sign("stripe", body))
+        received.append(ok(reply)["event_id"])
+    record = events_table.get("alice", received[0])
+    assert record is not None
+    assert record["expires_at"] >= int(time.time()) + 30 * DAY - 5
+    seen, cursor = [], ""
+    while True:
+        path = f"/v1/events?source_id={source['id']}&limit=1&cursor={cursor}"
+        page = ok(api.request("GET", path, alice))
+        seen += [event["id"] for event in page["data"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == sorted(received, reverse=True)
 
 
 @pytest.mark.parametrize("text", ["0", "3651", "-1", "30.5", "thirty", ""])
