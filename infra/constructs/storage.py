@@ -25,7 +25,8 @@ def raw_body_rule(retention_days: int) -> s3.LifecycleRule:
     receipt; S3 counts from the object's creation and acts at the next midnight UTC, so one more
     day keeps every body for at least as long as its event is readable. A body moves to
     STANDARD_IA after 30 days only when it then stays there 30 days or more: a shorter stay would
-    be billed 30 days anyway and cost more than staying in STANDARD.
+    be billed 30 days anyway and cost more than staying in STANDARD
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-transition-general-considerations.html).
     """
     expiry_days = retention_days + 1
     transitions = []

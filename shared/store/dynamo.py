@@ -105,8 +105,9 @@ def expiry(now: float | None = None) -> int:
 
 
 def expired(record: dict[str, Any], now: float | None = None) -> bool:
-    """Past its TTL: gone, whether or not DynamoDB's sweeper (which deletes within days of the
-    expiry) has deleted it yet."""
+    """Past its TTL: gone, whether or not DynamoDB's sweeper has deleted it yet (it deletes within
+    about two days, and until then the item still shows in reads, queries and scans:
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ttl-expired-items.html)."""
     expires_at = record.get("expires_at")
     moment = clock.now() if now is None else now
     return isinstance(expires_at, int | float) and expires_at < moment

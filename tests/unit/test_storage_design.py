@@ -55,7 +55,12 @@ def drain() -> None:
 
 
 def expire(table: res.Table, key: dict[str, str], seconds_ago: int = 60) -> None:
-    """Put an item past its TTL, as DynamoDB may still hold it for days before sweeping it."""
+    """Put an item past its TTL, as DynamoDB may still hold it for days before sweeping it.
+
+    AWS: an expired item not yet deleted still shows in reads, queries and scans (moto never
+    expires anything): reads must leave it out themselves.
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ttl-expired-items.html
+    """
     names = {res.EVENTS: settings().events_table, res.DELIVERIES: settings().deliveries_table}
     client("dynamodb").update_item(
         TableName=names[table],
