@@ -319,3 +319,21 @@ def test_lists_skip_expired_deliveries(api: InProcessApi, alice: str, receiver: 
     assert [d["id"] for d in listed] == [kept["deliveries"][0]["delivery_id"]]
     event_view = ok(api.request("GET", f"/v1/events/{gone['event_id']}", alice))
     assert event_view["deliveries"] == []
+
+
+def test_local_modes_sweep_deletes_expired_events_and_deliveries(
+    api: InProcessApi, alice: str, receiver: Receiver
+) -> None:
+    """Both tables are provisioned with their TTL attribute, so the emulator's sweep (as
+    DynamoDB's) deletes them; after it, the event is simply not found."""
+    from infra.local.moto_fixes import expire_ttl_items
+
+    webhook_id = hook(api, alice, receiver.url("/swept"))
+    answer = publish(api, alice)
+    assert expire_ttl_items(now=time.time() + 31 * DAY) >= 2
+    assert events_table.get("alice", answer["event_id"]) is None
+    assert deliveries_table.get("alice", answer["deliveries"][0]["delivery_id"]) is None
+    reply = api.request("GET", f"/v1/events/{answer['event_id']}", alice)
+    assert reply.status == 404 and reply.json()["error"]["code"] == "not_found"
+    listed = ok(api.request("GET", f"/v1/webhooks/{webhook_id}/deliveries", alice))["data"]
+    assert listed == []
