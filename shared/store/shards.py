@@ -14,7 +14,10 @@ key 20,000 / 32 = 625 writes/s: under 1,000 with room for retries' writes and it
 
 A list merges its shards: one Query per shard (in parallel), newest first, each resumed below
 the last item handed out, so the cursor is one sort key (`{"before": id}`), signed for the list.
-Read cost: 32 Queries of a few items for a page (~32 RRU: each Query bills at least one unit).
+AWS calls of a list page: 32 Queries (8 at a time), plus one more Query for a shard that holds
+more of the page than its first read (rare: each first reads twice its share), plus, on a
+KEYS_ONLY index, one BatchGetItem. Read cost ~16 RRU: each eventually consistent Query bills at
+least half a unit. Lists are rare next to writes; the hot paths (publish, delivery) do no list.
 """
 
 from __future__ import annotations
