@@ -7,6 +7,8 @@ Context (`-c key=value` or cdk.json):
 - `stage`: deploys `ServerlessWebhooks-<stage>` beside other stages in one account and region;
   without it the stack is `ServerlessWebhooks`.
 - `alarm_email`: an address subscribed to the alarm topic.
+- `retention_days`: how long events, deliveries, attempt logs and raw bodies are kept (1-3650,
+  default 30; README: Retention).
 - `reserve_worker_concurrency`: `true` reserves each queue worker's maximum concurrency
   (see infra/declaration.py for why it is off by default).
 """
@@ -28,6 +30,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from infra.constructs.naming import stack_name
 from infra.stack import ServerlessWebhooksStack
+from shared.core.config import DEFAULT_RETENTION_DAYS, retention_days
 
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 # Recommended feature flags this app leaves at the old default, each with its reason. cdk.json
@@ -63,6 +66,9 @@ def build_app(
         app,
         name,
         reserve_worker_concurrency=is_true(app.node.try_get_context("reserve_worker_concurrency")),
+        retention_days=retention_days(
+            str(app.node.try_get_context("retention_days") or DEFAULT_RETENTION_DAYS)
+        ),
     )
     if nag:
         cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))

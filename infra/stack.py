@@ -18,12 +18,14 @@ from infra.constructs.secrets import AdminApiKey
 from infra.constructs.storage import Storage
 from infra.constructs.wildcards import wildcard_acknowledger
 from shared.core import resources as res
+from shared.core.config import DEFAULT_RETENTION_DAYS, RETENTION_ENV
 
 __all__ = ["STACK_NAME", "ServerlessWebhooksStack"]
 
 
 class ServerlessWebhooksStack(Stack):
-    """Everything `cdk deploy` creates; context `alarm_email` subscribes an address to alarms.
+    """Everything `cdk deploy` creates; context `alarm_email` subscribes an address to alarms,
+    context `retention_days` (default 30) sets how long events, deliveries and raw bodies stay.
 
     Every name the stack picks itself derives from the stack name (`name_prefix`), so stages
     deployed as differently named stacks share an account and region without a clash.
@@ -35,6 +37,7 @@ class ServerlessWebhooksStack(Stack):
         construct_id: str = STACK_NAME,
         *,
         reserve_worker_concurrency: bool = False,
+        retention_days: int = DEFAULT_RETENTION_DAYS,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -42,7 +45,7 @@ class ServerlessWebhooksStack(Stack):
         # (shared.store.secrets builds the names), the metrics `service` and the vended log groups.
         self.name_prefix = kebab_case(self.stack_name)
         self.secret_prefix = self.name_prefix
-        self.storage = Storage(self, "Storage")
+        self.storage = Storage(self, "Storage", retention_days=retention_days)
         self.queues = Queues(self, "Queues")
         self.retries = RetryStateMachine(
             self,
@@ -70,6 +73,8 @@ class ServerlessWebhooksStack(Stack):
         # No cycle: functions reference the API's id; the API itself references no function
         # (integrations, routes and the authorizer do).
         self.functions.add_environment("PUBLIC_BASE_URL", self.http_api.url)
+        # Events and deliveries expire by TTL after as many days as the raw bodies (README).
+        self.functions.add_environment(RETENTION_ENV, str(retention_days))
         self.monitoring = Monitoring(
             self,
             "Monitoring",

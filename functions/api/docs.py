@@ -12,7 +12,7 @@ ERROR_DESCRIPTIONS = {
     400: "Bad request",
     401: "Missing or invalid API key",
     403: "Role too low, or acting for another user without admin",
-    404: "Not found (or not yours)",
+    404: "Not found (or not yours), or past its retention: `event_expired`, `delivery_expired`",
     409: "Conflict with the current state",
     413: "Body too large",
     422: "Invalid input (details name the fields)",

@@ -11,10 +11,38 @@ from constructs import Construct
 
 from infra.constructs.nag import acknowledge
 from shared.core import resources as res
+from shared.core.config import DEFAULT_RETENTION_DAYS
 
-RAW_BODY_IA_AFTER = Duration.days(30)
-RAW_BODY_EXPIRY = Duration.days(365)
+RAW_BODY_IA_AFTER_DAYS = 30  # S3's earliest transition to STANDARD_IA
+IA_MINIMUM_DAYS = 30  # STANDARD_IA bills at least 30 days of storage per object
 ACCESS_LOG_EXPIRY = Duration.days(90)
+
+
+def raw_body_rule(retention_days: int) -> s3.LifecycleRule:
+    """Raw bodies expire in step with the events that point at them (README: Retention).
+
+    An event expires `retention_days` after it was received, and its raw body was stored at
+    receipt; S3 counts from the object's creation and acts at the next midnight UTC, so one more
+    day keeps every body for at least as long as its event is readable. A body moves to
+    STANDARD_IA after 30 days only when it then stays there 30 days or more: a shorter stay would
+    be billed 30 days anyway and cost more than staying in STANDARD
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-transition-general-considerations.html).
+    """
+    expiry_days = retention_days + 1
+    transitions = []
+    if expiry_days >= RAW_BODY_IA_AFTER_DAYS + IA_MINIMUM_DAYS:
+        transitions.append(
+            s3.Transition(
+                storage_class=s3.StorageClass.INFREQUENT_ACCESS,
+                transition_after=Duration.days(RAW_BODY_IA_AFTER_DAYS),
+            )
+        )
+    return s3.LifecycleRule(
+        id="age-out-raw-bodies",
+        transitions=transitions or None,
+        expiration=Duration.days(expiry_days),
+        abort_incomplete_multipart_upload_after=Duration.days(1),
+    )
 
 
 def _attribute(name: str) -> dynamodb.Attribute:
@@ -24,8 +52,11 @@ def _attribute(name: str) -> dynamodb.Attribute:
 class Storage(Construct):
     """Tables keyed by declaration (`tables[spec.logical_id]`) plus the raw-body bucket."""
 
-    def __init__(self, scope: Construct, construct_id: str) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, retention_days: int = DEFAULT_RETENTION_DAYS
+    ) -> None:
         super().__init__(scope, construct_id)
+        self.retention_days = retention_days
         self.tables: dict[str, dynamodb.Table] = {
             spec.logical_id: self._table(spec) for spec in res.TABLES
         }
@@ -36,19 +67,7 @@ class Storage(Construct):
             encryption=s3.BucketEncryption.S3_MANAGED,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="age-out-raw-bodies",
-                    transitions=[
-                        s3.Transition(
-                            storage_class=s3.StorageClass.INFREQUENT_ACCESS,
-                            transition_after=RAW_BODY_IA_AFTER,
-                        )
-                    ],
-                    expiration=RAW_BODY_EXPIRY,
-                    abort_incomplete_multipart_upload_after=Duration.days(1),
-                )
-            ],
+            lifecycle_rules=[raw_body_rule(retention_days)],
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="raw-bodies/",
             removal_policy=RemovalPolicy.RETAIN,

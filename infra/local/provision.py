@@ -6,10 +6,12 @@ Returns the environment variables the Lambda handlers read, exactly as the CDK s
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from infra import declaration as decl
 from shared.core import resources as res
+from shared.core.config import DEFAULT_RETENTION_DAYS, RETENTION_ENV, retention_days
 
 ACCOUNT_ROLE_ARN = "arn:aws:iam::123456789012:role/serverless-webhooks-retry"
 
@@ -67,4 +69,7 @@ def provision(session: Any, prefix: str, admin_api_key: str) -> dict[str, str]:
     )
     env[res.ADMIN_KEY_SECRET_ENV] = admin_secret_name
     env[res.SECRET_PREFIX_ENV] = prefix
+    # As the CDK stack gives it, validated here too (the emulator's TTL sweep honours it).
+    days = retention_days(os.environ.get(RETENTION_ENV, str(DEFAULT_RETENTION_DAYS)))
+    env[RETENTION_ENV] = str(days)
     return env

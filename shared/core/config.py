@@ -12,6 +12,11 @@ from shared.core import resources as res
 API_VERSION = "2026-11-01"
 DEFAULT_RETRY_SCHEDULE: tuple[int, ...] = (60, 300, 1800, 7200, 86400)
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+# How long events, deliveries and their attempt logs are kept (README: Retention): the CDK stack
+# gives every function the same value it gives the raw-body bucket's lifecycle rule.
+RETENTION_ENV = "WEBHOOKS_RETENTION_DAYS"
+DEFAULT_RETENTION_DAYS = 30
+MAX_RETENTION_DAYS = 3650
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,7 @@ class Settings:
     api_key_cache_seconds: float
     event_type_cache_seconds: float
     strict_event_types: bool
+    retention_days: int
 
 
 def parse_retry_schedule(text: str) -> tuple[int, ...] | None:
@@ -64,6 +70,19 @@ def seconds(name: str, default: str, low: float, high: float) -> float:
     if not (math.isfinite(value) and low <= value <= high):
         raise ValueError(f"{name} must be between {low:g} and {high:g} seconds, not {text!r}")
     return value
+
+
+def retention_days(text: str) -> int:
+    """`WEBHOOKS_RETENTION_DAYS`: whole days, 1 to 3650. Refused otherwise, at cold start: a typo
+    must not keep data forever or expire it at once. Also read by the CDK app (infra/app.py)."""
+    try:
+        days = int(text.strip())
+    except ValueError:
+        raise ValueError(f"{RETENTION_ENV} must be a whole number of days, not {text!r}") from None
+    if not 1 <= days <= MAX_RETENTION_DAYS:
+        limits = f"between 1 and {MAX_RETENTION_DAYS}"
+        raise ValueError(f"{RETENTION_ENV} must be {limits}, not {text!r}")
+    return days
 
 
 @cache
@@ -102,4 +121,5 @@ def settings() -> Settings:
         event_type_cache_seconds=seconds("WEBHOOKS_EVENT_TYPE_CACHE_SECONDS", "60", 0, 3600),
         # Refuse event types missing from the catalog (422) instead of accepting them.
         strict_event_types=env("WEBHOOKS_STRICT_EVENT_TYPES", "").lower() in TRUE_WORDS,
+        retention_days=retention_days(env(RETENTION_ENV, str(DEFAULT_RETENTION_DAYS))),
     )

@@ -205,7 +205,9 @@ def _store(
         "dedupe_key": dedupe_key,
         "run_id": run_id,
         "history": [],
-        **events_table.index_attributes(user_id, "inbound", event_type),
+        **events_table.index_attributes(
+            user_id, "inbound", event_type, event_id=event_id, source_id=source_id
+        ),
     }
     ttl = int(source.record.get("dedupe_ttl_seconds") or 604800)
     owner = {"user_id": user_id, "source_id": source_id}

@@ -6,12 +6,13 @@ import json
 from typing import Any
 
 from shared.core import clock
+from shared.core.config import settings
 from shared.core.errors import NotFound
 from shared.inbound import service as inbound_service
 from shared.outbound import deliveries, publishing, webhooks
 from shared.store import deliveries as deliveries_table
+from shared.store import dynamo, raw_bodies
 from shared.store import events as table
-from shared.store import raw_bodies
 from shared.store import webhooks as webhooks_table
 
 INLINE_PAYLOAD_LIMIT = 256 * 1024
@@ -46,17 +47,27 @@ def detail_view(record: dict[str, Any]) -> dict[str, Any]:
         if too_large or view["payload"] is None:  # the body is not inline: link the raw bytes
             view["raw_body_url"] = raw_bodies.link(record["raw_s3_key"])
     if record["direction"] == "outbound":
-        view["deliveries"] = [
-            deliveries.public_view(item)
-            for item in deliveries_table.list_for_event(record["event_id"])
-        ]
+        found = deliveries_table.get_many(record["user_id"], record.get("delivery_ids", []))
+        view["deliveries"] = [deliveries.public_view(item) for item in found]
     return view
 
 
+def expired_error(kind: str, item_id: str) -> NotFound:
+    """404 with a reason: the item existed but is past its retention (README: Retention)."""
+    days = settings().retention_days
+    return NotFound(
+        f"{kind} {item_id} has expired: {kind}s are kept {days} days (WEBHOOKS_RETENTION_DAYS)",
+        code=f"{kind}_expired",
+    )
+
+
 def get_record(user_id: str, event_id: str) -> dict[str, Any]:
+    """The event; 404 `not_found`, or `event_expired` past its TTL (swept or not yet)."""
     record = table.get(user_id, event_id)
     if record is None:
         raise NotFound(f"event {event_id} not found")
+    if dynamo.expired(record):
+        raise expired_error("event", event_id)
     return record
 
 
@@ -92,11 +103,14 @@ def replay_outbound(user_id: str, record: dict[str, Any], webhook_id: str | None
         hooks = webhooks_table.active_for_user(user_id)
     created = publishing.fan_out(user_id, record["event_id"], record["type"], hooks)
     publishing.deliver(created)
+    # One update records the replay, lists the new deliveries on the event and keeps the event
+    # as long as they are kept (its TTL restarts with theirs).
     table.update(
         user_id,
         record["event_id"],
-        {"updated_at": clock.iso()},
+        {"updated_at": clock.iso(), "expires_at": dynamo.expiry()},
         appends={
+            "delivery_ids": [d["delivery_id"] for d in created],
             "history": [
                 {
                     "at": clock.iso(),
@@ -104,7 +118,7 @@ def replay_outbound(user_id: str, record: dict[str, Any], webhook_id: str | None
                     "deliveries": len(created),
                     "webhook_id": webhook_id,
                 }
-            ]
+            ],
         },
     )
     return {

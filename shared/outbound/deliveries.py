@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from shared.core import clock
+from shared.core.config import settings
 from shared.core.errors import Conflict, NotFound
 from shared.outbound import webhooks
 from shared.outbound.publishing import enqueue
 from shared.store import deliveries as table
+from shared.store import dynamo
 
 PUBLIC_FIELDS = (
     "webhook_id",
@@ -48,11 +50,28 @@ def public_view(record: dict[str, Any], *, with_log: bool = False) -> dict[str, 
     return view
 
 
-def get(user_id: str, delivery_id: str) -> dict[str, Any]:
+def expired_error(delivery_id: str) -> NotFound:
+    """404 with a reason: the delivery existed but is past its retention (README: Retention)."""
+    days = settings().retention_days
+    return NotFound(
+        f"delivery {delivery_id} has expired: deliveries and their attempt logs are kept "
+        f"{days} days (WEBHOOKS_RETENTION_DAYS)",
+        code="delivery_expired",
+    )
+
+
+def get_record(user_id: str, delivery_id: str) -> dict[str, Any]:
+    """The delivery; 404 `not_found`, or `delivery_expired` past its TTL (swept or not yet)."""
     record = table.get(user_id, delivery_id)
     if record is None:
         raise NotFound(f"delivery {delivery_id} not found")
-    return public_view(record, with_log=True)
+    if dynamo.expired(record):
+        raise expired_error(delivery_id)
+    return record
+
+
+def get(user_id: str, delivery_id: str) -> dict[str, Any]:
+    return public_view(get_record(user_id, delivery_id), with_log=True)
 
 
 def list_for_webhook(
@@ -70,10 +89,10 @@ def retry(user_id: str, delivery_id: str) -> dict[str, Any]:
         delivery_id,
         {"status": "queued", "updated_at": clock.iso(), "next_attempt_at": None},
         only_if_status_in=RETRYABLE,
+        only_if_unexpired=True,
     )
     if record is None:
-        if table.get(user_id, delivery_id) is None:
-            raise NotFound(f"delivery {delivery_id} not found")
+        get_record(user_id, delivery_id)  # 404, with the reason when it has expired
         raise Conflict("only a failed delivery can be retried", code="delivery_not_failed")
     try:
         enqueue([record])

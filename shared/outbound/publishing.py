@@ -3,6 +3,12 @@
 AWS calls for an event matching N webhooks: 1 Query (the user's active webhooks), the event and
 delivery writes batched (one TransactWriteItems of up to 100 items when a caller id makes the
 publish idempotent, else BatchWriteItem per 25), and one SendMessageBatch per 10 deliveries.
+
+Write units, index writes counted (shared/core/resources.py says why the tables are laid out so):
+the event is 1 WRU per KB in the table plus 1 WRU in each of two KEYS_ONLY indexes (by_direction,
+by_type), shared by all its deliveries; each delivery is 1 WRU here (no index) and 1 WRU when the
+worker records its attempt: 2 per first-try delivery beyond the event's own write. With a caller
+id, the transaction doubles what it writes (2 WRU per KB) and adds the claim.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from shared.core import clock, ids
 from shared.core.config import API_VERSION, settings
 from shared.core.observability import logger
 from shared.core.patterns import matches_any
+from shared.store import deliveries as deliveries_table
 from shared.store import events as events_table
 from shared.store import webhooks as webhooks_table
 from shared.store.queues import send_batch
@@ -65,9 +72,10 @@ def new_delivery(
     source_id: str | None = None,
 ) -> dict[str, Any]:
     now = clock.iso()
+    delivery_id = deliveries_table.new_id(webhook_id or source_id or event_id)
     return {
         "user_id": user_id,
-        "delivery_id": ids.new_id("dlv"),
+        "delivery_id": delivery_id,
         "webhook_id": webhook_id,
         "source_id": source_id,
         "event_id": event_id,
@@ -78,6 +86,7 @@ def new_delivery(
         "attempts": 0,
         "created_at": now,
         "updated_at": now,
+        **deliveries_table.stored_attributes(user_id, delivery_id),
     }
 
 
@@ -127,9 +136,11 @@ def prepare(user_id: str, body: EventPublish, hooks: list[dict[str, Any]]) -> Pr
         "created_at": created_at,
         "body": envelope_body(event_id, body.type, created_at, body.data),
         "caller_id": body.id,
-        **events_table.index_attributes(user_id, "outbound", body.type),
+        **events_table.index_attributes(user_id, "outbound", body.type, event_id=event_id),
     }
     deliveries = fan_out(user_id, event_id, body.type, hooks)
+    # The event lists its deliveries by id (the deliveries table has no by-event index).
+    event["delivery_ids"] = [d["delivery_id"] for d in deliveries]
     key = f"publish#{user_id}#{body.id}" if body.id else None
     answer = {
         "event_id": event_id,

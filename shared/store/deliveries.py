@@ -1,34 +1,86 @@
-"""Deliveries table: partition = user; indexes by webhook and by event for the list routes."""
+"""Deliveries table: no index. The partition key is derived from the delivery id, which carries a
+tag of its webhook, so both access paths are table reads (why: shared/core/resources.py):
+
+- a get by id computes the key from (user, id): `pk = f"{user_id}#{tag}{shard}"`;
+- a webhook's deliveries are a Query on each of its tag's 32 shards (shared/store/shards.py),
+  merged and filtered to that webhook (another webhook of the same user shares the tag with
+  odds of 1 in 1,024 per pair: its deliveries are read and filtered out, never shown);
+- an event's deliveries are the ids the event records (`delivery_ids`), fetched by BatchGetItem.
+
+A delivery id stays `dlv_` + 26 Crockford characters, time-ordered: of the last three random
+characters, the first two are replaced by the tag; the last, still random, is the shard.
+"""
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
+from shared.core import clock, ids
 from shared.core import resources as res
 from shared.core.config import settings
-from shared.store import dynamo
+from shared.store import dynamo, shards
+
+TAG_LENGTH = 2  # 1,024 tags per user
+
+
+def tag(owner: str) -> str:
+    """The 2-character tag of a webhook (or, for a forward, its source) id."""
+    number = zlib.crc32(owner.encode()) % (32**TAG_LENGTH)
+    return "".join(ids.CROCKFORD[(number >> (5 * place)) & 31] for place in (1, 0))
+
+
+def new_id(owner: str) -> str:
+    """A delivery id tagged with its webhook (or source) id."""
+    made = ids.new_id("dlv")
+    return made[: -TAG_LENGTH - 1] + tag(owner) + made[-1]
+
+
+def partition(user_id: str, delivery_id: str) -> str:
+    """`user#<tag><shard>`: the id's last three characters."""
+    return f"{user_id}#{delivery_id[-TAG_LENGTH - 1 :]}"
 
 
 def key(user_id: str, delivery_id: str) -> dict[str, str]:
-    return {"user_id": user_id, "delivery_id": delivery_id}
+    return {"pk": partition(user_id, delivery_id), "delivery_id": delivery_id}
+
+
+def stored_attributes(user_id: str, delivery_id: str) -> dict[str, Any]:
+    """What the store adds to a new delivery record: its partition key and its TTL."""
+    return {"pk": partition(user_id, delivery_id), "expires_at": dynamo.expiry()}
 
 
 def get(user_id: str, delivery_id: str) -> dict[str, Any] | None:
+    """The record, even past its TTL (the caller tells "expired" from "not found")."""
     found = dynamo.batch_get({settings().deliveries_table: [key(user_id, delivery_id)]})
     items = found[settings().deliveries_table]
     return items[0] if items else None
 
 
+def get_many(user_id: str, delivery_ids: list[str]) -> list[dict[str, Any]]:
+    """Unexpired deliveries among `delivery_ids`, oldest first: one eventually consistent
+    BatchGetItem per 100 ids (an event's deliveries, by the ids it records)."""
+    if not delivery_ids:
+        return []
+    table = settings().deliveries_table
+    keys = [key(user_id, delivery_id) for delivery_id in dict.fromkeys(delivery_ids)]
+    found = dynamo.batch_get({table: keys}, consistent=False)[table]
+    return sorted((d for d in found if not dynamo.expired(d)), key=lambda d: d["delivery_id"])
+
+
 def list_for_webhook(
     user_id: str, webhook_id: str, status: str | None, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """A webhook's deliveries (the caller has checked the webhook is `user_id`'s)."""
-    return dynamo.query_page(
+    """A webhook's deliveries, newest first (the caller has checked the webhook is `user_id`'s)."""
+    filters = {"webhook_id": webhook_id, **({"status": status} if status else {})}
+    base = f"{user_id}#{tag(webhook_id)}"
+    return dynamo.sharded_page(
         table=res.DELIVERIES,
         table_name=settings().deliveries_table,
-        key_name="webhook_id",
-        key_value=webhook_id,
-        index="by_webhook",
+        key_name="pk",
+        key_values=[base + shard for shard in shards.all_shards()],
+        sort_name="delivery_id",
+        sort_prefix="dlv_",
         limit=limit,
         cursor=cursor,
         scope={
@@ -37,18 +89,7 @@ def list_for_webhook(
             "webhook_id": webhook_id,
             "status": status,
         },
-        filters={"status": status} if status else None,
-    )
-
-
-def list_for_event(event_id: str) -> list[dict[str, Any]]:
-    return list(
-        dynamo.query_all(
-            TableName=settings().deliveries_table,
-            IndexName="by_event",
-            KeyConditionExpression="event_id = :e",
-            ExpressionAttributeValues={":e": dynamo.to_value(event_id)},
-        )
+        filters=filters,
     )
 
 
@@ -61,7 +102,8 @@ def record_attempt(
     attempt_entry: dict[str, Any],
     first_attempt_at: str,
 ) -> bool:
-    """Write one attempt, guarded by the attempt count: a duplicate SQS copy cannot double it."""
+    """Write one attempt, guarded by the attempt count: a duplicate SQS copy cannot double it.
+    One UpdateItem, 1 WRU while the item is under 1 KB (the table has no index to write)."""
     result = dynamo.update(
         settings().deliveries_table,
         key(user_id, delivery_id),
@@ -80,20 +122,28 @@ def set_status(
     sets: dict[str, Any],
     *,
     only_if_status_in: tuple[str, ...] = (),
+    only_if_unexpired: bool = False,
 ) -> dict[str, Any] | None:
-    """Change a delivery; None when it does not exist or is not in one of the given states."""
+    """Change a delivery; None when it does not exist, is not in one of the given states or
+    (with `only_if_unexpired`) is past its TTL."""
     condition = "attribute_exists(delivery_id)"
     values: dict[str, Any] = {}
+    names: dict[str, str] = {}
     if only_if_status_in:
         placeholders = [f":st{position}" for position in range(len(only_if_status_in))]
         condition += " AND #st IN (" + ", ".join(placeholders) + ")"
         values = dict(zip(placeholders, only_if_status_in, strict=True))
+        names["#st"] = "status"
+    if only_if_unexpired:
+        condition += " AND (attribute_not_exists(#exp) OR #exp >= :now)"
+        values[":now"] = int(clock.now())
+        names["#exp"] = "expires_at"
     return dynamo.update(
         settings().deliveries_table,
         key(user_id, delivery_id),
         sets,
         condition=condition,
         condition_values=values,
-        condition_names={"#st": "status"} if only_if_status_in else None,
+        condition_names=names or None,
         return_new=True,
     )

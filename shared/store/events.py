@@ -1,4 +1,9 @@
-"""Events table: partition = user, sort = time-ordered event id; indexes for the list filters."""
+"""Events table: partition = user and shard, sort = time-ordered event id; KEYS_ONLY indexes for
+the list filters (why: shared/core/resources.py), and a TTL after WEBHOOKS_RETENTION_DAYS.
+
+Every partition key ends in the event's shard (its id's last character, shared/store/shards.py):
+a get computes its key from (user, id), a list merges the 32 shards of its key.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +13,39 @@ from typing import Any
 
 from shared.core import resources as res
 from shared.core.config import settings
-from shared.store import dedupe, dynamo
+from shared.store import dedupe, dynamo, shards
+from shared.store import deliveries as deliveries_store
 
 
 def key(user_id: str, event_id: str) -> dict[str, str]:
-    return {"user_id": user_id, "event_id": event_id}
+    return {"pk": f"{user_id}#{shards.shard_of(event_id)}", "event_id": event_id}
 
 
-def index_attributes(user_id: str, direction: str, event_type: str) -> dict[str, str]:
-    """Composite attributes the list indexes are keyed on."""
-    return {"user_direction": f"{user_id}#{direction}", "user_type": f"{user_id}#{event_type}"}
+def index_attributes(
+    user_id: str,
+    direction: str,
+    event_type: str,
+    *,
+    event_id: str,
+    source_id: str | None = None,
+) -> dict[str, Any]:
+    """What the store adds to every event record: its sharded partition key, the sharded keys of
+    the list indexes (`source_shard` only for an inbound event: by_source stays sparse) and the
+    TTL (`expires_at`, WEBHOOKS_RETENTION_DAYS from now). Both directions spread it in."""
+    shard = shards.shard_of(event_id)
+    attributes: dict[str, Any] = {
+        "pk": f"{user_id}#{shard}",
+        "user_direction": f"{user_id}#{direction}#{shard}",
+        "user_type": f"{user_id}#{event_type}#{shard}",
+        "expires_at": dynamo.expiry(),
+    }
+    if source_id:
+        attributes["source_shard"] = f"{source_id}#{shard}"
+    return attributes
 
 
 def get(user_id: str, event_id: str) -> dict[str, Any] | None:
+    """The record, even past its TTL (the caller tells "expired" from "not found")."""
     found = dynamo.batch_get({settings().events_table: [key(user_id, event_id)]})
     items = found[settings().events_table]
     return items[0] if items else None
@@ -35,7 +60,8 @@ def list_page(
     limit: int,
     cursor: str | None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Newest first; the most selective filter picks the index, the rest filter the Query."""
+    """Newest first, expired events left out; the most selective filter picks the index (or
+    the table), the rest filter its items. Every way merges 32 shards."""
     scope = {
         "list": "events",
         "user_id": user_id,
@@ -43,41 +69,39 @@ def list_page(
         "type": event_type or None,
         "source_id": source_id or None,
     }
-    filters: dict[str, Any] = {}
+    index, key_name, base, filters = _plan(user_id, direction, event_type, source_id)
+    return dynamo.sharded_page(
+        table=res.EVENTS,
+        table_name=settings().events_table,
+        key_name=key_name,
+        key_values=[f"{base}#{shard}" for shard in shards.all_shards()],
+        sort_name="event_id",
+        sort_prefix="evt_",
+        limit=limit,
+        cursor=cursor,
+        scope=scope,
+        index=index,
+        filters=filters or None,
+    )
+
+
+def _plan(
+    user_id: str, direction: str | None, event_type: str | None, source_id: str | None
+) -> tuple[str | None, str, str, dict[str, Any]]:
+    """(index, key attribute, key before its shard, filters on the items) for a list's filters."""
     if source_id:
-        index, key_name, key_value = "by_source", "source_id", source_id
-        filters["user_id"] = user_id
+        filters: dict[str, Any] = {"user_id": user_id}
         if direction:
             filters["direction"] = direction
         if event_type:
             filters["type"] = event_type
-    elif event_type:
-        index, key_name, key_value = "by_type", "user_type", f"{user_id}#{event_type}"
-        if direction:
-            filters["direction"] = direction
-    elif direction:
-        index, key_name, key_value = "by_direction", "user_direction", f"{user_id}#{direction}"
-    else:
-        return dynamo.query_page(
-            table=res.EVENTS,
-            table_name=settings().events_table,
-            key_name="user_id",
-            key_value=user_id,
-            limit=limit,
-            cursor=cursor,
-            scope=scope,
-        )
-    return dynamo.query_page(
-        table=res.EVENTS,
-        table_name=settings().events_table,
-        key_name=key_name,
-        key_value=key_value,
-        limit=limit,
-        cursor=cursor,
-        index=index,
-        scope=scope,
-        filters=filters or None,
-    )
+        return "by_source", "source_shard", source_id, filters
+    if event_type:
+        filters = {"direction": direction} if direction else {}
+        return "by_type", "user_type", f"{user_id}#{event_type}", filters
+    if direction:
+        return "by_direction", "user_direction", f"{user_id}#{direction}", {}
+    return None, "pk", user_id, {}
 
 
 def update(
@@ -86,6 +110,7 @@ def update(
     sets: dict[str, Any],
     appends: dict[str, list[Any]] | None = None,
 ) -> None:
+    """One UpdateItem: 1 WRU per KB of the item, no index write (the indexes are KEYS_ONLY)."""
     dynamo.update(settings().events_table, key(user_id, event_id), sets, appends=appends)
 
 
@@ -145,7 +170,7 @@ def delete_batch(
     keys = [(config.dedupe_table, {"dedupe_key": k}) for k in idempotency_keys]
     keys += [(config.events_table, key(e["user_id"], e["event_id"])) for e in events]
     keys += [
-        (config.deliveries_table, {"user_id": d["user_id"], "delivery_id": d["delivery_id"]})
+        (config.deliveries_table, deliveries_store.key(d["user_id"], d["delivery_id"]))
         for d in deliveries
     ]
     dynamo.batch_delete(keys)

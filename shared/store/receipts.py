@@ -13,7 +13,7 @@ from typing import Any
 
 from shared.core.aws import client
 from shared.core.config import settings
-from shared.store import dedupe, dynamo
+from shared.store import dedupe, dynamo, events
 
 CONFLICT_RETRIES = 3
 
@@ -78,10 +78,7 @@ def undo(dedupe_key: str, user_id: str, event_id: str) -> None:
             {
                 "Delete": {
                     "TableName": settings().events_table,
-                    "Key": {
-                        "user_id": dynamo.to_value(user_id),
-                        "event_id": dynamo.to_value(event_id),
-                    },
+                    "Key": dynamo.to_item(events.key(user_id, event_id)),
                 }
             },
         ]

@@ -11,6 +11,7 @@ from infra import declaration as decl
 from infra.constructs.naming import METRICS_NAMESPACE, SERVICE_NAME
 from infra.constructs.permissions import TABLE_READS, TABLE_WRITES
 from shared.core import resources as res
+from shared.core.config import DEFAULT_RETENTION_DAYS, RETENTION_ENV
 
 pytestmark = pytest.mark.xdist_group("cdk")
 
@@ -73,6 +74,7 @@ def test_function_environment(synth: Any, spec: decl.Function) -> None:
         res.RETRY_STATE_MACHINE_ENV: synth.ref(ids["machine"]),
         res.ADMIN_KEY_SECRET_ENV: synth.ref(ids["secret"]),
         res.SECRET_PREFIX_ENV: SECRET_PREFIX,
+        RETENTION_ENV: str(DEFAULT_RETENTION_DAYS),  # the stack's retention_days (README)
         "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
         "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
     }

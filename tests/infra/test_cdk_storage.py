@@ -8,7 +8,9 @@ import pytest
 from aws_cdk.assertions import Match
 
 from infra import declaration as decl
+from infra.constructs.storage import raw_body_rule
 from shared.core import resources as res
+from shared.core.config import RETENTION_ENV
 
 pytestmark = pytest.mark.xdist_group("cdk")
 
@@ -33,7 +35,7 @@ def test_table_keys_indexes_and_settings(synth: Any, table: res.Table) -> None:
     assert set(indexes) == set(declared)
     for name, gsi in declared.items():
         assert indexes[name]["KeySchema"] == gsi["KeySchema"]
-        assert indexes[name]["Projection"] == {"ProjectionType": "ALL"}
+        assert indexes[name]["Projection"] == gsi["Projection"]
     if table.ttl_attribute:
         assert props["TimeToLiveSpecification"] == {
             "AttributeName": table.ttl_attribute,
@@ -62,8 +64,10 @@ def test_raw_body_bucket(synth: Any) -> None:
     }
     (rule,) = props["LifecycleConfiguration"]["Rules"]
     assert rule["Status"] == "Enabled"
-    assert rule["Transitions"] == [{"StorageClass": "STANDARD_IA", "TransitionInDays": 30}]
-    assert rule["ExpirationInDays"] == 365
+    # In step with the events (30 days by default) plus S3's rounding day; no IA stay shorter
+    # than IA's 30-day minimum charge.
+    assert rule["ExpirationInDays"] == 31
+    assert "Transitions" not in rule
     assert props["LoggingConfiguration"]["DestinationBucketName"] == synth.ref(logs_id)
     assert synth.json["Resources"][raw_id]["DeletionPolicy"] == "Retain"
 
@@ -94,3 +98,21 @@ def test_both_buckets_refuse_plain_http(synth: Any, template: Any) -> None:
         synth.stack.resolve(synth.stack.storage.access_logs.node.default_child.logical_id)
     )
     assert access_logs["PublicAccessBlockConfiguration"]["BlockPublicPolicy"] is True
+
+
+def test_every_function_keeps_data_as_long_as_the_bucket_keeps_raw_bodies(synth: Any) -> None:
+    """One setting: the functions' TTL and the lifecycle rule come from `retention_days`."""
+    for fn in synth.resources("AWS::Lambda::Function").values():
+        assert fn["Properties"]["Environment"]["Variables"][RETENTION_ENV] == "30"
+
+
+@pytest.mark.parametrize(
+    ("days", "expiry", "to_ia"), [(1, 2, None), (30, 31, None), (58, 59, None), (59, 60, 30)]
+)
+def test_raw_bodies_expire_a_day_after_their_events(
+    days: int, expiry: int, to_ia: int | None
+) -> None:
+    rule = raw_body_rule(days)
+    assert rule.expiration is not None and rule.expiration.to_days() == expiry
+    transitions = [t.transition_after.to_days() for t in rule.transitions or []]
+    assert transitions == ([to_ia] if to_ia else [])

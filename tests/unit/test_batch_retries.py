@@ -20,6 +20,7 @@ from shared.core.aws import client
 from shared.core.config import settings
 from shared.core.errors import BatchIncomplete, BatchRefused
 from shared.store import batch_retry, dynamo
+from shared.store import deliveries as deliveries_table
 from shared.store.queues import send_batch
 from tests.support.api import InProcessApi, Reply
 from tests.support.aws_calls import CallCounter
@@ -132,7 +133,7 @@ def test_batch_get_asks_again_for_unprocessed_keys(aws: dict[str, str], faults: 
     https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html#Programming.Errors.BatchOperations
     """
     table = settings().deliveries_table
-    records = [{"user_id": "carol", "delivery_id": f"dlv_{n:03d}"} for n in range(150)]
+    records = [deliveries_table.key("carol", f"dlv_{n:03d}") for n in range(150)]
     dynamo.batch_put((table, record) for record in records)
     reads = faults.partial("dynamodb", "BatchGetItem", times=3)
 
