@@ -431,9 +431,9 @@ def _raw_body(message: Mapping[str, Any], event: Mapping[str, Any], run: Run) ->
 
 
 def _body_fields(run: Run, event: Mapping[str, Any], inbound: InboundEvent) -> dict[str, Any]:
-    """What a first run adds to the record: the payload the API shows and where the raw body
-    lives (inline when it is small and shown as the payload, else its own S3 object; a body too
-    large for the queue message is there already)."""
+    """What a first run adds to the record: where the raw body lives (inline when it is small and
+    readable as the payload, else its own S3 object; a body too large for the queue message is
+    there already) and, for a body not inline, the payload the API shows."""
     payload = storable_payload(inbound.body, inbound.decoded)
     fields: dict[str, Any] = {} if payload is None else {"payload": payload}
     if raw_bodies.is_stored(event):
@@ -445,7 +445,18 @@ def _body_fields(run: Run, event: Mapping[str, Any], inbound: InboundEvent) -> d
     except Exception as error:
         _record_failure(run, f"raw body could not be stored: {_error_code(error)}", retryable=True)
         raise
+    if raw_bodies.INLINE_ATTRIBUTE in where:
+        return where  # the payload is read from the inline body (`payload_of`): stored once
     return {**fields, **where}
+
+
+def payload_of(record: Mapping[str, Any]) -> Any:
+    """What an inbound event shows as `payload`: the stored one, else the one its inline raw body
+    holds (kept once, as the body: a DynamoDB write unit per KB)."""
+    if record.get("payload") is not None or record.get(raw_bodies.INLINE_ATTRIBUTE) is None:
+        return record.get("payload")
+    body = raw_bodies.body_of(record)
+    return storable_payload(body, decode(body, str(record.get("content_type") or "")))
 
 
 def _run_handlers(

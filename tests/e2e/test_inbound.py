@@ -87,8 +87,10 @@ def processed(inbound: Inbound, event_id: str) -> dict[str, Any]:
 
 def settled(inbound: Inbound, event_id: str) -> dict[str, Any]:
     """The event once it has left `received` (processed, or failed with its reason)."""
-    event = wait_for(lambda: (e := inbound.event(event_id))["status"] != "received" and e)
-    assert event, inbound.event(event_id)
+    event = wait_for(
+        lambda: (e := recorded(inbound, event_id)) is not None and e["status"] != "received" and e
+    )
+    assert event, recorded(inbound, event_id)
     return dict(event)
 
 

@@ -16,7 +16,7 @@ from infra.local.gateway import LambdaContext
 from infra.local.pollers import sqs_event
 from shared.core.aws import client
 from shared.core.config import settings
-from shared.inbound import providers, sources
+from shared.inbound import providers, service, sources
 from shared.inbound.service import MAX_BODY_BYTES
 from shared.store import dynamo
 from shared.store import events as events_table
@@ -129,7 +129,7 @@ def test_receipt_records_event_stores_raw_body_and_queues(api: InProcessApi, key
     assert record["type"] == "invoice.paid"
     assert record["source_id"] == source["id"]
     assert record["content_type"] == "application/json"
-    assert record["payload"] == json.loads(body)
+    assert service.payload_of(record) == json.loads(body)
     assert "stripe-signature" in record["headers"]
     assert "authorization" not in record["headers"] and "cookie" not in record["headers"]
     assert raw_object(record) == body
@@ -529,6 +529,10 @@ def test_processing_a_small_event_writes_its_record_once_with_the_body_inline(
     assert dict(calls.calls) == {"dynamodb.BatchGetItem": 1, "dynamodb.UpdateItem": 1}
     record = event_record("alice", event_id)
     assert "raw_s3_key" not in record and raw_object(record) == body
+    # Kept once: the payload the API shows is read from the inline body.
+    assert "payload" not in record
+    detail = api.request("GET", f"/v1/events/{event_id}", key).json()
+    assert detail["payload"] == json.loads(body) and "raw_body_url" not in detail
 
 
 def test_a_body_past_the_inline_limit_is_stored_in_s3_by_the_processor(
