@@ -225,9 +225,9 @@ def new_record(
     headers: dict[str, str],
     body: bytes,
     event_type: str,
-    dedupe_key: str,
 ) -> dict[str, Any]:
-    """The event record as received (no payload, no body yet: processing adds them)."""
+    """The event record as received (no payload, no body yet: processing adds them). Only what
+    the API shows or processing needs: DynamoDB bills each write by the KB."""
     user_id, now = source.user_id, clock.iso()
     return {
         "user_id": user_id,
@@ -240,7 +240,6 @@ def new_record(
         "headers": storable_headers(headers),
         "content_type": _content_type(headers),
         "size_bytes": len(body),
-        "dedupe_key": dedupe_key,
         **events_table.index_attributes(user_id, "inbound", event_type),
     }
 
@@ -277,7 +276,7 @@ def _claim_and_queue(
             extra={"source_id": source.source_id, "event_id": claim.first_event_id},
         )
         return Received(str(claim.first_event_id), duplicate=True)
-    record = new_record(source, event_id, headers, body, event_type, dedupe_key)
+    record = new_record(source, event_id, headers, body, event_type)
     try:
         send(settings().inbound_queue_url, first_run_message(record, ids.new_id("run"), body))
     except Exception as error:
@@ -508,7 +507,6 @@ def _record_processed(run: Run, results: list[dict[str, Any]], forward_id: str |
         entry["forward_delivery_id"] = forward_id
     sets: dict[str, Any] = {
         "status": "processed",
-        "processed_at": now,
         "updated_at": now,
         "processed_run": run.run_id,
         "handler_results": results,
@@ -592,19 +590,25 @@ def _record_failure(
 
 
 def replay(user_id: str, record: Mapping[str, Any]) -> dict[str, Any]:
-    """Process an inbound event again from its stored raw body (through the queue)."""
+    """Process an inbound event again from its stored raw body (through the queue).
+
+    The record says `received` before the message is sent: a processor quick enough to finish
+    the run first must not have its outcome overwritten. Two calls: UpdateItem, SendMessage.
+    """
     if not raw_bodies.is_stored(record):
         raise Conflict(f"event {record['event_id']} has no stored body to replay")
-    run_id = ids.new_id("run")
-    send(
-        settings().inbound_queue_url,
-        queue_message(user_id, record["event_id"], str(record.get("source_id")), run_id),
-    )
-    now = clock.iso()
+    run_id, now = ids.new_id("run"), clock.iso()
     events_table.update(
         user_id,
         record["event_id"],
         {"status": "received", "updated_at": now, "run_id": run_id},
         appends={"history": [{"at": now, "action": "replay", "run_id": run_id}]},
     )
+    message = queue_message(user_id, record["event_id"], str(record.get("source_id")), run_id)
+    try:
+        send(settings().inbound_queue_url, message)
+    except Exception as error:
+        run = Run(user_id, str(record["event_id"]), run_id, {})
+        _record_failure(run, f"replay not queued: {_error_code(error)}", retryable=True)
+        raise
     return {"event_id": record["event_id"], "status": "queued"}

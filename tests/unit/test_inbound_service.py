@@ -597,3 +597,27 @@ def test_a_forward_that_cannot_be_queued_is_forwarded_by_the_retry(
     delivery_id = record["history"][-1]["forward_delivery_id"]
     queued = client("sqs").receive_message(QueueUrl=settings().delivery_queue_url)["Messages"]
     assert [json.loads(m["Body"])["delivery_id"] for m in queued] == [delivery_id]
+
+
+def test_a_replay_processed_before_its_request_returns_ends_processed(
+    api: InProcessApi, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The processor may finish a replay's run before the API's request does (a small body is
+    inline: nothing to fetch); the replay's own write must not turn it back to `received`."""
+    source = create_source(api, key, "github")
+    push = json.dumps({"ref": "refs/heads/main", "repository": {"full_name": "a/b"}}).encode()
+    event_id = post_inbound(api, source["id"], push, sign("github", push)).json()["event_id"]
+    assert process(drain_inbound()) == {"batchItemFailures": []}
+    sqs = client("sqs")
+    send_message = sqs.send_message
+
+    def send_then_process(**kwargs: Any) -> Any:
+        sent = send_message(**kwargs)
+        assert process(drain_inbound()) == {"batchItemFailures": []}
+        return sent
+
+    monkeypatch.setattr(sqs, "send_message", send_then_process)
+    assert api.request("POST", f"/v1/events/{event_id}/replay", key).status == 202
+    record = event_record("alice", event_id)
+    assert record["status"] == "processed"
+    assert [entry["action"] for entry in record["history"]] == ["processed", "replay", "processed"]
