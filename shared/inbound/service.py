@@ -401,11 +401,7 @@ def process(message: Mapping[str, Any], handlers_for: HandlerLookup) -> str:
     if stored is not None and run_id and stored.get("processed_run") == run_id:
         return "skipped"  # SQS delivered this run's message again after it was finished
     event: dict[str, Any] = {**(first or {}), **(stored or {})}
-    fields = dict(first) if first is not None and stored is None else {}
-    run = Run(event["user_id"], event["event_id"], run_id, fields)
-    inbound = _inbound_event(event, source, _raw_body(message, event, run))
-    if first is not None and (stored is None or not raw_bodies.is_stored(stored)):
-        run = replace(run, fields={**fields, **_body_fields(run, event, inbound)})
+    run, inbound = _begin(message, event, stored, source)
     reason = unreadable_reason(inbound)
     if reason is not None:
         _record_failure(run, reason, retryable=False)
@@ -415,6 +411,23 @@ def process(message: Mapping[str, Any], handlers_for: HandlerLookup) -> str:
         return "failed"
     _finish(run, event, source, results)
     return "processed"
+
+
+def _begin(
+    message: Mapping[str, Any],
+    event: dict[str, Any],
+    stored: Mapping[str, Any] | None,
+    source: Mapping[str, Any] | None,
+) -> tuple[Run, InboundEvent]:
+    """The run and what its handlers see. A first run (its message carries the record) keeps the
+    record's fields to write with its outcome, and stores the body where it will live."""
+    first = message.get("record")
+    fields = dict(first) if first is not None and stored is None else {}
+    run = Run(event["user_id"], event["event_id"], str(message.get("run_id") or ""), fields)
+    inbound = _inbound_event(event, source, _raw_body(message, event, run))
+    if first is not None and (stored is None or not raw_bodies.is_stored(stored)):
+        run = replace(run, fields={**fields, **_body_fields(run, event, inbound)})
+    return run, inbound
 
 
 def _raw_body(message: Mapping[str, Any], event: Mapping[str, Any], run: Run) -> bytes:
