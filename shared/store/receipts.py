@@ -1,11 +1,15 @@
-"""Inbound receipt claims: one conditional PutItem on the dedupe table, nothing else.
+"""Inbound event writes: the receipt's claim (one conditional PutItem on the dedupe table, no
+transaction), its release when the message cannot be queued, and the record's one write when
+processing ends (`record`).
 
 The claim item is keyed by the dedupe key and expires by the dedupe table's own TTL
 (`dedupe.claim_put`: an expired key counts as absent, whatever the TTL sweeper has done). It
 carries what the event record needs until processing writes it (the event id and its owner);
 the record itself and the raw body ride in the inbound queue message (docs/architecture.md,
 "Inbound receipt"). When the key is taken, DynamoDB answers the existing claim
-(`ReturnValuesOnConditionCheckFailure=ALL_OLD`), so a duplicate costs exactly this one call.
+(`ReturnValuesOnConditionCheckFailure=ALL_OLD`: the error's `Item`,
+https://docs.aws.amazon.com/botocore/latest/reference/services/dynamodb/client/exceptions/ConditionalCheckFailedException.html),
+so a duplicate costs exactly this one call.
 """
 
 from __future__ import annotations
