@@ -136,7 +136,7 @@ INBOUND = Function(
     memory_mb=512,
     timeout_seconds=10,
     reads_tables=(SOURCES, DEDUPE),  # a duplicate's answer reads the first claim's event id
-    writes_tables=(DEDUPE, EVENTS),
+    writes_tables=(DEDUPE,),  # the claim only: the processor writes the event record
     sends_to=(INBOUND_QUEUE.env_var,),
     source_secrets="read",
     raw_bodies="write",
@@ -163,7 +163,7 @@ INBOUND_PROCESSOR = Function(
     writes_tables=(EVENTS, DELIVERIES),
     sends_to=(DELIVERY_QUEUE.env_var,),
     consumes=INBOUND_QUEUE,
-    raw_bodies="read",
+    raw_bodies="read_write",  # stores the bodies that are not inline on the record
 )
 # Concurrency. The queue workers run at most their queue's `max_concurrency` at once, so however
 # busy they are, the rest of the account's pool stays free for the API, the authorizer and the

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools import single_metric
@@ -17,10 +18,41 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shared.core.errors import (
+    DomainError,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    Unauthorized,
+)
 from shared.core.observability import NAMESPACE, SERVICE, logger, metrics
-from shared.inbound.service import MAX_BODY_BYTES, TOO_LARGE, Answer, receive
+from shared.inbound.service import (
+    MAX_BODY_BYTES,
+    TOO_LARGE,
+    Challenge,
+    Received,
+    receive,
+)
 
 MAX_ENCODED_BYTES = MAX_BODY_BYTES * 4 // 3 + 4  # base64 of 1 MB
+# Each refusal's status; a provider retries a 5xx (Retry-After: 5 s on ServiceUnavailable).
+STATUS: tuple[tuple[type[DomainError], int], ...] = (
+    (PayloadTooLarge, 413),
+    (NotFound, 404),
+    (Unauthorized, 401),
+    (ServiceUnavailable, 503),
+)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The HTTP answer to a provider: status, JSON body, extra headers."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
 BAD_BASE64 = Answer(400, {"error": {"code": "bad_request", "message": "body is not valid base64"}})
 INTERNAL_ERROR = Answer(
     500, {"error": {"code": "internal_error", "message": "internal error, retry later"}}
@@ -34,6 +66,20 @@ def raw_body(event: dict[str, Any]) -> bytes:
     if event.get("isBase64Encoded"):
         return base64.b64decode(body, validate=True)
     return str(body).encode("utf-8", "surrogatepass")
+
+
+def answer_of(result: Received | Challenge) -> Answer:
+    if isinstance(result, Challenge):
+        return Answer(200, {"challenge": result.challenge})
+    return Answer(
+        200, {"received": True, "event_id": result.event_id, "duplicate": result.duplicate}
+    )
+
+
+def refusal(error: DomainError) -> Answer:
+    status = next((code for kind, code in STATUS if isinstance(error, kind)), 400)
+    headers = {"Retry-After": "5"} if status == 503 else {}
+    return Answer(status, error.body(), headers)
 
 
 def http_response(answer: Answer) -> dict[str, Any]:
@@ -80,13 +126,15 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
 def answer_request(source_id: str, event: dict[str, Any]) -> Answer:
     if len(event.get("body") or "") > MAX_ENCODED_BYTES:
-        return TOO_LARGE
+        return refusal(PayloadTooLarge(TOO_LARGE))
     try:
         body = raw_body(event)
     except (binascii.Error, ValueError):
         return BAD_BASE64
     try:
-        return receive(source_id, event.get("headers") or {}, body)
+        return answer_of(receive(source_id, event.get("headers") or {}, body))
+    except DomainError as error:
+        return refusal(error)
     except Exception:
         logger.exception("inbound receipt failed", extra={"source_id": source_id})
         return INTERNAL_ERROR

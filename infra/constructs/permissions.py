@@ -56,8 +56,7 @@ TABLE_ACTIONS: dict[str, tuple[TableActions, ...]] = {
     ),
     decl.INBOUND.name: (
         TableActions(res.SOURCES, ("GetItem",)),
-        TableActions(res.DEDUPE, ("PutItem", "DeleteItem")),
-        TableActions(res.EVENTS, ("PutItem", "DeleteItem")),
+        TableActions(res.DEDUPE, ("PutItem", "DeleteItem")),  # the claim; given back on failure
     ),
     decl.DELIVERY_WORKER.name: (
         TableActions(res.WEBHOOKS, ("BatchGetItem", "UpdateItem")),

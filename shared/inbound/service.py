@@ -1,36 +1,48 @@
-"""Receive provider webhooks (verify, dedupe, store, enqueue) and process them from the queue.
+"""Receive provider webhooks (verify, dedupe, enqueue) and process them from the queue.
 
-Receipt, in this order of cost:
+Receipt (`receive`), in this order of cost:
 1. size check and source lookup (the source and its secret are cached per container);
 2. signature verification on the exact raw bytes (no AWS call);
-3. one TransactWriteItems: claim the dedupe key under TTL and write the event record; a taken
-   key cancels it and hands back the first event id: a duplicate costs this single call;
-4. S3 PutObject of the raw bytes, then SQS SendMessage to the inbound queue.
-A warm new event therefore costs 3 AWS calls, a duplicate 1. Should S3 or SQS fail after the
-transaction, the claim and the event are undone (best effort) and the answer is a 503, so the
-provider retries. Nothing is processed inline (the Slack URL challenge is the one exception).
+3. one conditional PutItem claims the dedupe key under its own TTL (`shared/store/receipts.py`);
+   a taken key hands back the first event id: a duplicate costs this single call;
+4. one SendMessage: the event record and the raw body ride in the inbound queue message, which
+   SQS keeps durably (a body too large for a message goes to S3 first, one PutObject).
+A warm new event therefore costs 2 AWS calls, a duplicate 1. Should the send fail, the claim
+is given back (best effort) and the provider is asked to retry (`ServiceUnavailable`). Nothing
+is processed inline (the Slack URL challenge is the one exception). `receive` answers a result
+(`Received`, `Challenge`) or raises a domain error; functions/inbound/handler.py maps them.
 
 Any body that verifies is stored and acknowledged, whatever it holds: reading it (JSON, a form,
 see `body`) never raises, and nothing unreadable reaches DynamoDB (lone surrogates, for one, have
 no UTF-8 form: such a payload stays in the raw body only).
 
-Processing (the inbound queue consumer) runs the handlers registered for (provider, type),
-then forwards the original body to the source's `forward_url` through the outbound delivery
-machinery, and moves the event from `received` to `processed`, or to `failed` with the reason in
-its history: SQS retries a failing handler, but not a body that cannot be read (it never will).
+Processing (`process`, the inbound queue consumer) runs the handlers registered for (provider,
+type), forwards the original body to the source's `forward_url` through the outbound delivery
+machinery, and writes the event once: `processed`, or `failed` with the reason in its history
+(SQS retries a failing handler, but not a body that cannot be read: it never will). On an
+event's first run that one UpdateItem creates the record, with its raw body inline when small
+(else one PutObject first; `shared/store/raw_bodies.py`). Until then the event is in the queue,
+not in the events table (README, "Inbound webhooks").
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any
 
 from shared.core import clock, ids
 from shared.core.config import settings
-from shared.core.errors import Conflict
+from shared.core.errors import (
+    Conflict,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    Unauthorized,
+)
 from shared.core.observability import logger as log
 from shared.inbound import InboundEvent, providers, sources
 from shared.inbound.body import BodyNotReadable, Decoded, decode, utf8_storable, utf8_text
@@ -43,6 +55,9 @@ MAX_BODY_BYTES = 1024 * 1024
 PAYLOAD_LIMIT = 256 * 1024
 MAX_PAYLOAD_DEPTH = 30  # DynamoDB nests at most 32 levels; the item itself is one
 MAX_RESULT_BYTES = 8 * 1024
+# SQS takes messages of up to 256 KiB; what the record needs beside the body stays well below
+# the margin (headers are cut to API Gateway's own limits).
+QUEUE_MESSAGE_LIMIT = 256 * 1024 - 16 * 1024
 MESSAGE_KIND = "inbound_event"
 # Headers that carry credentials of their own are not kept on the event record.
 DROPPED_HEADERS = frozenset(
@@ -50,33 +65,44 @@ DROPPED_HEADERS = frozenset(
 )
 SAFE_CONTENT_TYPE = re.compile(r"^[\x21-\x7e][\x20-\x7e]{0,254}$")
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
+DEFAULT_DEDUPE_TTL_SECONDS = 604800
 
 Handler = Callable[[InboundEvent], Any]
 HandlerLookup = Callable[[str, str], Sequence[Handler]]
 
 
+class InvalidSignature(Unauthorized):
+    """The same refusal whatever failed: a prober learns nothing from it."""
+
+    code = "invalid_signature"
+
+
 @dataclass(frozen=True)
-class Answer:
-    """The HTTP answer to a provider: status, JSON body, extra headers."""
+class Received:
+    """A verified webhook: queued under `event_id` (new) or the first copy's id (`duplicate`)."""
 
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-def _error(status: int, code: str, message: str, **headers: str) -> Answer:
-    return Answer(status, {"error": {"code": code, "message": message}}, dict(headers))
+    event_id: str
+    duplicate: bool
 
 
-TOO_LARGE = _error(413, "payload_too_large", "request body is larger than 1 MB")
-UNKNOWN_SOURCE = _error(404, "not_found", "no such inbound source")
-INVALID_SIGNATURE = _error(401, "invalid_signature", "the webhook signature could not be verified")
-UNAVAILABLE = _error(
-    503,
-    "service_unavailable",
-    "the webhook could not be stored; retry later",
-    **{"Retry-After": "5"},
-)
+@dataclass(frozen=True)
+class Challenge:
+    """A Slack URL verification, answered inline with its challenge."""
+
+    challenge: str
+
+
+TOO_LARGE = "request body is larger than 1 MB"
+UNKNOWN_SOURCE = "no such inbound source"
+BAD_SIGNATURE = "the webhook signature could not be verified"
+NOT_STORED = "the webhook could not be stored; retry later"
+
+
+def _error_code(error: Exception) -> str:
+    """An AWS error code (`NoSuchKey`) or the exception's class name; never its message."""
+    response = getattr(error, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    return str(code) if code else type(error).__name__
 
 
 # Receipt -----------------------------------------------------------------------------------------
@@ -136,6 +162,7 @@ def verify_settings(record: Mapping[str, Any]) -> providers.VerifySettings:
 
 
 def queue_message(user_id: str, event_id: str, source_id: str, run_id: str) -> dict[str, Any]:
+    """A run's message; a first run's also carries `record` and the body (`first_run_message`)."""
     return {
         "kind": MESSAGE_KIND,
         "user_id": user_id,
@@ -145,112 +172,157 @@ def queue_message(user_id: str, event_id: str, source_id: str, run_id: str) -> d
     }
 
 
-def receive(source_id: str, headers: Mapping[str, Any], body: bytes) -> Answer:
-    """Verify, dedupe, store and enqueue one provider webhook; never processes it inline."""
+def receive(source_id: str, headers: Mapping[str, Any], body: bytes) -> Received | Challenge:
+    """Verify, dedupe and enqueue one provider webhook; never processes it inline.
+
+    Raises PayloadTooLarge, NotFound (unknown source), InvalidSignature, ServiceUnavailable.
+    """
     if len(body) > MAX_BODY_BYTES:
-        return TOO_LARGE
+        raise PayloadTooLarge(TOO_LARGE)
     source = sources.for_receipt(source_id)
     if source is None:
-        return UNKNOWN_SOURCE
-    record = source.record
+        raise NotFound(UNKNOWN_SOURCE)
     lowered = normalize_headers(headers)
+    _verify(source, lowered, body)
+    provider = str(source.record["provider"])
+    decoded = decode(body, _content_type(lowered))
+    challenge = _slack_challenge(provider, decoded)
+    if challenge is not None:
+        return Challenge(challenge)
+    event_type = providers.event_type(provider, lowered, decoded.document)
+    return _claim_and_queue(
+        source, lowered, body, event_type, _dedupe_key(source, lowered, decoded, body)
+    )
+
+
+def _verify(source: sources.ReceiptSource, headers: dict[str, str], body: bytes) -> None:
     moment = clock.now()
     secrets = source.secret.active_secrets(moment) if source.secret else []
-    if not providers.verify(verify_settings(record), secrets, lowered, body, moment):
-        log.info("inbound signature rejected", extra={"source_id": source_id})
-        return INVALID_SIGNATURE
-    provider = str(record["provider"])
-    decoded = decode(body, _content_type(lowered))
-    if provider == "slack" and decoded.has_json:
-        challenge = providers.slack_challenge(decoded.json)
-        if challenge is not None:
-            return Answer(200, {"challenge": challenge})
-    document = decoded.document
-    event_type = providers.event_type(provider, lowered, document)
-    rule = record.get("dedupe") or {}
-    dedupe_key = f"inbound#{source_id}#" + providers.dedupe_value(
-        provider, lowered, document, body, rule.get("key")
+    if not providers.verify(verify_settings(source.record), secrets, headers, body, moment):
+        log.info("inbound signature rejected", extra={"source_id": source.source_id})
+        raise InvalidSignature(BAD_SIGNATURE)
+
+
+def _slack_challenge(provider: str, decoded: Decoded) -> str | None:
+    if provider != "slack" or not decoded.has_json:
+        return None
+    return providers.slack_challenge(decoded.json)
+
+
+def _dedupe_key(
+    source: sources.ReceiptSource, headers: dict[str, str], decoded: Decoded, body: bytes
+) -> str:
+    rule = source.record.get("dedupe") or {}
+    value = providers.dedupe_value(
+        str(source.record["provider"]), headers, decoded.document, body, rule.get("key")
     )
-    return _store(source, lowered, body, decoded, event_type, dedupe_key)
+    return f"inbound#{source.source_id}#{value}"
 
 
-def _store(
+def new_record(
     source: sources.ReceiptSource,
+    event_id: str,
     headers: dict[str, str],
     body: bytes,
-    decoded: Decoded,
     event_type: str,
-    dedupe_key: str,
-) -> Answer:
-    user_id, source_id = source.user_id, source.source_id
-    event_id = ids.new_id("evt")
-    run_id = ids.new_id("run")
-    now = clock.iso()
-    content_type = _content_type(headers)
-    event = {
+) -> dict[str, Any]:
+    """The event record as received (no payload, no body yet: processing adds them). Only what
+    the API shows or processing needs: DynamoDB bills each write by the KB."""
+    user_id, now = source.user_id, clock.iso()
+    return {
         "user_id": user_id,
         "event_id": event_id,
         "direction": "inbound",
         "type": event_type,
-        "status": "received",
         "created_at": now,
-        "updated_at": now,
-        "source_id": source_id,
+        "source_id": source.source_id,
         "provider": source.record["provider"],
         "headers": storable_headers(headers),
-        "payload": storable_payload(body, decoded),
-        "raw_s3_key": raw_bodies.key(source_id, event_id),
-        "content_type": content_type,
+        "content_type": _content_type(headers),
         "size_bytes": len(body),
-        "dedupe_key": dedupe_key,
-        "run_id": run_id,
-        "history": [],
         **events_table.index_attributes(
-            user_id, "inbound", event_type, event_id=event_id, source_id=source_id
+            user_id, "inbound", event_type, event_id=event_id, source_id=source.source_id
         ),
     }
-    ttl = int(source.record.get("dedupe_ttl_seconds") or 604800)
-    owner = {"user_id": user_id, "source_id": source_id}
-    try:
-        claim = receipts.claim_and_record(dedupe_key, ttl, event, owner)
-    except receipts.PayloadNotStorable:
-        claim = receipts.claim_and_record(dedupe_key, ttl, {**event, "payload": None}, owner)
+
+
+def first_run_message(record: dict[str, Any], run_id: str, body: bytes) -> dict[str, Any]:
+    """The queue message of a new event: the record and the body (base64), or the body's S3 key
+    when it would not fit in a message (then stored first: one PutObject)."""
+    message = queue_message(record["user_id"], record["event_id"], record["source_id"], run_id)
+    message["record"] = {**record, "run_id": run_id}
+    message["body"] = base64.b64encode(body).decode()
+    if len(json.dumps(message)) <= QUEUE_MESSAGE_LIMIT:
+        return message
+    del message["body"]
+    message["record"].update(
+        raw_bodies.store(record["source_id"], record["event_id"], body, inline=False)
+    )
+    return message
+
+
+def _claim_and_queue(
+    source: sources.ReceiptSource,
+    headers: dict[str, str],
+    body: bytes,
+    event_type: str,
+    dedupe_key: str,
+) -> Received:
+    event_id = ids.new_id("evt")
+    ttl = int(source.record.get("dedupe_ttl_seconds") or DEFAULT_DEDUPE_TTL_SECONDS)
+    owner = {"user_id": source.user_id, "source_id": source.source_id}
+    claim = receipts.claim(dedupe_key, ttl, event_id, owner)
     if claim.duplicate:
         log.info(
             "inbound duplicate",
-            extra={"source_id": source_id, "event_id": claim.first_event_id},
+            extra={"source_id": source.source_id, "event_id": claim.first_event_id},
         )
-        return Answer(200, {"received": True, "event_id": claim.first_event_id, "duplicate": True})
+        return Received(str(claim.first_event_id), duplicate=True)
+    record = new_record(source, event_id, headers, body, event_type)
     try:
-        raw_bodies.put(event["raw_s3_key"], body)
-        send(settings().inbound_queue_url, queue_message(user_id, event_id, source_id, run_id))
+        send(settings().inbound_queue_url, first_run_message(record, ids.new_id("run"), body))
     except Exception as error:
         log.error(
-            "inbound event could not be stored or queued; undoing its receipt",
-            extra={"source_id": source_id, "event_id": event_id, "error": type(error).__name__},
+            "inbound event could not be stored or queued; giving its dedupe key back",
+            extra={
+                "source_id": source.source_id,
+                "event_id": event_id,
+                "error": _error_code(error),
+            },
         )
-        _undo(dedupe_key, user_id, event_id)
-        return UNAVAILABLE
+        _release(dedupe_key, event_id)
+        raise ServiceUnavailable(NOT_STORED) from None
     log.info(
         "inbound received",
-        extra={"source_id": source_id, "event_id": event_id, "event_type": event_type},
+        extra={"source_id": source.source_id, "event_id": event_id, "event_type": event_type},
     )
-    return Answer(200, {"received": True, "event_id": event_id, "duplicate": False})
+    return Received(event_id, duplicate=False)
 
 
-def _undo(dedupe_key: str, user_id: str, event_id: str) -> None:
+def _release(dedupe_key: str, event_id: str) -> None:
     try:
-        receipts.undo(dedupe_key, user_id, event_id)
+        receipts.release(dedupe_key, event_id)
     except Exception as error:
-        # The provider's retry will be answered as a duplicate of an event without a body;
-        # the event record (if it survived) shows it, and the dedupe key expires with its TTL.
+        # The provider's retry will be answered as a duplicate of an event that was never
+        # queued; the dedupe key expires with its TTL.
         log.error(
-            "could not undo an inbound receipt",
-            extra={"event_id": event_id, "error": type(error).__name__},
+            "could not give an inbound dedupe key back",
+            extra={"event_id": event_id, "error": _error_code(error)},
         )
 
 
 # Processing --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Run:
+    """One processing run of an event. `fields` is the record itself on the event's first run
+    (then written with the outcome, so that one write creates it), empty on a replay."""
+
+    user_id: str
+    event_id: str
+    run_id: str
+    fields: dict[str, Any]
 
 
 def _json_safe(value: Any) -> Any:
@@ -278,7 +350,7 @@ def handler_name(handler: Handler) -> str:
 
 
 def load(message: Mapping[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """The event and its source in one BatchGetItem."""
+    """The event (if written yet) and its source in one BatchGetItem."""
     config = settings()
     found = dynamo.batch_get(
         {
@@ -289,23 +361,6 @@ def load(message: Mapping[str, Any]) -> tuple[dict[str, Any] | None, dict[str, A
     event = found[config.events_table]
     source = found[config.sources_table]
     return (event[0] if event else None), (source[0] if source else None)
-
-
-def _raw_body(event: Mapping[str, Any], run_id: str) -> bytes:
-    """The stored raw body; a failure to fetch it is recorded on the event, then retried."""
-    try:
-        return raw_bodies.read(event["raw_s3_key"])
-    except Exception as error:
-        reason = f"raw body could not be read: {_error_code(error)}"
-        _record_failure(event, run_id, reason, retryable=True)
-        raise
-
-
-def _error_code(error: Exception) -> str:
-    """An AWS error code (`NoSuchKey`) or the exception's class name; never its message."""
-    response = getattr(error, "response", None)
-    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
-    return str(code) if code else type(error).__name__
 
 
 def _inbound_event(
@@ -332,32 +387,94 @@ def unreadable_reason(inbound: InboundEvent) -> str | None:
 
 
 def process(message: Mapping[str, Any], handlers_for: HandlerLookup) -> str:
-    """Run the registered handlers, forward, record the outcome.
+    """Run the registered handlers, forward, record the outcome in one write.
 
     `processed`; or `failed` when the body cannot be read (recorded with the reason and not
     raised: SQS must not retry what can never succeed). Raises when a handler fails otherwise or
-    the raw body cannot be fetched, so that SQS retries the message.
+    the raw body cannot be fetched or stored, so that SQS retries the message.
+    AWS calls: one BatchGetItem, the body's (none when it rides in the message and is stored
+    inline; else one PutObject or GetObject), the forward's, one UpdateItem.
     """
-    event, source = load(message)
-    if event is None:
-        return "missing"  # the event was deleted (or its receipt undone): nothing to do
+    stored, source = load(message)
+    first = message.get("record")
+    if stored is None and first is None:
+        return "missing"  # a replay of an event that is gone: nothing to do
     run_id = str(message.get("run_id") or "")
-    if run_id and event.get("processed_run") == run_id:
+    if stored is not None and run_id and stored.get("processed_run") == run_id:
         return "skipped"  # SQS delivered this run's message again after it was finished
-    inbound = _inbound_event(event, source, _raw_body(event, run_id))
+    event: dict[str, Any] = {**(first or {}), **(stored or {})}
+    run, inbound = _begin(message, event, stored, source)
     reason = unreadable_reason(inbound)
     if reason is not None:
-        _record_failure(event, run_id, reason, retryable=False)
+        _record_failure(run, reason, retryable=False)
         return "failed"
-    results = _run_handlers(event, run_id, inbound, handlers_for)
+    results = _run_handlers(run, inbound, handlers_for)
     if results is None:
         return "failed"
-    _record_processed(event, run_id, results, _forward(event, source))
+    _finish(run, event, source, results)
     return "processed"
 
 
+def _begin(
+    message: Mapping[str, Any],
+    event: dict[str, Any],
+    stored: Mapping[str, Any] | None,
+    source: Mapping[str, Any] | None,
+) -> tuple[Run, InboundEvent]:
+    """The run and what its handlers see. A first run (its message carries the record) keeps the
+    record's fields to write with its outcome, and stores the body where it will live."""
+    first = message.get("record")
+    fields = dict(first) if first is not None and stored is None else {}
+    run = Run(event["user_id"], event["event_id"], str(message.get("run_id") or ""), fields)
+    inbound = _inbound_event(event, source, _raw_body(message, event, run))
+    if first is not None and (stored is None or not raw_bodies.is_stored(stored)):
+        run = replace(run, fields={**fields, **_body_fields(run, event, inbound)})
+    return run, inbound
+
+
+def _raw_body(message: Mapping[str, Any], event: Mapping[str, Any], run: Run) -> bytes:
+    """The body from the message (a first run), else where the record says it is stored; a
+    failure to fetch it is recorded on the event, then retried."""
+    if message.get("body") is not None:
+        return base64.b64decode(message["body"])
+    try:
+        return raw_bodies.body_of(event)
+    except Exception as error:
+        _record_failure(run, f"raw body could not be read: {_error_code(error)}", retryable=True)
+        raise
+
+
+def _body_fields(run: Run, event: Mapping[str, Any], inbound: InboundEvent) -> dict[str, Any]:
+    """What a first run adds to the record: where the raw body lives (inline when it is small and
+    readable as the payload, else its own S3 object; a body too large for the queue message is
+    there already) and, for a body not inline, the payload the API shows."""
+    payload = storable_payload(inbound.body, inbound.decoded)
+    fields: dict[str, Any] = {} if payload is None else {"payload": payload}
+    if raw_bodies.is_stored(event):
+        return fields
+    try:
+        where = raw_bodies.store(
+            inbound.source_id, inbound.event_id, inbound.body, inline=payload is not None
+        )
+    except Exception as error:
+        _record_failure(run, f"raw body could not be stored: {_error_code(error)}", retryable=True)
+        raise
+    if raw_bodies.INLINE_ATTRIBUTE in where:
+        return where  # the payload is read from the inline body (`payload_of`): stored once
+    return {**fields, **where}
+
+
+def payload_of(record: Mapping[str, Any]) -> Any:
+    """What an inbound event shows as `payload`: the stored one, else the one its inline raw body
+    holds (kept once, as the body: a DynamoDB write unit per KB)."""
+    if record.get("payload") is not None or record.get(raw_bodies.INLINE_ATTRIBUTE) is None:
+        return record.get("payload")
+    body = raw_bodies.body_of(record)
+    return storable_payload(body, decode(body, str(record.get("content_type") or "")))
+
+
 def _run_handlers(
-    event: Mapping[str, Any], run_id: str, inbound: InboundEvent, handlers_for: HandlerLookup
+    run: Run, inbound: InboundEvent, handlers_for: HandlerLookup
 ) -> list[dict[str, Any]] | None:
     """Each matching handler's result; None when one found the body unreadable (recorded)."""
     results: list[dict[str, Any]] = []
@@ -365,43 +482,75 @@ def _run_handlers(
         try:
             outcome = handler(inbound)
         except BodyNotReadable as error:
-            _record_failure(event, run_id, str(error), retryable=False, handler=handler)
+            _record_failure(run, str(error), retryable=False, handler=handler)
             return None
         except Exception as error:
-            _record_failure(event, run_id, type(error).__name__, retryable=True, handler=handler)
+            _record_failure(run, type(error).__name__, retryable=True, handler=handler)
             raise
         results.append({"handler": handler_name(handler), "result": _json_safe(outcome)})
     return results
 
 
-def _record_processed(
-    event: Mapping[str, Any], run_id: str, results: list[dict[str, Any]], forward_id: str | None
+def _finish(
+    run: Run,
+    event: Mapping[str, Any],
+    source: Mapping[str, Any] | None,
+    results: list[dict[str, Any]],
 ) -> None:
+    """Record `processed`, then queue the forward (its worker reads the record's body). Should
+    the forward not be queued, the run is reopened so that SQS's retry forwards it."""
+    forward = _forward_delivery(event, source)
+    _record_processed(run, results, forward["delivery_id"] if forward else None)
+    if forward is None:
+        return
+    try:
+        publishing.deliver([forward])
+    except Exception as error:
+        _record_failure(run, f"forward not queued: {_error_code(error)}", retryable=True)
+        raise
+
+
+def _record_processed(run: Run, results: list[dict[str, Any]], forward_id: str | None) -> None:
     now = clock.iso()
     entry: dict[str, Any] = {
         "at": now,
         "action": "processed",
-        "run_id": run_id,
+        "run_id": run.run_id,
         "handler_results": results,
     }
     if forward_id:
         entry["forward_delivery_id"] = forward_id
     sets: dict[str, Any] = {
         "status": "processed",
-        "processed_at": now,
         "updated_at": now,
-        "processed_run": run_id,
+        "processed_run": run.run_id,
         "handler_results": results,
     }
-    events_table.update(event["user_id"], event["event_id"], sets, appends={"history": [entry]})
+    _write(run, sets, entry)
 
 
-def _forward(event: Mapping[str, Any], source: Mapping[str, Any] | None) -> str | None:
-    """Queue the original body for the source's forward_url (signed by the delivery worker)."""
+def _write(run: Run, sets: dict[str, Any], entry: dict[str, Any]) -> None:
+    """The run's one write; a first run's also creates the record (without a payload DynamoDB
+    refuses: the raw body is the copy)."""
+    fields = dict(run.fields)
+    removals = ["processed_run"] if "processed_run" not in sets else None
+    try:
+        receipts.record(run.user_id, run.event_id, {**fields, **sets}, entry, removals)
+    except receipts.PayloadNotStorable:
+        if fields.get("payload") is None:
+            raise
+        fields.pop("payload")
+        receipts.record(run.user_id, run.event_id, {**fields, **sets}, entry, removals)
+
+
+def _forward_delivery(
+    event: Mapping[str, Any], source: Mapping[str, Any] | None
+) -> dict[str, Any] | None:
+    """The delivery of the original body to the source's forward_url (signed by the worker)."""
     url = (source or {}).get("forward_url")
     if not url:
         return None
-    delivery = publishing.new_delivery(
+    return publishing.new_delivery(
         user_id=event["user_id"],
         event_id=event["event_id"],
         event_type=event["type"],
@@ -410,25 +559,23 @@ def _forward(event: Mapping[str, Any], source: Mapping[str, Any] | None) -> str 
         target="forward",
         source_id=event["source_id"],
     )
-    publishing.deliver([delivery])
-    return str(delivery["delivery_id"])
 
 
 def _record_failure(
-    event: Mapping[str, Any],
-    run_id: str,
+    run: Run,
     error: str,
     *,
     retryable: bool,
     handler: Handler | None = None,
 ) -> None:
     """`failed` with the reason in the history. A failure that retrying cannot fix also ends
-    the run (`processed_run`), so a redelivered copy of its message is skipped."""
+    the run (`processed_run`), so a redelivered copy of its message is skipped; a retryable one
+    reopens it."""
     now = clock.iso()
     entry: dict[str, Any] = {
         "at": now,
         "action": "failed",
-        "run_id": run_id,
+        "run_id": run.run_id,
         "error": error,
         "retryable": retryable,
     }
@@ -436,21 +583,21 @@ def _record_failure(
         entry["handler"] = handler_name(handler)
     sets: dict[str, Any] = {"status": "failed", "updated_at": now, "last_error": error}
     if not retryable:
-        sets["processed_run"] = run_id
+        sets["processed_run"] = run.run_id
     log.warning(
         "inbound processing failed; SQS will retry the message"
         if retryable
         else "inbound body cannot be read; recorded as failed, not retried",
-        extra={"event_id": event["event_id"], "handler": entry.get("handler"), "error": error},
+        extra={"event_id": run.event_id, "handler": entry.get("handler"), "error": error},
     )
     try:
-        events_table.update(event["user_id"], event["event_id"], sets, appends={"history": [entry]})
+        _write(run, sets, entry)
     except Exception as update_error:
         if not retryable:
             raise  # unrecorded, the failure must be retried rather than lost
         log.warning(  # the original failure is what SQS must see
             "could not record an inbound failure",
-            extra={"event_id": event["event_id"], "error": type(update_error).__name__},
+            extra={"event_id": run.event_id, "error": type(update_error).__name__},
         )
 
 
@@ -458,19 +605,25 @@ def _record_failure(
 
 
 def replay(user_id: str, record: Mapping[str, Any]) -> dict[str, Any]:
-    """Process an inbound event again from its stored raw body (through the queue)."""
-    if not record.get("raw_s3_key"):
+    """Process an inbound event again from its stored raw body (through the queue).
+
+    The record says `received` before the message is sent: a processor quick enough to finish
+    the run first must not have its outcome overwritten. Two calls: UpdateItem, SendMessage.
+    """
+    if not raw_bodies.is_stored(record):
         raise Conflict(f"event {record['event_id']} has no stored body to replay")
-    run_id = ids.new_id("run")
-    send(
-        settings().inbound_queue_url,
-        queue_message(user_id, record["event_id"], str(record.get("source_id")), run_id),
-    )
-    now = clock.iso()
+    run_id, now = ids.new_id("run"), clock.iso()
     events_table.update(
         user_id,
         record["event_id"],
         {"status": "received", "updated_at": now, "run_id": run_id},
         appends={"history": [{"at": now, "action": "replay", "run_id": run_id}]},
     )
+    message = queue_message(user_id, record["event_id"], str(record.get("source_id")), run_id)
+    try:
+        send(settings().inbound_queue_url, message)
+    except Exception as error:
+        run = Run(user_id, str(record["event_id"]), run_id, {})
+        _record_failure(run, f"replay not queued: {_error_code(error)}", retryable=True)
+        raise
     return {"event_id": record["event_id"], "status": "queued"}

@@ -1,9 +1,9 @@
-"""Inbound sources: create, read, change, delete; provider secrets in Secrets Manager.
+"""Inbound sources: create, read, change, delete; the receipt path's cached lookup.
 
-A source's provider secret lives in its own secret, `{prefix}/sources/{source_id}`, as JSON: the
-current secret and, during a provider-side rotation, the previous one with its expiry. The
-secret is never returned by the API and never logged; the source record keeps only the
-non-secret facts about it (when it changed, until when the previous one verifies).
+A source's provider secret is a versioned secret (shared/store/secrets.py, the same store as the
+users' signing secrets): the current secret and, during a provider-side rotation, the previous
+one with its expiry. It is never returned by the API and never logged; the source record keeps
+only the non-secret facts about it (when it changed, until when the previous one verifies).
 
 The inbound path reads a source and its secret through `for_receipt`, a per-container cache
 (60 s): a warm receipt costs no lookup at all. A change made here is seen at once by this
@@ -13,16 +13,14 @@ keeps verifying meanwhile, so providers switching secrets are never refused.
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from shared.core import clock, ids
-from shared.core.aws import client
 from shared.core.config import settings
 from shared.core.errors import InvalidRequest, NotFound
 from shared.core.observability import logger as log
@@ -48,53 +46,11 @@ NOT_NULL_ON_UPDATE = ("name", "tolerance_seconds", "dedupe_ttl_seconds", "secret
 
 
 @dataclass(frozen=True)
-class SourceSecret:
-    """A source's provider secret(s); `repr` shows no secret."""
-
-    secret: str = field(repr=False)
-    updated_at: str
-    previous: str | None = field(default=None, repr=False)
-    previous_expires_at: str | None = None
-
-    def active_secrets(self, at: float | None = None) -> list[str]:
-        """Secrets that verify now: the current one, then a previous one inside its grace window."""
-        moment = clock.now() if at is None else at
-        found = [self.secret]
-        if (
-            self.previous
-            and self.previous_expires_at
-            and clock.parse_iso(self.previous_expires_at) > moment
-        ):
-            found.append(self.previous)
-        return found
-
-    def serialize(self) -> str:
-        return json.dumps(
-            {
-                "secret": self.secret,
-                "updated_at": self.updated_at,
-                "previous": self.previous,
-                "previous_expires_at": self.previous_expires_at,
-            }
-        )
-
-    @classmethod
-    def parse(cls, raw: str) -> SourceSecret:
-        data = json.loads(raw)
-        return cls(
-            secret=str(data["secret"]),
-            updated_at=str(data.get("updated_at") or ""),
-            previous=data.get("previous"),
-            previous_expires_at=data.get("previous_expires_at"),
-        )
-
-
-@dataclass(frozen=True)
 class ReceiptSource:
     """What the inbound path needs: the source record and its secrets."""
 
     record: dict[str, Any]
-    secret: SourceSecret | None
+    secret: secrets.VersionedSecret | None
 
     @property
     def source_id(self) -> str:
@@ -103,10 +59,6 @@ class ReceiptSource:
     @property
     def user_id(self) -> str:
         return str(self.record["user_id"])
-
-
-def secret_name(source_id: str) -> str:
-    return f"{settings().secret_prefix}/sources/{source_id}"
 
 
 def inbound_url(source_id: str) -> str:
@@ -150,12 +102,7 @@ def create(user_id: str, body: SourceCreate) -> dict[str, Any]:
         "created_at": now,
         "updated_at": now,
     }
-    secrets_manager = client("secretsmanager")
-    secrets_manager.create_secret(
-        Name=secret_name(source_id),
-        SecretString=SourceSecret(secret=body.secret, updated_at=now).serialize(),
-        Description=f"Provider signing secret of inbound source {source_id}",
-    )
+    secrets.create_for_source(source_id, body.secret)
     try:
         table.put(record)
     except Exception:
@@ -185,42 +132,19 @@ def _invalid(field_name: str, message: str) -> InvalidRequest:
 
 
 def update(user_id: str, source_id: str, body: SourceUpdate) -> dict[str, Any]:
+    """Check the change, rotate the provider secret if a new one is given, write the record."""
     record = get_record(user_id, source_id)
     given = body.model_dump(mode="json", exclude_unset=True)
-    for name in NOT_NULL_ON_UPDATE:
-        if name in given and given[name] is None:
-            raise _invalid(name, f"{name} cannot be null")
-    provider = str(record["provider"])
-    if provider == "hmac" and "signature" in given and given["signature"] is None:
-        raise _invalid("signature", "signature cannot be removed from an hmac source")
-    try:  # imported here: pydantic stays off the inbound receipt's cold start
-        from shared.schemas.requests import check_source_settings
-
-        check_source_settings(provider, body.secret, body.signature, body.dedupe)
-    except ValueError as error:
-        message = str(error)
-        first_word = message.split()[0]
-        raise _invalid(first_word if first_word in given else "secret", message) from None
+    _check_update(str(record["provider"]), given, body)
     _ensure_signing_secret(user_id, given.get("forward_url"))
     now = clock.iso()
-    changes: dict[str, Any] = {
-        name: value
-        for name, value in given.items()
-        if value is not None and name not in ("secret", "secret_grace_seconds")
-    }
-    removals = [name for name, value in given.items() if value is None]
+    changes, removals = _record_changes(given)
     if body.secret is not None:
-        grace = (
-            DEFAULT_SECRET_GRACE_SECONDS
-            if body.secret_grace_seconds is None
-            else body.secret_grace_seconds
+        grace = body.secret_grace_seconds
+        rotated = secrets.rotate_for_source(
+            source_id, body.secret, DEFAULT_SECRET_GRACE_SECONDS if grace is None else grace
         )
-        rotated = _rotate_secret(source_id, body.secret, grace, now)
-        changes["secret_updated_at"] = now
-        if rotated.previous_expires_at:
-            changes["previous_secret_expires_at"] = rotated.previous_expires_at
-        else:
-            removals.append("previous_secret_expires_at")
+        _secret_facts(rotated, now, changes, removals)
     changes["updated_at"] = now
     updated = table.update(user_id, source_id, changes, removals)
     forget(source_id)
@@ -229,30 +153,50 @@ def update(user_id: str, source_id: str, body: SourceUpdate) -> dict[str, Any]:
     return public_view(updated)
 
 
+def _check_update(provider: str, given: dict[str, Any], body: SourceUpdate) -> None:
+    """The rules a partial change must keep; raises InvalidRequest naming the field."""
+    for name in NOT_NULL_ON_UPDATE:
+        if name in given and given[name] is None:
+            raise _invalid(name, f"{name} cannot be null")
+    if provider == "hmac" and "signature" in given and given["signature"] is None:
+        raise _invalid("signature", "signature cannot be removed from an hmac source")
+    # Imported here: pydantic stays off the inbound receipt's cold start.
+    from shared.schemas.requests import SourceSettingError, check_source_settings
+
+    try:
+        check_source_settings(provider, body.secret, body.signature, body.dedupe)
+    except SourceSettingError as error:
+        raise _invalid(error.field, str(error)) from None
+
+
+def _record_changes(given: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """(attributes to set, attributes to remove) of the record; the secret is not on it."""
+    secret_fields = ("secret", "secret_grace_seconds")
+    changes = {
+        name: value
+        for name, value in given.items()
+        if value is not None and name not in secret_fields
+    }
+    removals = [name for name, value in given.items() if value is None]
+    return changes, removals
+
+
+def _secret_facts(
+    rotated: secrets.VersionedSecret, now: str, changes: dict[str, Any], removals: list[str]
+) -> None:
+    """The non-secret facts of a rotation, kept on the record for the API to show."""
+    changes["secret_updated_at"] = now
+    if rotated.previous_expires_at:
+        changes["previous_secret_expires_at"] = rotated.previous_expires_at
+    else:
+        removals.append("previous_secret_expires_at")
+
+
 def _ensure_signing_secret(user_id: str, forward_url: str | None) -> None:
     """Forwarded bodies are signed with the owner's `whcms_` secret, which the delivery worker
     may only read: make it before a forward can be queued."""
     if forward_url:
         secrets.ensure(user_id)
-
-
-def _rotate_secret(source_id: str, new_secret: str, grace_seconds: int, now: str) -> SourceSecret:
-    """The new secret becomes current; the old one verifies for `grace_seconds` more."""
-    secrets_manager = client("secretsmanager")
-    current = SourceSecret.parse(
-        secrets_manager.get_secret_value(SecretId=secret_name(source_id))["SecretString"]
-    )
-    keep_previous = grace_seconds > 0 and current.secret != new_secret
-    rotated = SourceSecret(
-        secret=new_secret,
-        updated_at=now,
-        previous=current.secret if keep_previous else None,
-        previous_expires_at=clock.iso(clock.now() + grace_seconds) if keep_previous else None,
-    )
-    secrets_manager.put_secret_value(
-        SecretId=secret_name(source_id), SecretString=rotated.serialize()
-    )
-    return rotated
 
 
 def delete(user_id: str, source_id: str) -> None:
@@ -263,13 +207,8 @@ def delete(user_id: str, source_id: str) -> None:
 
 
 def _delete_secret(source_id: str) -> None:
-    secrets_manager = client("secretsmanager")
     try:
-        secrets_manager.delete_secret(
-            SecretId=secret_name(source_id), ForceDeleteWithoutRecovery=True
-        )
-    except secrets_manager.exceptions.ResourceNotFoundException:
-        pass
+        secrets.delete_for_source(source_id)
     except Exception as error:  # the source is gone either way; an orphan secret verifies nothing
         log.warning(
             "could not delete a source secret",
@@ -308,14 +247,11 @@ def for_receipt(source_id: str) -> ReceiptSource | None:
     return found
 
 
-def _read_secret(source_id: str) -> SourceSecret | None:
-    secrets_manager = client("secretsmanager")
-    try:
-        raw = secrets_manager.get_secret_value(SecretId=secret_name(source_id))["SecretString"]
-    except secrets_manager.exceptions.ResourceNotFoundException:
+def _read_secret(source_id: str) -> secrets.VersionedSecret | None:
+    found = secrets.read_for_source(source_id)
+    if found is None:
         log.warning("source has no provider secret", extra={"source_id": source_id})
-        return None
-    return SourceSecret.parse(raw)
+    return found
 
 
 def forget(source_id: str) -> None:

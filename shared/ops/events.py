@@ -21,7 +21,7 @@ INLINE_PAYLOAD_LIMIT = 256 * 1024
 def _payload(record: dict[str, Any]) -> Any:
     if record["direction"] == "outbound":
         return json.loads(record["body"])["data"]
-    return record.get("payload")
+    return inbound_service.payload_of(record)
 
 
 def summary_view(record: dict[str, Any]) -> dict[str, Any]:

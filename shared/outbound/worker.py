@@ -231,7 +231,7 @@ def request_body(loaded: Loaded) -> tuple[bytes, str]:
     """(bytes to send, content type): the event envelope, or an inbound event's raw body."""
     event = loaded.event or {}
     if loaded.delivery.get("target") == "forward":
-        raw = raw_bodies.read(event["raw_s3_key"])
+        raw = raw_bodies.body_of(event)  # inline on the record, or in S3
         return raw, event.get("content_type") or "application/octet-stream"
     return str(event["body"]).encode(), "application/json"
 

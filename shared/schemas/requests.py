@@ -344,19 +344,31 @@ class SourceUpdate(StrictModel):
         return self
 
 
+class SourceSettingError(ValueError):
+    """A provider rule a source breaks, naming the field that breaks it."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field_name
+
+
 def check_source_settings(
     provider: str,
     secret: str | None,
     signature: HmacSignatureRule | None,
     dedupe: DedupeRule | None,
 ) -> None:
-    """Rules that depend on the provider (raise ValueError, reported as a 422)."""
+    """Rules that depend on the provider (raise SourceSettingError, reported as a 422)."""
     if provider != "hmac" and signature is not None:
-        raise ValueError("signature applies only to provider 'hmac'")
+        raise SourceSettingError("signature", "signature applies only to provider 'hmac'")
     if provider != "hmac" and dedupe is not None:
-        raise ValueError("dedupe applies only to provider 'hmac'; presets use the provider's id")
+        raise SourceSettingError(
+            "dedupe", "dedupe applies only to provider 'hmac'; presets use the provider's id"
+        )
     if provider == "standard" and secret is not None:
         try:
             standard_key(secret)
         except ValueError:
-            raise ValueError("a standard secret is 'whsec_' followed by base64") from None
+            raise SourceSettingError(
+                "secret", "a standard secret is 'whsec_' followed by base64"
+            ) from None

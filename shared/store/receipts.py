@@ -1,21 +1,31 @@
-"""Inbound receipt writes: one transaction claims the dedupe key and records the event.
+"""Inbound event writes: the receipt's claim (one conditional PutItem on the dedupe table, no
+transaction), its release when the message cannot be queued, and the record's one write when
+processing ends (`record`).
 
-The claim is `dedupe.claim_put` (an expired key counts as absent, whatever the TTL sweeper has
-done). When the key is taken, DynamoDB cancels the transaction and hands back the existing dedupe
-item (`ReturnValuesOnConditionCheckFailure=ALL_OLD`), so a duplicate costs exactly that one call.
+The claim item is keyed by the dedupe key and expires by the dedupe table's own TTL
+(`dedupe.claim_put`: an expired key counts as absent, whatever the TTL sweeper has done). It
+carries what the event record needs until processing writes it (the event id and its owner);
+the record itself and the raw body ride in the inbound queue message (docs/architecture.md,
+"Inbound receipt"). When the key is taken, DynamoDB answers the existing claim
+(`ReturnValuesOnConditionCheckFailure=ALL_OLD`: the error's `Item`,
+https://docs.aws.amazon.com/botocore/latest/reference/services/dynamodb/client/exceptions/ConditionalCheckFailedException.html),
+so a duplicate costs exactly this one call.
 """
 
 from __future__ import annotations
 
-import time
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
 from shared.core.aws import client
 from shared.core.config import settings
-from shared.store import dedupe, dynamo, events
+from shared.store import dedupe, dynamo
+from shared.store import events as events_table
 
-CONFLICT_RETRIES = 3
+
+class PayloadNotStorable(Exception):
+    """DynamoDB refused the event item (an exotic JSON payload); write it without one."""
 
 
 @dataclass(frozen=True)
@@ -29,57 +39,59 @@ class Claim:
         return self.first_event_id is not None
 
 
-class PayloadNotStorable(Exception):
-    """DynamoDB refused the event item (an exotic JSON payload); retry without it."""
-
-
-def claim_and_record(
-    dedupe_key: str, ttl_seconds: int, event: dict[str, Any], owner: dict[str, str]
-) -> Claim:
-    """Claim `dedupe_key` for `event["event_id"]` and write the event, atomically."""
-    claim = dedupe.claim_put(dedupe_key, ttl_seconds, {"event_id": event["event_id"], **owner})
-    dynamodb = client("dynamodb")
-    for attempt in range(CONFLICT_RETRIES):
-        try:
-            dynamo.transact_put([claim, (settings().events_table, event, None, None)])
-            return Claim(first_event_id=None)
-        except dynamodb.exceptions.TransactionCanceledException as error:
-            reasons = error.response.get("CancellationReasons", [])
-            codes = [reason.get("Code") for reason in reasons]
-            if codes and codes[0] == "ConditionalCheckFailed":
-                previous = dynamo.from_item(reasons[0].get("Item", {}))
-                return Claim(first_event_id=str(previous.get("event_id") or ""))
-            if "ValidationError" in codes:
-                raise PayloadNotStorable from None
-            if "TransactionConflict" in codes and attempt < CONFLICT_RETRIES - 1:
-                # The same delivery arrived twice at once: the other copy is claiming the key.
-                time.sleep(0.05 * (attempt + 1))
-                continue
-            raise
-        except dynamodb.exceptions.ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ValidationException":
-                raise PayloadNotStorable from None
-            raise
-    raise RuntimeError("unreachable: the claim loop always returns or raises")
-
-
-def undo(dedupe_key: str, user_id: str, event_id: str) -> None:
-    """Release a claim and delete its event (the body could not be stored or queued)."""
-    client("dynamodb").transact_write_items(
-        TransactItems=[
-            {
-                "Delete": {
-                    "TableName": settings().dedupe_table,
-                    "Key": {"dedupe_key": dynamo.to_value(dedupe_key)},
-                    "ConditionExpression": "event_id = :e",
-                    "ExpressionAttributeValues": {":e": dynamo.to_value(event_id)},
-                }
-            },
-            {
-                "Delete": {
-                    "TableName": settings().events_table,
-                    "Key": dynamo.to_item(events.key(user_id, event_id)),
-                }
-            },
-        ]
+def claim(dedupe_key: str, ttl_seconds: int, event_id: str, owner: dict[str, str]) -> Claim:
+    """Claim `dedupe_key` for `event_id`: one PutItem, new or duplicate."""
+    table, record, condition, values = dedupe.claim_put(
+        dedupe_key, ttl_seconds, {"event_id": event_id, **owner}
     )
+    dynamodb = client("dynamodb")
+    try:
+        dynamodb.put_item(
+            TableName=table,
+            Item=dynamo.to_item(record),
+            ConditionExpression=condition,
+            ExpressionAttributeValues={name: dynamo.to_value(v) for name, v in values.items()},
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except dynamodb.exceptions.ConditionalCheckFailedException as error:
+        previous = dynamo.from_item(getattr(error, "response", {}).get("Item") or {})
+        return Claim(first_event_id=str(previous.get("event_id") or ""))
+    return Claim(first_event_id=None)
+
+
+def release(dedupe_key: str, event_id: str) -> None:
+    """Give a claim back (its message could not be queued): only if it is still this event's."""
+    dynamodb = client("dynamodb")
+    # Already another event's (ours expired meanwhile): nothing of ours to undo.
+    with contextlib.suppress(dynamodb.exceptions.ConditionalCheckFailedException):
+        dynamodb.delete_item(
+            TableName=settings().dedupe_table,
+            Key={"dedupe_key": dynamo.to_value(dedupe_key)},
+            ConditionExpression="event_id = :e",
+            ExpressionAttributeValues={":e": dynamo.to_value(event_id)},
+        )
+
+
+def record(
+    user_id: str,
+    event_id: str,
+    sets: dict[str, Any],
+    entry: dict[str, Any],
+    removals: list[str] | None = None,
+) -> None:
+    """The event's one write when its processing ends: one UpdateItem that creates the record
+    on its first run (`sets` then holds every field) and appends `entry` to its history."""
+    key = events_table.key(user_id, event_id)
+    dynamodb = client("dynamodb")
+    try:
+        dynamo.update(
+            settings().events_table,
+            key,
+            {name: value for name, value in sets.items() if name not in key},
+            appends={"history": [entry]},
+            removals=removals,
+        )
+    except dynamodb.exceptions.ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ValidationException":
+            raise PayloadNotStorable from None
+        raise

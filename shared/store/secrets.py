@@ -1,24 +1,26 @@
-"""Per-user `whcms_` signing secrets in Secrets Manager, with rotation and a grace window.
+"""Versioned secrets with a grace window, in Secrets Manager: users' `whcms_` signing secrets and
+inbound sources' provider secrets. One concept (`VersionedSecret`): the current secret plus,
+during a grace window, the previous one and when it expires, stored as JSON in one secret.
 
-Where things live:
-- the value, in the secret `{prefix}/users/<user id, escaped>/signing`, as JSON: the current
-  secret plus, during a grace window, the previous one and when it expires. Each write is a new
-  Secrets Manager version whose VersionId we choose;
-- which version is live, in the user's account record (shared/store/accounts.py).
+User secrets, `{prefix}/users/<user id, escaped>/signing`: each write is a new Secrets Manager
+version whose VersionId we choose; which version is live is in the user's account record
+(shared/store/accounts.py). Only the API writes: it makes the secret with the user's first
+webhook, their first forwarding source, or their first GET /v1/secret (whichever comes first),
+and rotates it. The delivery worker only reads (its role may do nothing else): the account record
+arrives with the delivery's own BatchGetItem, and the secret is cached per container under the
+version it was read for, so a rotation reaches the very next attempt while a warm attempt costs
+no call here. A rotation writes the new version first and makes it live second. If the second
+write fails the rotation answers an error and every reader keeps the version its users were shown.
 
-Only the API writes: it makes the secret with the user's first webhook, their first forwarding
-source, or their first GET /v1/secret (whichever comes first), and rotates it. The delivery
-worker only reads (its role may do nothing else): the account record arrives with the
-delivery's own BatchGetItem, and the secret is cached per container under the version it was
-read for, so a rotation reaches the very next attempt while a warm attempt costs no call here.
-
-A rotation writes the new version first and makes it live second. If the second write fails
-the rotation answers an error and every reader keeps the version its users were shown.
+Source secrets, `{prefix}/sources/<source id>`: the provider's secret, never returned by the API
+and never logged. Written by the API (create, rotate, delete); read by the inbound function
+(one GetSecretValue per cold source lookup, cached by shared/inbound/sources.py).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -47,17 +49,17 @@ DELIVERY_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True)
-class SigningSecret:
-    """A user's secret(s) as stored in one version; `repr` shows no secret."""
+class VersionedSecret:
+    """A secret and, during its grace window, the previous one; `repr` shows no secret."""
 
     secret: str = field(repr=False)
     created_at: str
     previous: str | None = field(default=None, repr=False)
     previous_expires_at: str | None = None
-    version: str | None = None  # the Secrets Manager VersionId that holds it
+    version: str | None = None  # the Secrets Manager VersionId that holds it (user secrets)
 
     def active_secrets(self, at: float | None = None) -> list[str]:
-        """Secrets a delivery is signed with now: current first, then a still-valid previous."""
+        """Secrets valid now (to sign or to verify): current first, then a still-valid previous."""
         moment = clock.now() if at is None else at
         secrets = [self.secret]
         if (
@@ -67,6 +69,18 @@ class SigningSecret:
         ):
             secrets.append(self.previous)
         return secrets
+
+    def rotated(self, new_secret: str, grace_seconds: int) -> VersionedSecret:
+        """The successor: `new_secret` current, this one still valid for `grace_seconds`
+        (0, or the same secret again: no previous)."""
+        keep = grace_seconds > 0 and new_secret != self.secret
+        return VersionedSecret(
+            secret=new_secret,
+            created_at=clock.iso(),
+            previous=self.secret if keep else None,
+            previous_expires_at=clock.iso(clock.now() + grace_seconds) if keep else None,
+            version=str(uuid.uuid4()),
+        )
 
     def public_view(self) -> dict[str, Any]:
         expires = self.previous_expires_at if len(self.active_secrets()) > 1 else None
@@ -121,18 +135,19 @@ def user_secret_name(user_id: str, prefix: str | None = None) -> str:
 # Storage ------------------------------------------------------------------------------------------
 
 
-def _parse(raw: str, version: str | None) -> SigningSecret:
+def _parse(raw: str, version: str | None) -> VersionedSecret:
     data = json.loads(raw)
-    return SigningSecret(
-        secret=data["secret"],
-        created_at=data["created_at"],
+    return VersionedSecret(
+        secret=str(data["secret"]),
+        # Source secrets written before one store held both kinds named it `updated_at`.
+        created_at=str(data.get("created_at") or data.get("updated_at") or ""),
         previous=data.get("previous"),
         previous_expires_at=data.get("previous_expires_at"),
         version=version,
     )
 
 
-def _serialize(value: SigningSecret) -> str:
+def _serialize(value: VersionedSecret) -> str:
     return json.dumps(
         {
             "secret": value.secret,
@@ -143,7 +158,7 @@ def _serialize(value: SigningSecret) -> str:
     )
 
 
-def _read(user_id: str, version: str | None) -> SigningSecret | None:
+def _read(user_id: str, version: str | None) -> VersionedSecret | None:
     """That version of the user's secret (None: the AWSCURRENT one); None if there is none."""
     secrets_manager = client("secretsmanager")
     pinned = {"VersionId": version} if version else {}
@@ -154,8 +169,8 @@ def _read(user_id: str, version: str | None) -> SigningSecret | None:
     return _parse(response["SecretString"], response.get("VersionId"))
 
 
-def _create(user_id: str) -> SigningSecret:
-    made = SigningSecret(new_signing_secret(), clock.iso(), version=str(uuid.uuid4()))
+def _create(user_id: str) -> VersionedSecret:
+    made = VersionedSecret(new_signing_secret(), clock.iso(), version=str(uuid.uuid4()))
     secrets_manager = client("secretsmanager")
     try:
         secrets_manager.create_secret(
@@ -176,7 +191,7 @@ def _create(user_id: str) -> SigningSecret:
 # Management (the API) -----------------------------------------------------------------------------
 
 
-def get_or_create(user_id: str) -> SigningSecret:
+def get_or_create(user_id: str) -> VersionedSecret:
     """The live secret, made now if the user has none (a fresh read: management routes)."""
     live = accounts.secret_version(user_id)
     if live is not None:
@@ -195,7 +210,7 @@ def ensure(user_id: str) -> None:
         _make_live(user_id, replacing=None)
 
 
-def _make_live(user_id: str, replacing: str | None) -> SigningSecret:
+def _make_live(user_id: str, replacing: str | None) -> VersionedSecret:
     """Adopt the secret's current version (one made before account records) or create one."""
     found = _read(user_id, None) or _create(user_id)
     if found.version and accounts.set_secret_version(user_id, found.version, replacing=replacing):
@@ -208,21 +223,14 @@ def _make_live(user_id: str, replacing: str | None) -> SigningSecret:
     return winner
 
 
-def rotate(user_id: str, grace_seconds: int) -> SigningSecret:
+def rotate(user_id: str, grace_seconds: int) -> VersionedSecret:
     """A new live secret; the replaced one still signs for `grace_seconds` (0: never again).
 
     Made live only if the live version is still the one it replaces: of two rotations at the
     same moment one wins and the other is a conflict, never a secret that was shown but unused.
     """
     current = get_or_create(user_id)
-    keep = grace_seconds > 0
-    rotated = SigningSecret(
-        secret=new_signing_secret(),
-        created_at=clock.iso(),
-        previous=current.secret if keep else None,
-        previous_expires_at=clock.iso(clock.now() + grace_seconds) if keep else None,
-        version=str(uuid.uuid4()),
-    )
+    rotated = current.rotated(new_signing_secret(), grace_seconds)
     client("secretsmanager").put_secret_value(
         SecretId=user_secret_name(user_id),
         SecretString=_serialize(rotated),
@@ -235,11 +243,11 @@ def rotate(user_id: str, grace_seconds: int) -> SigningSecret:
 
 # Delivery (the worker: reads only) ----------------------------------------------------------------
 
-_cache: OrderedDict[str, tuple[str | None, SigningSecret]] = OrderedDict()
+_cache: OrderedDict[str, tuple[str | None, VersionedSecret]] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
-def for_delivery(user_id: str, live_version: str | None) -> SigningSecret:
+def for_delivery(user_id: str, live_version: str | None) -> VersionedSecret:
     """The secret to sign with; `live_version` is the account record's (None: no record yet).
 
     Cached per container under the version it was read for: no call while the version holds,
@@ -269,3 +277,56 @@ def for_delivery(user_id: str, live_version: str | None) -> SigningSecret:
 def clear_caches() -> None:
     with _cache_lock:
         _cache.clear()
+
+
+# Source secrets (the API writes, the inbound function reads) --------------------------------------
+
+
+def source_secret_name(source_id: str) -> str:
+    """Named by the source id alone (`src_` + ULID: always a valid name, no user id in it)."""
+    return f"{settings().secret_prefix}/sources/{source_id}"
+
+
+def create_for_source(source_id: str, secret: str) -> VersionedSecret:
+    """One CreateSecret."""
+    made = VersionedSecret(secret=secret, created_at=clock.iso())
+    client("secretsmanager").create_secret(
+        Name=source_secret_name(source_id),
+        SecretString=_serialize(made),
+        Description=f"Provider signing secret of inbound source {source_id}",
+    )
+    return made
+
+
+def read_for_source(source_id: str) -> VersionedSecret | None:
+    """One GetSecretValue; None when the source has no secret."""
+    secrets_manager = client("secretsmanager")
+    try:
+        response = secrets_manager.get_secret_value(SecretId=source_secret_name(source_id))
+    except secrets_manager.exceptions.ResourceNotFoundException:
+        return None
+    return _parse(response["SecretString"], response.get("VersionId"))
+
+
+def rotate_for_source(source_id: str, new_secret: str, grace_seconds: int) -> VersionedSecret:
+    """The provider's new secret becomes current; the old one verifies for `grace_seconds` more.
+    One GetSecretValue and one PutSecretValue."""
+    current = read_for_source(source_id)
+    if current is None:
+        return create_for_source(source_id, new_secret)
+    rotated = current.rotated(new_secret, grace_seconds)
+    client("secretsmanager").put_secret_value(
+        SecretId=source_secret_name(source_id),
+        SecretString=_serialize(rotated),
+        ClientRequestToken=rotated.version,
+    )
+    return rotated
+
+
+def delete_for_source(source_id: str) -> None:
+    """Deleted at once (no recovery window): a deleted source verifies nothing."""
+    secrets_manager = client("secretsmanager")
+    with contextlib.suppress(secrets_manager.exceptions.ResourceNotFoundException):
+        secrets_manager.delete_secret(
+            SecretId=source_secret_name(source_id), ForceDeleteWithoutRecovery=True
+        )

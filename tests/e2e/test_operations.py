@@ -217,7 +217,11 @@ def wait_processed(api: LocalApi, event_id: str, runs: int = 1) -> dict[str, Any
     """The event once its history holds `runs` processing runs and it is `processed`."""
 
     def done() -> dict[str, Any] | None:
-        event = api.event(event_id)
+        reply = api.get(f"/v1/events/{event_id}")  # 404 until processing writes the record
+        assert reply.status_code in (200, 404), reply.text[:800]
+        if reply.status_code == 404:
+            return None
+        event = dict(reply.json())
         finished = event["status"] == "processed" and len(actions(event, "processed")) >= runs
         return event if finished else None
 

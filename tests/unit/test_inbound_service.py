@@ -3,6 +3,7 @@ would call the functions (non-text bodies arrive base64-encoded)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from infra.local.gateway import LambdaContext
 from infra.local.pollers import sqs_event
 from shared.core.aws import client
 from shared.core.config import settings
-from shared.inbound import providers, sources
+from shared.inbound import providers, service, sources
 from shared.inbound.service import MAX_BODY_BYTES
 from shared.store import dynamo
 from shared.store import events as events_table
@@ -76,6 +77,9 @@ def stripe_body(event_id: str = "evt_invoice_1", **changes: Any) -> bytes:
 
 
 def raw_object(event: dict[str, Any]) -> bytes:
+    """The stored raw body, read straight from where the record says: inline or in S3."""
+    if event.get("raw_body") is not None:
+        return bytes(event["raw_body"].value)
     obj = client("s3").get_object(Bucket=settings().raw_body_bucket, Key=event["raw_s3_key"])
     return bytes(obj["Body"].read())
 
@@ -112,22 +116,27 @@ def test_receipt_records_event_stores_raw_body_and_queues(api: InProcessApi, key
     answer = reply.json()
     assert answer["received"] is True and answer["duplicate"] is False
     assert answer["event_id"].startswith("evt_")
+    messages = drain_inbound()
+    assert [json.loads(m["Body"])["event_id"] for m in messages] == [answer["event_id"]]
+    # The queue message holds the event until processing writes its record (one write).
+    assert events_table.get("alice", answer["event_id"]) is None
+    queued = json.loads(messages[0]["Body"])
+    assert base64.b64decode(queued["body"]) == body and queued["record"]["type"] == "invoice.paid"
+    assert process(messages) == {"batchItemFailures": []}
     record = event_record("alice", answer["event_id"])
-    assert record["status"] == "received"
+    assert record["status"] == "processed"
     assert record["direction"] == "inbound"
     assert record["type"] == "invoice.paid"
     assert record["source_id"] == source["id"]
     assert record["content_type"] == "application/json"
-    assert record["payload"] == json.loads(body)
+    assert service.payload_of(record) == json.loads(body)
     assert "stripe-signature" in record["headers"]
     assert "authorization" not in record["headers"] and "cookie" not in record["headers"]
     assert raw_object(record) == body
-    messages = drain_inbound()
-    assert [json.loads(m["Body"])["event_id"] for m in messages] == [answer["event_id"]]
     listed = api.request("GET", f"/v1/events?direction=inbound&source_id={source['id']}", key)
     assert [item["id"] for item in listed.json()["data"]] == [answer["event_id"]]
     detail = api.request("GET", f"/v1/events/{answer['event_id']}", key).json()
-    assert detail["payload"] == json.loads(body) and detail["status"] == "received"
+    assert detail["payload"] == json.loads(body) and detail["status"] == "processed"
 
 
 def test_duplicate_answers_the_first_event_id(api: InProcessApi, key: str) -> None:
@@ -181,6 +190,7 @@ def test_raw_body_in_s3_equals_the_bytes_sent(
     source = create_source(api, key, "hmac")
     reply = post_inbound(api, source["id"], body, sign("hmac", body), content_type)
     assert reply.status == 200, reply.body
+    assert process(drain_inbound()) == {"batchItemFailures": []}
     record = event_record("alice", reply.json()["event_id"])
     assert raw_object(record) == body
     assert record["content_type"] == content_type
@@ -233,6 +243,7 @@ def test_payload_dynamodb_cannot_hold_is_left_to_the_raw_body(api: InProcessApi,
     body = b'{"type": "big.number", "n": 1e400, "deep": ' + b"[" * 40 + b"]" * 40 + b"}"
     reply = post_inbound(api, source["id"], body, sign("hmac", body))
     assert reply.status == 200
+    assert process(drain_inbound()) == {"batchItemFailures": []}
     record = event_record("alice", reply.json()["event_id"])
     assert "payload" not in record and record["type"] == "big.number"
     assert raw_object(record) == body
@@ -241,19 +252,23 @@ def test_payload_dynamodb_cannot_hold_is_left_to_the_raw_body(api: InProcessApi,
 def test_storage_failure_undoes_the_receipt(
     api: InProcessApi, key: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The queue message is where a new event is stored before the 200 (SQS keeps it durably):
+    when it cannot be sent, the claim is given back and the provider's retry is new."""
     source = create_source(api, key, "stripe")
     body = stripe_body("evt_retry_me")
-    s3 = client("s3")
+    sqs = client("sqs")
 
     def refuse(**_: Any) -> None:
-        raise RuntimeError("S3 is down")
+        raise RuntimeError("SQS is down")
 
-    monkeypatch.setattr(s3, "put_object", refuse)
+    monkeypatch.setattr(sqs, "send_message", refuse)
     reply = post_inbound(api, source["id"], body, sign("stripe", body))
     assert reply.status == 503 and reply.json()["error"]["code"] == "service_unavailable"
+    assert reply.headers.get("retry-after") == "5"
     monkeypatch.undo()
     retried = post_inbound(api, source["id"], body, sign("stripe", body)).json()
     assert retried["duplicate"] is False
+    assert process(drain_inbound()) == {"batchItemFailures": []}
     listed = api.request("GET", f"/v1/events?source_id={source['id']}", key).json()["data"]
     assert [item["id"] for item in listed] == [retried["event_id"]]
 
@@ -270,23 +285,18 @@ def test_call_counts_warm_new_event_and_duplicate(api: InProcessApi, key: str, c
     assert cold == {
         "dynamodb.GetItem": 1,
         "secretsmanager.GetSecretValue": 1,
-        "dynamodb.TransactWriteItems": 1,
-        "s3.PutObject": 1,
+        "dynamodb.PutItem": 1,
         "sqs.SendMessage": 1,
     }
     body = stripe_body("evt_warm")
     calls.reset()
     assert post_inbound(api, source["id"], body, sign("stripe", body)).json()["duplicate"] is False
-    assert calls.total <= 3, calls.calls
-    assert dict(calls.calls) == {
-        "dynamodb.TransactWriteItems": 1,
-        "s3.PutObject": 1,
-        "sqs.SendMessage": 1,
-    }
+    assert calls.total <= 2, calls.calls
+    assert dict(calls.calls) == {"dynamodb.PutItem": 1, "sqs.SendMessage": 1}
     calls.reset()
     assert post_inbound(api, source["id"], body, sign("stripe", body)).json()["duplicate"] is True
     assert calls.total <= 1, calls.calls
-    assert dict(calls.calls) == {"dynamodb.TransactWriteItems": 1}
+    assert dict(calls.calls) == {"dynamodb.PutItem": 1}
     calls.reset()
     assert post_inbound(api, source["id"], body, {}).status == 401
     assert calls.total == 0
@@ -496,3 +506,118 @@ def test_rotating_the_provider_secret_keeps_the_old_one_for_the_grace_window(
     assert post_inbound(api, source["id"], body, new_headers).status == 401
     newest = sign("shopify", body, secret="shopify-newer")
     assert post_inbound(api, source["id"], body, newest).status == 200
+
+
+# Where bodies are kept, and the processor's one write -----------------------------------------
+
+
+def receipt_calls(calls: Any) -> dict[str, int]:
+    """The calls of a receipt past the cold source lookup (GetItem and GetSecretValue)."""
+    cold = ("dynamodb.GetItem", "secretsmanager.GetSecretValue")
+    return {name: count for name, count in calls.calls.items() if name not in cold}
+
+
+def test_processing_a_small_event_writes_its_record_once_with_the_body_inline(
+    api: InProcessApi, key: str, calls: Any
+) -> None:
+    source = create_source(api, key, "stripe")
+    body = stripe_body("evt_inline")
+    event_id = post_inbound(api, source["id"], body, sign("stripe", body)).json()["event_id"]
+    messages = drain_inbound()
+    calls.reset()
+    assert process(messages) == {"batchItemFailures": []}
+    assert dict(calls.calls) == {"dynamodb.BatchGetItem": 1, "dynamodb.UpdateItem": 1}
+    record = event_record("alice", event_id)
+    assert "raw_s3_key" not in record and raw_object(record) == body
+    # Kept once: the payload the API shows is read from the inline body.
+    assert "payload" not in record
+    detail = api.request("GET", f"/v1/events/{event_id}", key).json()
+    assert detail["payload"] == json.loads(body) and "raw_body_url" not in detail
+
+
+def test_a_body_past_the_inline_limit_is_stored_in_s3_by_the_processor(
+    api: InProcessApi, key: str, calls: Any
+) -> None:
+    source = create_source(api, key, "hmac")
+    body = json.dumps({"type": "big.doc", "text": "x" * 20_000}).encode()
+    calls.reset()
+    event_id = post_inbound(api, source["id"], body, sign("hmac", body)).json()["event_id"]
+    assert receipt_calls(calls) == {"dynamodb.PutItem": 1, "sqs.SendMessage": 1}
+    messages = drain_inbound()
+    calls.reset()
+    assert process(messages) == {"batchItemFailures": []}
+    assert calls.calls["s3.PutObject"] == 1 and calls.calls["dynamodb.UpdateItem"] == 1
+    record = event_record("alice", event_id)
+    assert "raw_body" not in record and raw_object(record) == body
+    assert record["payload"] == json.loads(body)
+
+
+def test_a_body_too_large_for_a_queue_message_goes_to_s3_at_receipt(
+    api: InProcessApi, key: str, calls: Any
+) -> None:
+    """SQS takes messages of at most 256 KiB
+    (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html);
+    moto takes larger ones, so the size is checked here on the message itself."""
+    source = create_source(api, key, "hmac")
+    body = bytes(range(256)) * 1024  # 256 KiB of binary: base64 makes it larger still
+    calls.reset()
+    reply = post_inbound(api, source["id"], body, sign("hmac", body), "application/octet-stream")
+    event_id = reply.json()["event_id"]
+    expected = {"dynamodb.PutItem": 1, "s3.PutObject": 1, "sqs.SendMessage": 1}
+    assert receipt_calls(calls) == expected
+    messages = drain_inbound()
+    assert len(messages[0]["Body"].encode()) <= 256 * 1024
+    assert process(messages) == {"batchItemFailures": []}
+    record = event_record("alice", event_id)
+    assert record["status"] == "processed" and raw_object(record) == body
+
+
+def test_a_forward_that_cannot_be_queued_is_forwarded_by_the_retry(
+    api: InProcessApi, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The record is written before the forward is queued (the delivery worker reads its body
+    from it); a failed send reopens the run, so SQS's redelivery forwards it after all."""
+    source = create_source(api, key, "shopify", forward_url="http://127.0.0.1:9/hook")
+    body = b'{"id": 2}'
+    event_id = post_inbound(api, source["id"], body, sign("shopify", body)).json()["event_id"]
+    messages = drain_inbound()
+    sqs = client("sqs")
+
+    def refuse(**_: Any) -> None:
+        raise RuntimeError("SQS is down")
+
+    monkeypatch.setattr(sqs, "send_message_batch", refuse)
+    monkeypatch.setattr(sqs, "send_message", refuse)
+    assert len(process(messages)["batchItemFailures"]) == 1
+    monkeypatch.undo()
+    assert event_record("alice", event_id)["status"] == "failed"
+    assert process(messages) == {"batchItemFailures": []}
+    record = event_record("alice", event_id)
+    assert record["status"] == "processed"
+    delivery_id = record["history"][-1]["forward_delivery_id"]
+    queued = client("sqs").receive_message(QueueUrl=settings().delivery_queue_url)["Messages"]
+    assert [json.loads(m["Body"])["delivery_id"] for m in queued] == [delivery_id]
+
+
+def test_a_replay_processed_before_its_request_returns_ends_processed(
+    api: InProcessApi, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The processor may finish a replay's run before the API's request does (a small body is
+    inline: nothing to fetch); the replay's own write must not turn it back to `received`."""
+    source = create_source(api, key, "github")
+    push = json.dumps({"ref": "refs/heads/main", "repository": {"full_name": "a/b"}}).encode()
+    event_id = post_inbound(api, source["id"], push, sign("github", push)).json()["event_id"]
+    assert process(drain_inbound()) == {"batchItemFailures": []}
+    sqs = client("sqs")
+    send_message = sqs.send_message
+
+    def send_then_process(**kwargs: Any) -> Any:
+        sent = send_message(**kwargs)
+        assert process(drain_inbound()) == {"batchItemFailures": []}
+        return sent
+
+    monkeypatch.setattr(sqs, "send_message", send_then_process)
+    assert api.request("POST", f"/v1/events/{event_id}/replay", key).status == 202
+    record = event_record("alice", event_id)
+    assert record["status"] == "processed"
+    assert [entry["action"] for entry in record["history"]] == ["processed", "replay", "processed"]

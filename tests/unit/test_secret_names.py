@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 from shared.core import ids
 from shared.core.aws import client
-from shared.inbound import sources
 from shared.schemas.requests import USER_ID_PATTERN
 from shared.store import secrets
 from tests.conftest import ADMIN_KEY
@@ -92,7 +91,7 @@ def test_ids_near_the_edges() -> None:
 
 def test_source_secret_names_hold_no_user_id_and_are_valid(aws: dict[str, str]) -> None:
     for _ in range(20):
-        assert AWS_SECRET_NAME.fullmatch(sources.secret_name(ids.new_id("src")))
+        assert AWS_SECRET_NAME.fullmatch(secrets.source_secret_name(ids.new_id("src")))
 
 
 def test_a_user_id_with_a_colon_gets_a_secret_under_a_valid_name(
