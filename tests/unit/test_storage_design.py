@@ -22,7 +22,13 @@ from tests.support.api import InProcessApi
 from tests.support.faults import invoke_worker, receive_all
 from tests.support.receiver import Receiver
 from tests.support.write_units import WriteMeter
-from tests.unit.test_inbound_service import create_source, post_inbound, stripe_body
+from tests.unit.test_inbound_service import (
+    create_source,
+    drain_inbound,
+    post_inbound,
+    process,
+    stripe_body,
+)
 
 DAY = 86400
 
@@ -237,6 +243,7 @@ def test_an_inbound_event_expires_and_lists_by_source_across_shards(
         body = stripe_body(f"evt_ttl_{number}")
         reply = post_inbound(api, source["id"], body, sign("stripe", body))
         received.append(ok(reply)["event_id"])
+    process(drain_inbound())  # the record is written when processing ends
     record = events_table.get("alice", received[0])
     assert record is not None
     assert record["expires_at"] >= int(time.time()) + 30 * DAY - 5
