@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.core.resources import (
-    API_KEYS,
     API_TIMEOUT_SECONDS,
     DEDUPE,
     DELIVERIES,
@@ -93,13 +92,6 @@ class Function:
         return f"functions.{self.name}.handler.lambda_handler"
 
 
-AUTHORIZER = Function(
-    "authorizer",
-    memory_mb=256,
-    timeout_seconds=5,
-    reads_tables=(API_KEYS,),
-    reads_admin_secret=True,
-)
 API = Function(
     "api",
     memory_mb=512,
@@ -110,8 +102,8 @@ API = Function(
     manages_dlqs=True,
     user_secrets="write",
     source_secrets="write",
-    # Pagination cursors are signed with a key derived from it (shared/store/cursors.py); the API
-    # already creates admin keys, so reading the bootstrap one grants it nothing new.
+    # The bootstrap admin key: the API checks every caller's key itself (shared/access/auth.py),
+    # and signs pagination cursors with a key derived from it (shared/store/cursors.py).
     reads_admin_secret=True,
     raw_bodies="read",
     # "Redrive all" uses SQS StartMessageMoveTask on AWS (moto lacks it; local mode leaves it off).
@@ -151,8 +143,8 @@ INBOUND_PROCESSOR = Function(
     raw_bodies="read",
 )
 # Concurrency. The queue workers run at most their queue's `max_concurrency` at once, so however
-# busy they are, the rest of the account's pool stays free for the API, the authorizer and the
-# inbound endpoint. Nothing is reserved by default: AWS only lets a function reserve what leaves
+# busy they are, the rest of the account's pool stays free for the API and the inbound
+# endpoint. Nothing is reserved by default: AWS only lets a function reserve what leaves
 # at least 100 unreserved executions in the account
 # (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html), so on a new
 # account (limit 10 until raised) any reservation makes the deploy fail. On an account with room,
@@ -160,12 +152,17 @@ INBOUND_PROCESSOR = Function(
 # guaranteeing the workers their share while the API is busy. A limit not well above the
 # workers' sum (a new account's 10) must be raised before real traffic (Service Quotas,
 # "Concurrent executions"): below it, busy workers can still take the whole pool.
-FUNCTIONS: tuple[Function, ...] = (AUTHORIZER, API, INBOUND, DELIVERY_WORKER, INBOUND_PROCESSOR)
+FUNCTIONS: tuple[Function, ...] = (API, INBOUND, DELIVERY_WORKER, INBOUND_PROCESSOR)
 
 
 @dataclass(frozen=True)
 class Route:
-    """An HTTP API route; `authorized` routes run the Lambda authorizer first."""
+    """An HTTP API route. `authorized`: the function refuses it without a valid API key.
+
+    No route has an API Gateway authorizer: the API function checks the key itself, with a
+    per-container cache (shared/access/auth.py), which saves a second Lambda invocation per
+    request. functions/api/context.py's `needs_key` must agree (tests/unit/test_api_access.py).
+    """
 
     method: str
     path: str

@@ -68,7 +68,7 @@ class ServerlessWebhooksStack(Stack):
             self, "Http", functions=self.functions, name_prefix=self.name_prefix
         )
         # No cycle: functions reference the API's id; the API itself references no function
-        # (integrations, routes and the authorizer do).
+        # (integrations and routes do).
         self.functions.add_environment("PUBLIC_BASE_URL", self.http_api.url)
         self.monitoring = Monitoring(
             self,

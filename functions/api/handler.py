@@ -19,7 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.api.context import acting_user, principal_from_context, requested_user
+from functions.api.context import check_access
 from functions.api.responses import (
     JSON,
     error_response,
@@ -29,13 +29,7 @@ from functions.api.responses import (
 )
 from functions.api.routes import admin, deliveries, events, secret, sources, webhooks
 from shared import __version__
-from shared.core.errors import (
-    DomainError,
-    Forbidden,
-    InvalidRequest,
-    NotFound,
-    PayloadTooLarge,
-)
+from shared.core.errors import DomainError, InvalidRequest, NotFound, PayloadTooLarge
 from shared.core.observability import logger
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -163,49 +157,31 @@ def handle_unexpected(error: Exception) -> Response[str]:
     correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
 )
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    refused = refused_before_routing(event)
-    if refused is not None:
+    try:
+        verdict = check_access(event)
+        check_body(event)
+    except DomainError as refused:
         return {
             "statusCode": status_of(refused),
-            "headers": {"Content-Type": "application/json"},
+            "headers": {"Content-Type": JSON},
             "body": json.dumps(refused.body()),
         }
+    for actor in verdict.values():
+        logger.append_keys(user_id=actor.caller.user_id, key_id=actor.caller.key_id)
+    app.append_context(**verdict)
     return app.resolve(event, context)
 
 
-def refused_before_routing(event: dict[str, Any]) -> DomainError | None:
-    """What must be answered before the body is even validated, in this order:
-    401 (no or bad key) and 403 (admin routes, or a user key naming another user) first, then
+def check_body(event: dict[str, Any]) -> None:
+    """What is refused before the body is even validated, after the caller's right (401/403):
     413, then a body that is not text."""
-    authorizer = ((event.get("requestContext") or {}).get("authorizer") or {}).get("lambda")
-    if authorizer is not None:  # the route is behind the authorizer
-        refused = _refused_caller(event, authorizer)
-        if refused is not None:
-            return refused
     body = event.get("body") or ""
     is_base64 = bool(event.get("isBase64Encoded"))
     size = len(body) * 3 // 4 if is_base64 else len(body.encode("utf-8", "surrogatepass"))
     if size > MAX_BODY_BYTES:
-        return PayloadTooLarge("request body is larger than 1 MB")
+        raise PayloadTooLarge("request body is larger than 1 MB")
     if body and is_base64 and not _is_utf8_base64(body):
-        return InvalidRequest("request body is not UTF-8 JSON", details=[{"field": "body"}])
-    return None
-
-
-def _refused_caller(event: dict[str, Any], authorizer: dict[str, Any]) -> DomainError | None:
-    """Who may not call this at all: a caller's right comes before the validity of its input."""
-    try:
-        caller = principal_from_context(authorizer)
-    except DomainError as refused:
-        return refused
-    admin_route = str(event.get("rawPath", "")).startswith("/v1/admin/")
-    if admin_route and not caller.is_admin:
-        return Forbidden("this route needs an admin API key")
-    try:  # the same rule the routes' `Owner` dependency applies (functions/api/context.py)
-        acting_user(caller, requested_user(event.get("queryStringParameters")))
-    except Forbidden as refused:
-        return refused
-    return None
+        raise InvalidRequest("request body is not UTF-8 JSON", details=[{"field": "body"}])
 
 
 def _is_utf8_base64(body: str) -> bool:

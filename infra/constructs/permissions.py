@@ -35,9 +35,8 @@ class TableActions:
 
 
 TABLE_ACTIONS: dict[str, tuple[TableActions, ...]] = {
-    decl.AUTHORIZER.name: (TableActions(res.API_KEYS, ("GetItem",)),),
     decl.API.name: (
-        TableActions(res.API_KEYS, ("PutItem", "DeleteItem"), indexes=("Query",)),
+        TableActions(res.API_KEYS, ("GetItem", "PutItem", "DeleteItem"), indexes=("Query",)),
         TableActions(res.WEBHOOKS, ("GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem")),
         TableActions(
             res.EVENTS,

@@ -217,7 +217,7 @@ def test_manual_retry_that_could_not_be_queued_can_be_asked_again(
     assert len(receiver.received("/flaky")) == 2
 
 
-# --- The authorizer ----------------------------------------------------------------------------
+# --- The API key lookup ------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -234,7 +234,7 @@ def local_front(aws: dict[str, str]) -> Iterator[str]:
     server.server_close()
 
 
-def test_authorizer_key_lookup_faults(
+def test_api_key_lookup_faults(
     alice: str, faults: FaultSet, local_front: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def list_webhooks() -> requests.Response:
