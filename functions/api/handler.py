@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import math
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -20,44 +16,19 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.api.context import check_access
-from functions.api.responses import (
-    JSON,
-    error_response,
-    json_response,
-    status_of,
-    validation_details,
-)
+from functions.api.responses import JSON, error_response, json_response, validation_details
 from functions.api.routes import admin, deliveries, events, secret, sources, webhooks
 from shared import __version__
-from shared.core.errors import DomainError, InvalidRequest, NotFound, PayloadTooLarge
+from shared.access.http import (
+    INTERNAL_ERROR,
+    UNSUPPORTED_MEDIA_TYPE,
+    check_body,
+    lambda_response,
+    status_of,
+    strict_json,
+)
+from shared.core.errors import DomainError, InvalidRequest, NotFound
 from shared.core.observability import logger
-
-MAX_BODY_BYTES = 1024 * 1024
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError("numbers must be finite")
-    return value
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def strict_json(text: str) -> Any:
-    """`json.loads` where every malformed body is a JSONDecodeError (a 422), never a 500:
-    NaN/Infinity, overflowing numbers, huge integers, lone surrogates, nesting too deep."""
-    try:
-        value = json.loads(text, parse_float=_finite, parse_constant=_no_constant)
-        json.dumps(value, ensure_ascii=False).encode()  # lone surrogates are not text
-    except json.JSONDecodeError:
-        raise
-    except (ValueError, RecursionError) as error:
-        raise json.JSONDecodeError("body is not valid JSON", text, 0) from error
-    return value
-
 
 app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=strict_json)
 app.include_router(webhooks.router, prefix="/v1/webhooks")
@@ -129,15 +100,7 @@ def handle_validation_error(error: RequestValidationError) -> Response[str]:
 
 @app.exception_handler(RequestUnsupportedContentType)
 def handle_unsupported_content_type(_: RequestUnsupportedContentType) -> Response[str]:
-    return json_response(
-        415,
-        {
-            "error": {
-                "code": "unsupported_media_type",
-                "message": "send the body as JSON with Content-Type: application/json",
-            }
-        },
-    )
+    return json_response(415, UNSUPPORTED_MEDIA_TYPE)
 
 
 @app.not_found
@@ -148,9 +111,7 @@ def handle_not_found(_: NotFoundError) -> Response[str]:
 @app.exception_handler(Exception)
 def handle_unexpected(error: Exception) -> Response[str]:
     logger.exception("unhandled error")
-    return json_response(
-        500, {"error": {"code": "internal_error", "message": "internal error, nothing was lost"}}
-    )
+    return json_response(500, INTERNAL_ERROR)
 
 
 @logger.inject_lambda_context(
@@ -161,32 +122,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         verdict = check_access(event)
         check_body(event)
     except DomainError as refused:
-        return {
-            "statusCode": status_of(refused),
-            "headers": {"Content-Type": JSON},
-            "body": json.dumps(refused.body()),
-        }
+        return lambda_response(status_of(refused), refused.body())
     for actor in verdict.values():
         logger.append_keys(user_id=actor.caller.user_id, key_id=actor.caller.key_id)
     app.append_context(**verdict)
     return app.resolve(event, context)
-
-
-def check_body(event: dict[str, Any]) -> None:
-    """What is refused before the body is even validated, after the caller's right (401/403):
-    413, then a body that is not text."""
-    body = event.get("body") or ""
-    is_base64 = bool(event.get("isBase64Encoded"))
-    size = len(body) * 3 // 4 if is_base64 else len(body.encode("utf-8", "surrogatepass"))
-    if size > MAX_BODY_BYTES:
-        raise PayloadTooLarge("request body is larger than 1 MB")
-    if body and is_base64 and not _is_utf8_base64(body):
-        raise InvalidRequest("request body is not UTF-8 JSON", details=[{"field": "body"}])
-
-
-def _is_utf8_base64(body: str) -> bool:
-    try:
-        base64.b64decode(body.encode(), validate=True).decode("utf-8")
-    except (binascii.Error, ValueError):
-        return False
-    return True

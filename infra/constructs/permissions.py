@@ -51,6 +51,14 @@ TABLE_ACTIONS: dict[str, tuple[TableActions, ...]] = {
         TableActions(
             res.SOURCES, ("GetItem", "PutItem", "UpdateItem", "DeleteItem"), indexes=("Query",)
         ),
+    ),
+    # A publish: the key (unless cached), the user's active webhooks, then the event and its
+    # deliveries with the caller id's claim (a transaction of puts) or batched, and their undo.
+    decl.PUBLISH.name: (
+        TableActions(res.API_KEYS, ("GetItem",)),
+        TableActions(res.WEBHOOKS, ("Query",)),
+        TableActions(res.EVENTS, ("PutItem", "BatchWriteItem")),
+        TableActions(res.DELIVERIES, ("PutItem", "BatchWriteItem")),
         TableActions(res.DEDUPE, ("PutItem", "BatchWriteItem")),
     ),
     decl.INBOUND.name: (

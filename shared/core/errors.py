@@ -1,5 +1,5 @@
 """Domain errors every layer may raise. They carry a machine-readable code and a message, never
-an HTTP status: functions/api/responses.py maps each to its status, in one place."""
+an HTTP status: shared/access/http.py maps each to its status, in one place."""
 
 from __future__ import annotations
 

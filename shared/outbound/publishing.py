@@ -8,6 +8,7 @@ publish idempotent, else BatchWriteItem per 25), and one SendMessageBatch per 10
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -19,8 +20,8 @@ from shared.store import events as events_table
 from shared.store import webhooks as webhooks_table
 from shared.store.queues import send_batch
 
-if TYPE_CHECKING:  # pydantic stays off the delivery worker's cold start
-    from shared.schemas.requests import EventPublish
+if TYPE_CHECKING:  # pydantic stays off the delivery worker's and publish function's cold start
+    from shared.schemas.publish import EventBody
 
 IDEMPOTENCY_SECONDS = 24 * 3600
 
@@ -115,7 +116,7 @@ def fan_out(
     ]
 
 
-def prepare(user_id: str, body: EventPublish, hooks: list[dict[str, Any]]) -> Prepared:
+def prepare(user_id: str, body: EventBody, hooks: list[dict[str, Any]]) -> Prepared:
     event_id = ids.new_id("evt")
     created_at = clock.iso()
     event = {
@@ -141,7 +142,7 @@ def prepare(user_id: str, body: EventPublish, hooks: list[dict[str, Any]]) -> Pr
     return Prepared(event=event, deliveries=deliveries, idempotency_key=key, answer=answer)
 
 
-def publish_many(user_id: str, bodies: list[EventPublish]) -> list[Published]:
+def publish_many(user_id: str, bodies: Sequence[EventBody]) -> list[Published]:
     """Publish events of one user: one webhook Query for all, writes and sends batched."""
     config = settings()
     hooks = webhooks_table.active_for_user(user_id)
@@ -198,7 +199,7 @@ def _forget(written: list[Prepared]) -> None:
         logger.exception("could not undo a failed publish", extra={"records": records})
 
 
-def publish(user_id: str, body: EventPublish) -> Published:
+def publish(user_id: str, body: EventBody) -> Published:
     return publish_many(user_id, [body])[0]
 
 

@@ -30,7 +30,11 @@ def test_no_route_runs_an_api_gateway_authorizer(synth: Any) -> None:
     for route in _routes(synth).values():
         assert route.get("AuthorizationType", "NONE") == "NONE"
         assert "AuthorizerId" not in route
-    assert {r.key for r in decl.ROUTES if r.authorized} == {"ANY /v1/{proxy+}"}
+    assert {r.key for r in decl.ROUTES if r.authorized} == {
+        "ANY /v1/{proxy+}",
+        "POST /v1/events",
+        "POST /v1/events/batch",
+    }
 
 
 def test_the_api_function_asks_a_key_exactly_on_the_authorized_routes() -> None:
