@@ -174,7 +174,7 @@ class Route:
 
     No route has an API Gateway authorizer: the API function checks the key itself, with a
     per-container cache (shared/access/auth.py), which saves a second Lambda invocation per
-    request. functions/api/context.py's `needs_key` must agree (tests/unit/test_api_access.py).
+    request. functions/api/context.py's `needs_key` must agree (tests/infra/test_cdk_api.py).
     """
 
     method: str

@@ -19,14 +19,8 @@ from functions.api.context import check_access
 from functions.api.responses import JSON, error_response, json_response, validation_details
 from functions.api.routes import admin, deliveries, events, secret, sources, webhooks
 from shared import __version__
-from shared.access.http import (
-    INTERNAL_ERROR,
-    UNSUPPORTED_MEDIA_TYPE,
-    check_body,
-    lambda_response,
-    status_of,
-    strict_json,
-)
+from shared.access import http
+from shared.access.http import NOT_JSON, UNEXPECTED, check_body, strict_json
 from shared.core.errors import DomainError, InvalidRequest, NotFound
 from shared.core.observability import logger
 
@@ -100,7 +94,7 @@ def handle_validation_error(error: RequestValidationError) -> Response[str]:
 
 @app.exception_handler(RequestUnsupportedContentType)
 def handle_unsupported_content_type(_: RequestUnsupportedContentType) -> Response[str]:
-    return json_response(415, UNSUPPORTED_MEDIA_TYPE)
+    return error_response(NOT_JSON)
 
 
 @app.not_found
@@ -111,7 +105,7 @@ def handle_not_found(_: NotFoundError) -> Response[str]:
 @app.exception_handler(Exception)
 def handle_unexpected(error: Exception) -> Response[str]:
     logger.exception("unhandled error")
-    return json_response(500, INTERNAL_ERROR)
+    return error_response(UNEXPECTED)
 
 
 @logger.inject_lambda_context(
@@ -122,7 +116,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         verdict = check_access(event)
         check_body(event)
     except DomainError as refused:
-        return lambda_response(status_of(refused), refused.body())
+        return http.error_response(refused)
     for actor in verdict.values():
         logger.append_keys(user_id=actor.caller.user_id, key_id=actor.caller.key_id)
     app.append_context(**verdict)

@@ -20,9 +20,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.access.auth import Actor, admit
 from shared.access.http import (
-    INTERNAL_ERROR,
     JSON,
-    UNSUPPORTED_MEDIA_TYPE,
+    NOT_JSON,
+    UNEXPECTED,
     check_body,
     error_response,
     lambda_response,
@@ -47,7 +47,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return error_response(error)
     except Exception:
         logger.exception("unhandled error")
-        return lambda_response(500, INTERNAL_ERROR)
+        return error_response(UNEXPECTED)
 
 
 def handle(event: dict[str, Any]) -> dict[str, Any]:
@@ -59,7 +59,7 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
     logger.append_keys(user_id=actor.caller.user_id, key_id=actor.caller.key_id)
     check_body(event)
     if not is_json(event):
-        return lambda_response(415, UNSUPPORTED_MEDIA_TYPE)
+        return error_response(NOT_JSON)
     body = json_body(event)
     if route == SINGLE:
         return publish_one(actor, parse_event(body))

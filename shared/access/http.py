@@ -18,25 +18,21 @@ from shared.core.errors import (
     Conflict,
     DomainError,
     Forbidden,
+    InternalError,
     InvalidRequest,
     NotFound,
     PayloadTooLarge,
     ServiceUnavailable,
     Unauthorized,
+    UnsupportedMediaType,
 )
 
 JSON = "application/json"
 MAX_BODY_BYTES = 1024 * 1024
-INTERNAL_ERROR = {
-    "error": {"code": "internal_error", "message": "internal error, nothing was lost"}
-}
-
-UNSUPPORTED_MEDIA_TYPE = {
-    "error": {
-        "code": "unsupported_media_type",
-        "message": "send the body as JSON with Content-Type: application/json",
-    }
-}
+# The two errors no service raises: an unexpected exception (its detail is only in the logs)
+# and a body that is not JSON.
+UNEXPECTED = InternalError("internal error, nothing was lost")
+NOT_JSON = UnsupportedMediaType("send the body as JSON with Content-Type: application/json")
 
 # Each domain error's HTTP status (a subclass takes its nearest listed ancestor's: BatchIncomplete
 # is a ServiceUnavailable); anything else listed nowhere is a 400.
@@ -49,6 +45,8 @@ STATUS: dict[type[DomainError], int] = {
     PayloadTooLarge: 413,
     ServiceUnavailable: 503,
     BatchRefused: 500,
+    InternalError: 500,
+    UnsupportedMediaType: 415,
 }
 
 
@@ -60,7 +58,7 @@ def status_of(error: DomainError) -> int:
 
 
 def lambda_response(status: int, body: Any) -> dict[str, Any]:
-    """A payload 2.0 proxy response with a JSON body."""
+    """A payload 2.0 proxy response with a JSON body (for a handler without the resolver)."""
     return {"statusCode": status, "headers": {"Content-Type": JSON}, "body": json.dumps(body)}
 
 

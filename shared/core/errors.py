@@ -53,6 +53,18 @@ class ServiceUnavailable(DomainError):
     code = "service_unavailable"
 
 
+class UnsupportedMediaType(DomainError):
+    """A request body sent as something else than JSON."""
+
+    code = "unsupported_media_type"
+
+
+class InternalError(DomainError):
+    """Anything unexpected: answered without detail (the logs have it)."""
+
+    code = "internal_error"
+
+
 class BatchIncomplete(ServiceUnavailable):
     """AWS left part of a batch call undone (throttling) through every re-send: try again soon.
 

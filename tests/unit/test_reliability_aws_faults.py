@@ -257,6 +257,21 @@ def test_api_key_lookup_faults(
     assert list_webhooks().status_code == 200
 
 
+def test_a_key_lookup_fault_on_publish_is_a_503_and_publishes_nothing(
+    api: InProcessApi, alice: str, faults: FaultSet
+) -> None:
+    """The publish function checks keys itself (no authorizer since issue 14): AWS failing the
+    lookup is a JSON 503, never a 401, a 500 or a publish without a checked caller."""
+    auth.reset_caches()  # a cold container: the key is looked up again
+    fault = faults("dynamodb", "GetItem", kind="5xx")
+    reply = api.request("POST", "/v1/events", alice, {"type": "user.created", "data": {}})
+    assert reply.status == 503, reply.body
+    assert reply.json()["error"]["code"] == "service_unavailable"
+    assert fault.injected == TRIES
+    fault.clear()
+    assert api.request("GET", "/v1/events", alice).json()["data"] == []
+
+
 # --- The delivery worker -----------------------------------------------------------------------
 
 
