@@ -1,4 +1,10 @@
-"""Management API (all `/v1` routes): validate, call a service in `shared`, map the result."""
+"""Management API (every `/v1` route but publish, which has its own function): check the caller,
+validate, call a service in `shared`, map the result.
+
+Order of refusals: the caller (401/403, `check_access`) before anything about the input (413,
+non-UTF-8, then the resolver's 422). The caller check costs no AWS call with the key cached,
+else one GetItem (shared/access/auth.py).
+"""
 
 from __future__ import annotations
 
@@ -112,6 +118,7 @@ def handle_unexpected(error: Exception) -> Response[str]:
     correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
 )
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """The access check runs here, once, before routing; routes read its verdict (context.py)."""
     try:
         verdict = check_access(event)
         check_body(event)
