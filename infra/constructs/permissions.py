@@ -38,15 +38,14 @@ TABLE_ACTIONS: dict[str, tuple[TableActions, ...]] = {
     decl.API.name: (
         TableActions(res.API_KEYS, ("GetItem", "PutItem", "DeleteItem"), indexes=("Query",)),
         TableActions(res.WEBHOOKS, ("GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem")),
+        # PutItem on events and deliveries went with publish (its caller-id transaction).
         TableActions(
             res.EVENTS,
-            ("BatchGetItem", "Query", "PutItem", "UpdateItem", "BatchWriteItem"),
+            ("BatchGetItem", "Query", "UpdateItem", "BatchWriteItem"),
             indexes=("Query",),
         ),
         TableActions(
-            res.DELIVERIES,
-            ("BatchGetItem", "PutItem", "UpdateItem", "BatchWriteItem"),
-            indexes=("Query",),
+            res.DELIVERIES, ("BatchGetItem", "UpdateItem", "BatchWriteItem"), indexes=("Query",)
         ),
         TableActions(
             res.SOURCES, ("GetItem", "PutItem", "UpdateItem", "DeleteItem"), indexes=("Query",)
