@@ -107,29 +107,34 @@ class Function:
         return f"functions.{self.name}.handler.lambda_handler"
 
 
-AUTHORIZER = Function(
-    "authorizer",
-    memory_mb=256,
-    timeout_seconds=5,
-    reads_tables=(API_KEYS,),
-    reads_admin_secret=True,
-)
 API = Function(
     "api",
     memory_mb=512,
     timeout_seconds=API_TIMEOUT_SECONDS,
-    reads_tables=TABLES,
-    writes_tables=TABLES,
+    # Every table but the dedupe claims, which only publish (caller ids) and inbound write.
+    reads_tables=tuple(table for table in TABLES if table is not DEDUPE),
+    writes_tables=tuple(table for table in TABLES if table is not DEDUPE),
     sends_to=(DELIVERY_QUEUE.env_var, INBOUND_QUEUE.env_var),
     manages_dlqs=True,
     user_secrets="write",
     source_secrets="write",
-    # Pagination cursors are signed with a key derived from it (shared/store/cursors.py); the API
-    # already creates admin keys, so reading the bootstrap one grants it nothing new.
+    # The bootstrap admin key: the API checks every caller's key itself (shared/access/auth.py),
+    # and signs pagination cursors with a key derived from it (shared/store/cursors.py).
     reads_admin_secret=True,
     raw_bodies="read",
     # "Redrive all" uses SQS StartMessageMoveTask on AWS (moto lacks it; local mode leaves it off).
     settings=(("WEBHOOKS_DLQ_MOVE_TASK", "1"),),
+)
+# The publish hot path on its own (functions/publish): lean imports for its cold start, and only
+# what a publish touches.
+PUBLISH = Function(
+    "publish",
+    memory_mb=512,
+    timeout_seconds=API_TIMEOUT_SECONDS,
+    reads_tables=(API_KEYS, WEBHOOKS),
+    writes_tables=(EVENTS, DELIVERIES, DEDUPE),
+    sends_to=(DELIVERY_QUEUE.env_var,),
+    reads_admin_secret=True,  # the bootstrap admin key may publish too (shared/access/auth.py)
 )
 INBOUND = Function(
     "inbound",
@@ -166,7 +171,7 @@ INBOUND_PROCESSOR = Function(
     raw_bodies="read_write",  # stores the bodies that are not inline on the record
 )
 # Concurrency. The queue workers run at most their queue's `max_concurrency` at once, so however
-# busy they are, the rest of the account's pool stays free for the API, the authorizer and the
+# busy they are, the rest of the account's pool stays free for the API, publish and the
 # inbound endpoint. Nothing is reserved by default: AWS only lets a function reserve what leaves
 # at least 100 unreserved executions in the account
 # (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html), so on a new
@@ -175,12 +180,17 @@ INBOUND_PROCESSOR = Function(
 # guaranteeing the workers their share while the API is busy. A limit not well above the
 # workers' sum (a new account's 10) must be raised before real traffic (Service Quotas,
 # "Concurrent executions"): below it, busy workers can still take the whole pool.
-FUNCTIONS: tuple[Function, ...] = (AUTHORIZER, API, INBOUND, DELIVERY_WORKER, INBOUND_PROCESSOR)
+FUNCTIONS: tuple[Function, ...] = (API, PUBLISH, INBOUND, DELIVERY_WORKER, INBOUND_PROCESSOR)
 
 
 @dataclass(frozen=True)
 class Route:
-    """An HTTP API route; `authorized` routes run the Lambda authorizer first."""
+    """An HTTP API route. `authorized`: the function refuses it without a valid API key.
+
+    No route has an API Gateway authorizer: the API function checks the key itself, with a
+    per-container cache (shared/access/auth.py), which saves a second Lambda invocation per
+    request. functions/api/context.py's `needs_key` must agree (tests/infra/test_cdk_api.py).
+    """
 
     method: str
     path: str
@@ -201,6 +211,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/openapi.json", API, authorized=False),
     Route("GET", "/v1/docs", API, authorized=False),
     Route("POST", "/inbound/{source_id}", INBOUND, authorized=False),
+    Route("POST", "/v1/events", PUBLISH, authorized=True),
+    Route("POST", "/v1/events/batch", PUBLISH, authorized=True),
     Route("ANY", "/v1/{proxy+}", API, authorized=True),
     # Anything else (an unknown path, GET on the inbound URL) gets the API's JSON 404 instead of
     # API Gateway's bare `{"message":"Not Found"}`.

@@ -71,7 +71,7 @@ class ServerlessWebhooksStack(Stack):
             self, "Http", functions=self.functions, name_prefix=self.name_prefix
         )
         # No cycle: functions reference the API's id; the API itself references no function
-        # (integrations, routes and the authorizer do).
+        # (integrations and routes do).
         self.functions.add_environment("PUBLIC_BASE_URL", self.http_api.url)
         # Events and deliveries expire by TTL after as many days as the raw bodies (README).
         self.functions.add_environment(RETENTION_ENV, str(retention_days))

@@ -1,117 +1,64 @@
-"""Who is calling, and for whom: the authorizer's verdict plus the admin's `?user_id=`.
+"""Who is calling, and for whom: the one access check, handed to every `/v1` route.
 
-Every `/v1` route takes its account from one dependency: `Owner` (user routes: the caller's own
-account, or with an admin key the account `?user_id=` names) or `AdminCaller` (admin routes,
-where `?user_id=` means nothing and is refused). No route reads `user_id` from the query itself,
-so none can forget it: tests/unit/test_acting_for_users.py checks every declared route.
+`admit` (shared/access/auth.py) decides before routing, so that a caller's right comes before
+the validity of its input (401/403 before 413 or 422); `check_access` below runs it once per
+request and leaves its verdict in the resolver's context. Every `/v1` route takes its account
+from one dependency that reads that verdict: `Owner` (user routes: the caller's own account, or
+with an admin key the account `?user_id=` names) or `AdminCaller` (admin routes, all under
+`/v1/admin/`, checked as such). No route reads `user_id` from the query itself, so none can
+forget it: tests/unit/test_acting_for_users.py checks every declared route.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Depends
 from aws_lambda_powertools.event_handler.request import Request
-from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 
 from functions.api.params import UserId
-from shared.access.auth import Principal
-from shared.core.errors import Forbidden, InvalidRequest, ServiceUnavailable, Unauthorized
-from shared.schemas.requests import USER_ID_RULE, is_valid_user_id
+from shared.access.auth import Actor, Principal, admit
 
-USER_ID_PARAMETER = "user_id"
-
-
-def principal_from_context(context: Mapping[str, Any]) -> Principal:
-    """The authorizer's verdict (`requestContext.authorizer.lambda`) as a principal."""
-    if context.get("auth_unavailable"):
-        raise ServiceUnavailable("the API key could not be checked right now; try again shortly")
-    if context.get("auth_error") or not context.get("user_id"):
-        raise Unauthorized(
-            str(context.get("auth_error") or "missing API key: send x-api-key or Bearer")
-        )
-    return Principal(
-        user_id=str(context["user_id"]),
-        role="admin" if context.get("role") == "admin" else "user",
-        key_id=str(context.get("key_id")),
-    )
+ADMIN_PREFIX = "/v1/admin/"
+# `/v1` paths anyone may read (the OpenAPI document and its page). Every other `/v1` path needs
+# a key: the routes declared `authorized=True` in infra/declaration.py.
+PUBLIC_PATHS = frozenset({"/v1/openapi.json", "/v1/docs"})
+USER_VERDICT = "actor"  # keys of the resolver context holding `check_access`'s verdict
+ADMIN_VERDICT = "admin"
 
 
-def principal(event: BaseProxyEvent) -> Principal:
-    request_context = event.raw_event.get("requestContext") or {}
-    return principal_from_context((request_context.get("authorizer") or {}).get("lambda") or {})
+def needs_key(path: str) -> bool:
+    return path.startswith("/v1/") and path not in PUBLIC_PATHS
 
 
-def require_admin(event: BaseProxyEvent) -> Principal:
-    caller = principal(event)
-    if not caller.is_admin:
-        raise Forbidden("this route needs an admin API key")
-    return caller
+def check_access(event: dict[str, Any]) -> dict[str, Any]:
+    """The access verdict of a request, for the resolver's context (empty for a public path).
 
-
-def requested_user(query: Mapping[str, str] | None) -> str | None:
-    """The `?user_id=` of a request, if any (an empty value is still a value)."""
-    return (query or {}).get(USER_ID_PARAMETER)
-
-
-def acting_user(caller: Principal, requested: str | None) -> str:
-    """Admins may act for another user; anyone may name themselves; others get 403."""
-    if requested is None or requested == caller.user_id:
-        return caller.user_id
-    if not caller.is_admin:
-        raise Forbidden("only an admin API key may act for another user")
-    return requested
-
-
-@dataclass(frozen=True)
-class Actor:
-    """The account a request acts on, and the key that asked."""
-
-    caller: Principal
-    user_id: str
-    named_in_query: bool
-
-    def for_body(self, body_user_id: str | None) -> str:
-        """Publish may name its user in the body too; query and body must then agree."""
-        if body_user_id is None:
-            return self.user_id
-        if self.named_in_query and body_user_id != self.user_id:
-            raise InvalidRequest(
-                "the query and the body name different users: name the user once",
-                details=[{"field": "body.user_id", "message": "differs from query.user_id"}],
-            )
-        return acting_user(self.caller, body_user_id)
+    Raises the refusal (a domain error). AWS calls: those of `admit` (0 with the key cached).
+    """
+    path = str(event.get("rawPath", ""))
+    if not needs_key(path):
+        return {}
+    admin = path.startswith(ADMIN_PREFIX)
+    actor = admit(event.get("headers") or {}, event.get("queryStringParameters"), admin=admin)
+    return {ADMIN_VERDICT if admin else USER_VERDICT: actor}
 
 
 def act_for_user(request: Request, user_id: UserId = None) -> Actor:
-    """The `Owner` dependency of every user route.
+    """The `Owner` dependency of every user route: the account `check_access` settled on.
 
-    `user_id` is declared so the OpenAPI document lists it on each route using this; Powertools
-    hands dependencies only the request, so the value itself is read from the query here.
+    `user_id` is declared so the OpenAPI document lists it on each route using this; its value
+    was already read and checked by `check_access`.
     """
     del user_id
-    caller = principal(request.resolved_event)
-    requested = requested_user(request.query_parameters)
-    owner = acting_user(caller, requested)
-    if requested is not None and not is_valid_user_id(owner):
-        raise InvalidRequest(
-            USER_ID_RULE,
-            details=[{"field": "query.user_id", "message": "not a valid user id"}],
-        )
-    return Actor(caller=caller, user_id=owner, named_in_query=requested is not None)
+    actor: Actor = request.context[USER_VERDICT]
+    return actor
 
 
 def admin_caller(request: Request) -> Principal:
-    """The `AdminCaller` dependency of every admin route: admin key, and no `?user_id=`."""
-    caller = require_admin(request.resolved_event)
-    if requested_user(request.query_parameters) is not None:
-        raise InvalidRequest(
-            "admin routes do not act for a user: leave out user_id",
-            details=[{"field": "query.user_id", "message": "not accepted on admin routes"}],
-        )
-    return caller
+    """The `AdminCaller` dependency of every admin route: the admin key `check_access` admitted."""
+    actor: Actor = request.context[ADMIN_VERDICT]
+    return actor.caller
 
 
 Owner = Annotated[Actor, Depends(act_for_user)]

@@ -1,11 +1,13 @@
-"""Management API (all `/v1` routes): validate, call a service in `shared`, map the result."""
+"""Management API (every `/v1` route but publish, which has its own function): check the caller,
+validate, call a service in `shared`, map the result.
+
+Order of refusals: the caller (401/403, `check_access`) before anything about the input (413,
+non-UTF-8, then the resolver's 422). The caller check costs no AWS call with the key cached,
+else one GetItem (shared/access/auth.py).
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import math
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -19,51 +21,14 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.api.context import acting_user, principal_from_context, requested_user
-from functions.api.responses import (
-    JSON,
-    error_response,
-    json_response,
-    status_of,
-    validation_details,
-)
+from functions.api.context import check_access
+from functions.api.responses import JSON, error_response, json_response, validation_details
 from functions.api.routes import admin, deliveries, events, secret, sources, webhooks
 from shared import __version__
-from shared.core.errors import (
-    DomainError,
-    Forbidden,
-    InvalidRequest,
-    NotFound,
-    PayloadTooLarge,
-)
+from shared.access import http
+from shared.access.http import NOT_JSON, UNEXPECTED, check_body, strict_json
+from shared.core.errors import DomainError, InvalidRequest, NotFound
 from shared.core.observability import logger
-
-MAX_BODY_BYTES = 1024 * 1024
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError("numbers must be finite")
-    return value
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def strict_json(text: str) -> Any:
-    """`json.loads` where every malformed body is a JSONDecodeError (a 422), never a 500:
-    NaN/Infinity, overflowing numbers, huge integers, lone surrogates, nesting too deep."""
-    try:
-        value = json.loads(text, parse_float=_finite, parse_constant=_no_constant)
-        json.dumps(value, ensure_ascii=False).encode()  # lone surrogates are not text
-    except json.JSONDecodeError:
-        raise
-    except (ValueError, RecursionError) as error:
-        raise json.JSONDecodeError("body is not valid JSON", text, 0) from error
-    return value
-
 
 app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=strict_json)
 app.include_router(webhooks.router, prefix="/v1/webhooks")
@@ -135,15 +100,7 @@ def handle_validation_error(error: RequestValidationError) -> Response[str]:
 
 @app.exception_handler(RequestUnsupportedContentType)
 def handle_unsupported_content_type(_: RequestUnsupportedContentType) -> Response[str]:
-    return json_response(
-        415,
-        {
-            "error": {
-                "code": "unsupported_media_type",
-                "message": "send the body as JSON with Content-Type: application/json",
-            }
-        },
-    )
+    return error_response(NOT_JSON)
 
 
 @app.not_found
@@ -154,63 +111,20 @@ def handle_not_found(_: NotFoundError) -> Response[str]:
 @app.exception_handler(Exception)
 def handle_unexpected(error: Exception) -> Response[str]:
     logger.exception("unhandled error")
-    return json_response(
-        500, {"error": {"code": "internal_error", "message": "internal error, nothing was lost"}}
-    )
+    return error_response(UNEXPECTED)
 
 
 @logger.inject_lambda_context(
     correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
 )
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    refused = refused_before_routing(event)
-    if refused is not None:
-        return {
-            "statusCode": status_of(refused),
-            "headers": {"Content-Type": "application/json"},
-            "body": json.dumps(refused.body()),
-        }
-    return app.resolve(event, context)
-
-
-def refused_before_routing(event: dict[str, Any]) -> DomainError | None:
-    """What must be answered before the body is even validated, in this order:
-    401 (no or bad key) and 403 (admin routes, or a user key naming another user) first, then
-    413, then a body that is not text."""
-    authorizer = ((event.get("requestContext") or {}).get("authorizer") or {}).get("lambda")
-    if authorizer is not None:  # the route is behind the authorizer
-        refused = _refused_caller(event, authorizer)
-        if refused is not None:
-            return refused
-    body = event.get("body") or ""
-    is_base64 = bool(event.get("isBase64Encoded"))
-    size = len(body) * 3 // 4 if is_base64 else len(body.encode("utf-8", "surrogatepass"))
-    if size > MAX_BODY_BYTES:
-        return PayloadTooLarge("request body is larger than 1 MB")
-    if body and is_base64 and not _is_utf8_base64(body):
-        return InvalidRequest("request body is not UTF-8 JSON", details=[{"field": "body"}])
-    return None
-
-
-def _refused_caller(event: dict[str, Any], authorizer: dict[str, Any]) -> DomainError | None:
-    """Who may not call this at all: a caller's right comes before the validity of its input."""
+    """The access check runs here, once, before routing; routes read its verdict (context.py)."""
     try:
-        caller = principal_from_context(authorizer)
+        verdict = check_access(event)
+        check_body(event)
     except DomainError as refused:
-        return refused
-    admin_route = str(event.get("rawPath", "")).startswith("/v1/admin/")
-    if admin_route and not caller.is_admin:
-        return Forbidden("this route needs an admin API key")
-    try:  # the same rule the routes' `Owner` dependency applies (functions/api/context.py)
-        acting_user(caller, requested_user(event.get("queryStringParameters")))
-    except Forbidden as refused:
-        return refused
-    return None
-
-
-def _is_utf8_base64(body: str) -> bool:
-    try:
-        base64.b64decode(body.encode(), validate=True).decode("utf-8")
-    except (binascii.Error, ValueError):
-        return False
-    return True
+        return http.error_response(refused)
+    for actor in verdict.values():
+        logger.append_keys(user_id=actor.caller.user_id, key_id=actor.caller.key_id)
+    app.append_context(**verdict)
+    return app.resolve(event, context)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from shared.schemas.requests import USER_ID_PATTERN
+from shared.core.patterns import USER_ID_PATTERN
 
 Limit = Annotated[int, Query(ge=1, le=100)]
 Cursor = Annotated[

@@ -1,4 +1,7 @@
-"""JSON responses and the mapping of every error to the `{"error": {...}}` shape (OpenAPI)."""
+"""JSON responses of the resolver, and every error in the `{"error": {...}}` shape (OpenAPI).
+
+Each domain error's status comes from shared/access/http.py, the one mapping both API functions
+use."""
 
 from __future__ import annotations
 
@@ -7,19 +10,8 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
-from shared.core.errors import (
-    BatchRefused,
-    Conflict,
-    DomainError,
-    Forbidden,
-    InvalidRequest,
-    NotFound,
-    PayloadTooLarge,
-    ServiceUnavailable,
-    Unauthorized,
-)
-
-JSON = "application/json"
+from shared.access.http import JSON, status_of
+from shared.core.errors import DomainError
 
 
 def json_response(status: int, body: Any) -> Response[str]:
@@ -29,27 +21,6 @@ def json_response(status: int, body: Any) -> Response[str]:
 def no_content() -> Response[str]:
     """204: no body, so no Content-Type either (an empty body is not JSON)."""
     return Response(status_code=204, content_type=None, body="")
-
-
-# Each domain error's HTTP status (a subclass takes its nearest listed ancestor's: BatchIncomplete
-# is a ServiceUnavailable); anything else listed nowhere is a 400.
-STATUS: dict[type[DomainError], int] = {
-    InvalidRequest: 422,
-    Unauthorized: 401,
-    Forbidden: 403,
-    NotFound: 404,
-    Conflict: 409,
-    PayloadTooLarge: 413,
-    ServiceUnavailable: 503,
-    BatchRefused: 500,
-}
-
-
-def status_of(error: DomainError) -> int:
-    for kind in type(error).__mro__:
-        if kind in STATUS:
-            return STATUS[kind]
-    return 400
 
 
 def error_response(error: DomainError) -> Response[str]:

@@ -1,14 +1,17 @@
-"""The HTTP API: routes from infra.declaration.ROUTES, a Lambda authorizer on private ones."""
+"""The HTTP API: routes from infra.declaration.ROUTES, straight to their functions.
+
+No API Gateway authorizer: the API function checks the API key itself (shared/access/auth.py),
+so a request is one Lambda invocation, not two (README: Architecture).
+"""
 
 from __future__ import annotations
 
 import json
 
 import jsii
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
-from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -34,12 +37,18 @@ ACCESS_LOG_FIELDS: dict[str, str] = {
     "responseLength": "$context.responseLength",
     "responseLatency": "$context.responseLatency",
     "integrationError": "$context.integrationErrorMessage",
-    "authorizerError": "$context.authorizer.error",
 }
 ACCESS_LOG_FORMAT = apigw.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FIELDS))
 PUBLIC_ROUTE_REASON = (
     "Public by design: health check, API docs, and inbound provider webhooks, which are "
     "authenticated by their HMAC signature in the handler instead of an API key."
+)
+API_KEY_ROUTE_REASON = (
+    "Authenticated in the function instead of by an API Gateway authorizer: the API function "
+    "refuses every request without a valid API key (x-api-key or Bearer, checked against the "
+    "SHA-256 hashes in the API keys table) before it reads the input, with JSON 401/403 errors. "
+    "A Lambda authorizer would cost a second invocation per request, and HTTP APIs cannot cache "
+    "its answer safely when the key may come in either of two headers."
 )
 
 
@@ -95,15 +104,6 @@ class HttpApi(Construct):
                 apigwv2.LogGroupLogDestination(self.access_logs), ACCESS_LOG_FORMAT
             ),
         )
-        # Keys come as `x-api-key` or `Authorization: Bearer`: requiring either one as identity
-        # source would reject the other, so none is required and nothing is cached.
-        self.authorizer = authorizers.HttpLambdaAuthorizer(
-            "ApiKeyAuthorizer",
-            functions.function(decl.AUTHORIZER),
-            response_types=[authorizers.HttpLambdaResponseType.SIMPLE],
-            results_cache_ttl=Duration.seconds(0),
-            identity_source=[],
-        )
         self._add_routes(functions)
 
     @property
@@ -133,8 +133,7 @@ class HttpApi(Construct):
                     path=route.path,
                     methods=[apigwv2.HttpMethod(route.method)],
                     integration=integration_by_function[name],
-                    authorizer=self.authorizer if route.authorized else None,
                 )
-            if not route.authorized:
-                for public_route in added:
-                    acknowledge(public_route, "AwsSolutions-APIG4", PUBLIC_ROUTE_REASON)
+            reason = API_KEY_ROUTE_REASON if route.authorized else PUBLIC_ROUTE_REASON
+            for added_route in added:
+                acknowledge(added_route, "AwsSolutions-APIG4", reason)

@@ -35,23 +35,29 @@ class TableActions:
 
 
 TABLE_ACTIONS: dict[str, tuple[TableActions, ...]] = {
-    decl.AUTHORIZER.name: (TableActions(res.API_KEYS, ("GetItem",)),),
     decl.API.name: (
-        TableActions(res.API_KEYS, ("PutItem", "DeleteItem"), indexes=("Query",)),
+        TableActions(res.API_KEYS, ("GetItem", "PutItem", "DeleteItem"), indexes=("Query",)),
         TableActions(res.WEBHOOKS, ("GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem")),
+        # PutItem on events and deliveries went with publish (its caller-id transaction).
         TableActions(
             res.EVENTS,
-            ("BatchGetItem", "Query", "PutItem", "UpdateItem", "BatchWriteItem"),
+            ("BatchGetItem", "Query", "UpdateItem", "BatchWriteItem"),
             indexes=("Query",),
         ),
         TableActions(
-            res.DELIVERIES,
-            ("BatchGetItem", "PutItem", "UpdateItem", "BatchWriteItem"),
-            indexes=("Query",),
+            res.DELIVERIES, ("BatchGetItem", "UpdateItem", "BatchWriteItem"), indexes=("Query",)
         ),
         TableActions(
             res.SOURCES, ("GetItem", "PutItem", "UpdateItem", "DeleteItem"), indexes=("Query",)
         ),
+    ),
+    # A publish: the key (unless cached), the user's active webhooks, then the event and its
+    # deliveries with the caller id's claim (a transaction of puts) or batched, and their undo.
+    decl.PUBLISH.name: (
+        TableActions(res.API_KEYS, ("GetItem",)),
+        TableActions(res.WEBHOOKS, ("Query",)),
+        TableActions(res.EVENTS, ("PutItem", "BatchWriteItem")),
+        TableActions(res.DELIVERIES, ("PutItem", "BatchWriteItem")),
         TableActions(res.DEDUPE, ("PutItem", "BatchWriteItem")),
     ),
     decl.INBOUND.name: (

@@ -1,4 +1,4 @@
-"""The first admin API key: generated at deploy time, read by the authorizer and by operators."""
+"""The first admin API key: generated at deploy time, read by the API function and by operators."""
 
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ class Service:
         self.admin_key = source.get("WEBHOOKS_ADMIN_API_KEY") or "wk_" + secrets.token_urlsafe(32)
         self.prefix = source.get("WEBHOOKS_PREFIX", "serverless-webhooks")
         self.pollers_per_queue = int(source.get("WEBHOOKS_LOCAL_POLLERS", "4"))
-        # Containers per HTTP-invoked function (the API, its authorizer, inbound receipt): the
+        # Containers per HTTP-invoked function (the API, inbound receipt): the
         # most concurrent invocations each may have; callers beyond that wait, as if throttled.
         self.concurrency = int(source.get("WEBHOOKS_LOCAL_CONCURRENCY", "4"))
         # moto answers far slower than AWS: HTTP-invoked functions get this many times their

@@ -1,4 +1,4 @@
-"""An HTTP API (payload 2.0) stand-in: request → authorizer → function → response.
+"""An HTTP API (payload 2.0) stand-in: request → function → response.
 
 Routes come from `infra.declaration.ROUTES`, the same list the CDK stack turns into API routes.
 Bodies are passed exactly: non-text bodies are base64-encoded as API Gateway does.
@@ -116,10 +116,10 @@ INTERNAL_ERROR = HttpResponse(
 
 
 class Gateway:
-    """Routes a request, runs the authorizer where the route asks for it, then the function.
+    """Routes a request to its function, as the CDK stack's HTTP API does: no route has an API
+    Gateway authorizer (the API function checks API keys itself).
 
-    A failed invocation is answered as API Gateway answers it (500 `Internal Server Error`),
-    the authorizer's included.
+    A failed invocation is answered as API Gateway answers it (500 `Internal Server Error`).
     """
 
     def __init__(self, invoker: Invoker | None = None) -> None:
@@ -148,15 +148,6 @@ class Gateway:
         route, path_parameters = matched
         event = build_event(method, path, query, headers, body, route, path_parameters)
         try:
-            if route.authorized:
-                verdict = self.invoker.invoke(
-                    decl.AUTHORIZER, authorizer_event(event), LambdaContext(decl.AUTHORIZER.name)
-                )
-                if not verdict.get("isAuthorized"):
-                    return HttpResponse(
-                        403, {"content-type": "application/json"}, b'{"message":"Forbidden"}'
-                    )
-                event["requestContext"]["authorizer"] = {"lambda": verdict.get("context", {})}
             result = self.invoker.invoke(route.function, event, LambdaContext(route.function.name))
         except FunctionFailed:
             return INTERNAL_ERROR
@@ -231,24 +222,6 @@ def build_event(
     if body:
         event["body"] = body_text
     return event
-
-
-def authorizer_event(event: dict[str, Any]) -> dict[str, Any]:
-    """The REQUEST authorizer payload 2.0 API Gateway sends before the integration."""
-    return {
-        "version": "2.0",
-        "type": "REQUEST",
-        "routeArn": "arn:aws:execute-api:us-east-1:123456789012:local/$default/"
-        + event["routeKey"],
-        "identitySource": [],
-        "routeKey": event["routeKey"],
-        "rawPath": event["rawPath"],
-        "rawQueryString": event["rawQueryString"],
-        "headers": event["headers"],
-        "queryStringParameters": event.get("queryStringParameters", {}),
-        "requestContext": event["requestContext"],
-        "pathParameters": event.get("pathParameters", {}),
-    }
 
 
 def to_http_response(result: dict[str, Any]) -> HttpResponse:

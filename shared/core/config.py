@@ -113,7 +113,7 @@ def settings() -> Settings:
         # How long inbound receipt keeps a source (and its secret) per container: a deleted
         # source or a replaced provider secret takes up to this long to be seen (README).
         source_cache_seconds=seconds("WEBHOOKS_SOURCE_CACHE_SECONDS", "60", 0, 3600),
-        # How long the authorizer trusts a looked-up API key per container: a revoked key is
+        # How long the API function trusts a looked-up API key per container: a revoked key is
         # refused everywhere within this time (README).
         api_key_cache_seconds=seconds("WEBHOOKS_API_KEY_CACHE_SECONDS", "10", 0, 300),
         # How long publish keeps the event type catalog per container: a changed schema reaches

@@ -1,5 +1,5 @@
 """Domain errors every layer may raise. They carry a machine-readable code and a message, never
-an HTTP status: functions/api/responses.py maps each to its status, in one place."""
+an HTTP status: shared/access/http.py maps each to its status, in one place."""
 
 from __future__ import annotations
 
@@ -51,6 +51,18 @@ class PayloadTooLarge(DomainError):
 
 class ServiceUnavailable(DomainError):
     code = "service_unavailable"
+
+
+class UnsupportedMediaType(DomainError):
+    """A request body sent as something else than JSON."""
+
+    code = "unsupported_media_type"
+
+
+class InternalError(DomainError):
+    """Anything unexpected: answered without detail (the logs have it)."""
+
+    code = "internal_error"
 
 
 class BatchIncomplete(ServiceUnavailable):

@@ -1,4 +1,4 @@
-"""Event types and subscription patterns: `user.created`, `project.*`, `*`."""
+"""Event types and subscription patterns (`user.created`, `project.*`, `*`), and user ids."""
 
 from __future__ import annotations
 
@@ -8,6 +8,13 @@ import re
 EVENT_TYPE = re.compile(r"[a-z0-9_]+(\.[a-z0-9_]+)+")
 PREFIX_PATTERN = re.compile(r"[a-z0-9_]+(\.[a-z0-9_]+)*\.\*")
 MAX_TYPE_LENGTH = 200
+USER_ID_PATTERN = r"[A-Za-z0-9_.@:-]{1,128}"
+USER_ID = re.compile(USER_ID_PATTERN)
+USER_ID_RULE = "user_id must be 1-128 characters of letters, digits and _.@:-"
+
+
+def is_valid_user_id(value: str) -> bool:
+    return USER_ID.fullmatch(value) is not None
 
 
 def is_valid_event_type(value: str) -> bool:

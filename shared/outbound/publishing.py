@@ -14,6 +14,7 @@ id, the transaction doubles what it writes (2 WRU per KB) and adds the claim.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -26,8 +27,8 @@ from shared.store import events as events_table
 from shared.store import webhooks as webhooks_table
 from shared.store.queues import send_batch
 
-if TYPE_CHECKING:  # pydantic stays off the delivery worker's cold start
-    from shared.schemas.requests import EventPublish
+if TYPE_CHECKING:  # pydantic stays off the delivery worker's and publish function's cold start
+    from shared.schemas.publish import EventBody
 
 IDEMPOTENCY_SECONDS = 24 * 3600
 
@@ -124,7 +125,7 @@ def fan_out(
     ]
 
 
-def prepare(user_id: str, body: EventPublish, hooks: list[dict[str, Any]]) -> Prepared:
+def prepare(user_id: str, body: EventBody, hooks: list[dict[str, Any]]) -> Prepared:
     event_id = ids.new_id("evt")
     created_at = clock.iso()
     event = {
@@ -152,7 +153,7 @@ def prepare(user_id: str, body: EventPublish, hooks: list[dict[str, Any]]) -> Pr
     return Prepared(event=event, deliveries=deliveries, idempotency_key=key, answer=answer)
 
 
-def publish_many(user_id: str, bodies: list[EventPublish]) -> list[Published]:
+def publish_many(user_id: str, bodies: Sequence[EventBody]) -> list[Published]:
     """Publish events of one user: one webhook Query for all, writes and sends batched."""
     config = settings()
     hooks = webhooks_table.active_for_user(user_id)
@@ -209,7 +210,7 @@ def _forget(written: list[Prepared]) -> None:
         logger.exception("could not undo a failed publish", extra={"records": records})
 
 
-def publish(user_id: str, body: EventPublish) -> Published:
+def publish(user_id: str, body: EventBody) -> Published:
     return publish_many(user_id, [body])[0]
 
 

@@ -22,7 +22,12 @@ from shared.core import clock
 from shared.core.config import settings
 from shared.core.errors import InvalidRequest
 from shared.core.ids import OPS_USER_ID
-from shared.core.patterns import is_valid_event_type, is_valid_pattern
+from shared.core.patterns import (
+    USER_ID_RULE,
+    is_valid_event_type,
+    is_valid_pattern,
+    is_valid_user_id,
+)
 from shared.inbound.providers import Provider, standard_key
 from shared.outbound import event_schemas
 from shared.outbound.ssrf import validate_url
@@ -37,13 +42,6 @@ RESERVED_HEADER_PREFIXES = ("x-webhook-", "webhook-")
 RESERVED_HEADERS = frozenset(
     {"content-type", "content-length", "host", "user-agent", "transfer-encoding", "connection"}
 )
-USER_ID_PATTERN = r"[A-Za-z0-9_.@:-]{1,128}"
-USER_ID = re.compile(USER_ID_PATTERN)
-USER_ID_RULE = "user_id must be 1-128 characters of letters, digits and _.@:-"
-
-
-def is_valid_user_id(value: str) -> bool:
-    return USER_ID.fullmatch(value) is not None
 
 
 class StrictModel(BaseModel):

@@ -1,7 +1,7 @@
 """The deployment's bootstrap admin key, read from Secrets Manager and cached per container.
 
-Both the authorizer (is this the admin key?) and the pagination cursors (their signing key is
-derived from it, shared/store/cursors.py) read it here.
+Both the access check (is this the admin key? shared/access/auth.py) and the pagination cursors
+(their signing key is derived from it, shared/store/cursors.py) read it here.
 """
 
 from __future__ import annotations
@@ -9,11 +9,15 @@ from __future__ import annotations
 import json
 import time
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from shared.core.aws import client
 from shared.core.config import settings
+from shared.core.errors import ServiceUnavailable
 
 _admin_key: tuple[float, str] | None = None
 ADMIN_KEY_CACHE_SECONDS = 300.0
+KEY_CHECK_FAILED = "the API key could not be checked right now; try again shortly"
 
 
 def bootstrap_admin_key() -> str:
@@ -24,10 +28,18 @@ def bootstrap_admin_key() -> str:
     secret_id = settings().admin_key_secret_id
     value = ""
     if secret_id:
-        raw = client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
-        value = str(json.loads(raw).get("api_key", ""))
+        value = _read(secret_id)
     _admin_key = (time.monotonic() + ADMIN_KEY_CACHE_SECONDS, value)
     return value
+
+
+def _read(secret_id: str) -> str:
+    """One GetSecretValue; AWS failing it is a 503 (try again), as for the key table."""
+    try:
+        raw = client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+    except (BotoCoreError, ClientError) as error:
+        raise ServiceUnavailable(KEY_CHECK_FAILED) from error
+    return str(json.loads(raw).get("api_key", ""))
 
 
 def reset_cache() -> None:

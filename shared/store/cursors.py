@@ -43,7 +43,7 @@ def invalid_cursor() -> InvalidRequest:
 
 def _signing_key() -> bytes:
     """AWS calls: one GetSecretValue per container every 300 s (the admin key's cache, shared
-    with the authorizer path); none otherwise."""
+    with the API key check); none otherwise."""
     admin_key = bootstrap_admin_key()
     if not admin_key:
         return _PROCESS_KEY

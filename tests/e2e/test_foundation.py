@@ -137,7 +137,7 @@ def test_admin_keys_create_revoke_and_roles(local: Any) -> None:
 
     revoked = call(local, "DELETE", f"/v1/admin/api-keys/{created['id']}", admin(local))
     assert revoked.status_code == 204 and revoked.content == b""
-    # Each authorizer container trusts a key it looked up for WEBHOOKS_API_KEY_CACHE_SECONDS
+    # Each API container trusts a key it looked up for WEBHOOKS_API_KEY_CACHE_SECONDS
     # (1 s here): the revoked key is refused everywhere once that has passed.
     assert wait_until(
         lambda: call(local, "GET", "/v1/webhooks", user).status_code == 401, timeout=15

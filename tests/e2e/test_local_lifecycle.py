@@ -79,9 +79,14 @@ def _start(tmp_path: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
         os.killpg(process.pid, signal.SIGKILL)
         pytest.fail(f"local mode did not start: {log.read_text()[-2000:]}")
     admin = log.read_text().split("Admin API key:")[1].split()[0]
-    # A request through the authorizer and the API: containers of both exist now.
+    # A request to the API and one to publish: containers of both exist now.
     reply = requests.get(f"{base_url}/v1/webhooks", headers={"x-api-key": admin}, timeout=60)
     assert reply.status_code == 200, reply.text
+    event = {"type": "local.started", "data": {}}
+    reply = requests.post(
+        f"{base_url}/v1/events", headers={"x-api-key": admin}, json=event, timeout=60
+    )
+    assert reply.status_code == 202, reply.text
     return process, base_url, log
 
 

@@ -1,7 +1,7 @@
 """The logs of a full delivery (signed by two secrets during a rotation, a failed attempt then a
 success) and of an inbound event hold no secret, no API key and no body.
 
-Everything local mode runs (API, authorizer, pollers, delivery worker, inbound functions) writes
+Everything local mode runs (API, publish, pollers, delivery worker, inbound functions) writes
 to one combined log file, `local.log_path`; this test reads it after the traffic it makes.
 """
 

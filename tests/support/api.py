@@ -1,4 +1,4 @@
-"""Call the API in-process through the local gateway (authorizer first, as API Gateway does)."""
+"""Call the API in-process through the local gateway, as API Gateway would route the request."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The foundation routes in-process (gateway → authorizer → API function) over moto."""
+"""The foundation routes in-process (gateway → API function) over moto."""
 
 from __future__ import annotations
 

@@ -139,8 +139,8 @@ def test_calls_are_attributed_to_the_function_whose_code_makes_them(
 
     records = _records(recorded)
     table = "arn:aws:dynamodb:us-east-1:123456789012:table/"
-    assert ("authorizer", "dynamodb:GetItem", table + aws["API_KEYS_TABLE"]) in records
-    assert ("api", "sqs:SendMessage", queue_arn(aws["DELIVERY_QUEUE_URL"])) in records
+    assert ("api", "dynamodb:GetItem", table + aws["API_KEYS_TABLE"]) in records
+    assert ("publish", "sqs:SendMessage", queue_arn(aws["DELIVERY_QUEUE_URL"])) in records
     worker = {action for function, action, _ in records if function == "delivery_worker"}
     assert "dynamodb:UpdateItem" in worker  # made on a pool thread of shared.core.batch
     assert not any(action == "dynamodb:DescribeTable" for _, action, _ in records)

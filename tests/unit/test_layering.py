@@ -11,6 +11,7 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
+from infra import declaration as decl
 from infra.bundling import REPO_ROOT, FunctionCodeBundler
 
 SHARED = REPO_ROOT / "shared"
@@ -88,7 +89,7 @@ def test_no_function_level_imports_dodge_a_cycle() -> None:
 
 
 def test_function_bundles_ship_only_shared_and_their_own_folder() -> None:
-    for name in ("api", "authorizer", "delivery_worker", "inbound", "inbound_processor"):
+    for name in (function.name for function in decl.FUNCTIONS):
         shipped = {str(relative) for _, relative in FunctionCodeBundler(name).files()}
         outside = {
             path

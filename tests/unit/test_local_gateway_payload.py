@@ -131,16 +131,38 @@ def test_a_text_body_that_is_not_utf8_still_arrives_byte_for_byte() -> None:
     assert base64.b64decode(built["body"]) == b"\xff\xfe"
 
 
-def test_an_authorizer_that_fails_is_answered_as_api_gateway_answers() -> None:
-    """HTTP API: a Lambda authorizer that errors → 500 `{"message":"Internal Server Error"}`."""
+class Recording:
+    """An invoker that records which functions a request invoked, and answers 200."""
 
-    class FailingAuthorizer:
+    def __init__(self) -> None:
+        self.invoked: list[str] = []
+
+    def invoke(self, function: decl.Function, event: dict[str, Any], context: Any) -> Any:
+        self.invoked.append(function.name)
+        return {"statusCode": 200, "body": ""}
+
+
+@pytest.mark.parametrize("route", decl.ROUTES, ids=lambda route: route.key)
+def test_a_request_is_one_invocation_of_its_function(route: decl.Route) -> None:
+    """No authorizer in front (issue 14: a second invocation per request doubled the Lambda
+    cost of a publish): the function that serves the route checks the API key itself."""
+    invoker = Recording()
+    path = "/nowhere" if route.path == decl.DEFAULT_ROUTE else route.path.replace("{", "x")
+    path = path.replace("}", "").replace("+", "")
+    Gateway(invoker).handle("GET" if route.method == "ANY" else route.method, path, {}, b"")
+    assert invoker.invoked == [route.function.name]
+
+
+def test_a_function_that_fails_is_answered_as_api_gateway_answers() -> None:
+    """HTTP API: a Lambda integration that errors → 500 `{"message":"Internal Server Error"}`."""
+
+    class Failing:
         def invoke(self, function: decl.Function, event: dict[str, Any], context: Any) -> Any:
             from infra.local.gateway import FunctionFailed
 
             raise FunctionFailed(function.name)
 
-    reply = Gateway(FailingAuthorizer()).handle("GET", "/v1/webhooks", {}, b"")
+    reply = Gateway(Failing()).handle("GET", "/v1/webhooks", {}, b"")
     assert (reply.status, reply.body) == (500, b'{"message":"Internal Server Error"}')
 
 

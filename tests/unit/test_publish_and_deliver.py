@@ -255,7 +255,7 @@ def test_publish_call_counts(api: InProcessApi, calls: Any, env: dict[str, str])
                 WebhookCreate(url=f"http://127.0.0.1:9/{position}", events=["user.*"]),
             )
         webhooks.create(user, WebhookCreate(url="http://127.0.0.1:9/x", events=["order.*"]))
-        assert api.request("GET", "/v1/webhooks?limit=1", key).status == 200  # warm authorizer
+        assert api.request("GET", "/v1/webhooks?limit=1", key).status == 200  # warm key cache
         calls.reset()
         answer = publish(api, key)
         counted = dict(calls.calls)

@@ -218,7 +218,7 @@ def test_manual_retry_that_could_not_be_queued_can_be_asked_again(
     assert len(receiver.received("/flaky")) == 2
 
 
-# --- The authorizer ----------------------------------------------------------------------------
+# --- The API key lookup ------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -235,7 +235,7 @@ def local_front(aws: dict[str, str]) -> Iterator[str]:
     server.server_close()
 
 
-def test_authorizer_key_lookup_faults(
+def test_api_key_lookup_faults(
     alice: str, faults: FaultSet, local_front: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def list_webhooks() -> requests.Response:
@@ -256,6 +256,21 @@ def test_authorizer_key_lookup_faults(
     assert fault.injected == TRIES
     fault.clear()
     assert list_webhooks().status_code == 200
+
+
+def test_a_key_lookup_fault_on_publish_is_a_503_and_publishes_nothing(
+    api: InProcessApi, alice: str, faults: FaultSet
+) -> None:
+    """The publish function checks keys itself (no authorizer since issue 14): AWS failing the
+    lookup is a JSON 503, never a 401, a 500 or a publish without a checked caller."""
+    auth.reset_caches()  # a cold container: the key is looked up again
+    fault = faults("dynamodb", "GetItem", kind="5xx")
+    reply = api.request("POST", "/v1/events", alice, {"type": "user.created", "data": {}})
+    assert reply.status == 503, reply.body
+    assert reply.json()["error"]["code"] == "service_unavailable"
+    assert fault.injected == TRIES
+    fault.clear()
+    assert api.request("GET", "/v1/events", alice).json()["data"] == []
 
 
 # --- The delivery worker -----------------------------------------------------------------------

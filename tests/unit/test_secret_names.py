@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from shared.core import ids
 from shared.core.aws import client
-from shared.schemas.requests import USER_ID_PATTERN
+from shared.core.patterns import USER_ID_PATTERN
 from shared.store import secrets
 from tests.conftest import ADMIN_KEY
 from tests.support.api import InProcessApi

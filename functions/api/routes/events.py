@@ -1,4 +1,4 @@
-"""`/v1/events`: publish (one or a batch), list, inspect and replay."""
+"""`/v1/events`: list, inspect and replay (and, for the document only, publish)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from functions.api.context import Owner
 from functions.api.docs import responses
 from functions.api.params import Cursor, Limit, OptionalText
-from functions.api.responses import json_response
+from functions.api.responses import error_response, json_response
+from shared.core.errors import NotFound
 from shared.ops import events
-from shared.outbound import publishing
 from shared.schemas.requests import EventBatchPublish, EventPublish, ReplayRequest
 from shared.schemas.responses import BatchPublishOut, EventDetail, EventList, PublishOut, ReplayOut
 
@@ -25,24 +25,24 @@ PUBLISH_FOR_USER = (
 )
 
 
+# Publishing is served by the `publish` function (functions/publish/handler.py): API Gateway
+# sends `POST /v1/events` and `POST /v1/events/batch` there (infra/declaration.py), never here.
+# They are declared here for the OpenAPI document and its request models only.
+
+
 @router.post("", responses=responses(202, PublishOut, 403), description=PUBLISH_FOR_USER)
 def publish_event(owner: Owner, body: Annotated[EventPublish, Body()]) -> Response[str]:
-    published = publishing.publish(owner.for_body(body.user_id), body)
-    # A repeated caller id answers 200 with the first answer (README: Delivery semantics).
-    return json_response(200 if published.duplicate else 202, published.answer)
+    return served_elsewhere()
 
 
 @router.post("/batch", responses=responses(202, BatchPublishOut, 403), description=PUBLISH_FOR_USER)
 def publish_batch(owner: Owner, body: Annotated[EventBatchPublish, Body()]) -> Response[str]:
-    by_owner: dict[str, list[int]] = {}
-    for position, item in enumerate(body.events):
-        by_owner.setdefault(owner.for_body(item.user_id), []).append(position)
-    results: list[dict[str, object]] = [{} for _ in body.events]
-    for user_id, positions in by_owner.items():
-        answers = publishing.publish_many(user_id, [body.events[p] for p in positions])
-        for position, published in zip(positions, answers, strict=True):
-            results[position] = {**published.answer, "duplicate": published.duplicate}
-    return json_response(202, {"data": results})
+    return served_elsewhere()
+
+
+def served_elsewhere() -> Response[str]:
+    """What this function answers if a misrouted publish reaches it: the route's 404."""
+    return error_response(NotFound("no such route", code="route_not_found"))
 
 
 @router.get("", responses=responses(200, EventList, 403))
