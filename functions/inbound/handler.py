@@ -13,7 +13,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from aws_lambda_powertools import single_metric
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -25,7 +24,7 @@ from shared.core.errors import (
     ServiceUnavailable,
     Unauthorized,
 )
-from shared.core.observability import NAMESPACE, SERVICE, logger, metrics
+from shared.core.observability import logger, metrics
 from shared.inbound.service import (
     MAX_BODY_BYTES,
     TOO_LARGE,
@@ -90,20 +89,14 @@ def http_response(answer: Answer) -> dict[str, Any]:
     }
 
 
-def count(answer: Answer, source_id: str) -> None:
-    """EMF metrics (log lines, no API call): received in total and per source, duplicates,
-    signature rejections and other refusals."""
+def count(answer: Answer) -> None:
+    """EMF metrics (log lines, no API call): received, duplicates, signature rejections and other
+    refusals. No metric has a per-source dimension: CloudWatch bills each dimension value as a
+    custom metric ($0.30 a month each), so a per-source count would cost every source money while
+    idle; the dashboard counts per source from the "inbound received" log lines instead."""
     duplicate = answer.body.get("duplicate")
     if answer.status == 200 and duplicate is False:
         metrics.add_metric(name="InboundReceived", unit=MetricUnit.Count, value=1)
-        with single_metric(
-            name="InboundReceived",
-            unit=MetricUnit.Count,
-            value=1,
-            namespace=NAMESPACE,
-            default_dimensions={"service": SERVICE},
-        ) as per_source:
-            per_source.add_dimension(name="source_id", value=source_id)
     elif answer.status == 200:
         name = "InboundDuplicate" if duplicate is True else "InboundChallenge"
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
@@ -120,7 +113,7 @@ def count(answer: Answer, source_id: str) -> None:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     source_id = str((event.get("pathParameters") or {}).get("source_id") or "")
     answer = answer_request(source_id, event)
-    count(answer, source_id)
+    count(answer)
     return http_response(answer)
 
 

@@ -54,6 +54,7 @@ class Functions(Construct):
             "so runtime and layer can only move together.",
         )
         self.functions: dict[str, lambda_.Function] = {}
+        self.log_groups: dict[str, logs.LogGroup] = {}
         for spec in decl.FUNCTIONS:
             fn = self._function(spec, environment)
             grant_declared_access(fn, spec, resources)
@@ -82,6 +83,7 @@ class Functions(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
         )
         log_group.grant_write(role)
+        self.log_groups[spec.name] = log_group
         return lambda_.Function(
             self,
             construct_id,

@@ -163,21 +163,21 @@ class Monitoring(Construct):
                     machine.metric_succeeded(period=ONE_MINUTE),
                 ],
             ),
-            graph(
-                "Inbound webhooks per source",
-                [
-                    cw.MathExpression(
-                        expression=(
-                            f"SEARCH('{{{METRICS_NAMESPACE},service,source_id}} "
-                            f'service="{self.service_name}" '
-                            "MetricName=\"InboundReceived\"', 'Sum', 60)"
-                        ),
-                        using_metrics={},
-                        label="",
-                        period=ONE_MINUTE,
-                    ),
-                    self._metric("InboundReceived"),
+            graph("Inbound webhooks received", [self._metric("InboundReceived")]),
+            # Per source from the log lines, not a metric dimension: a dimension value is a custom
+            # metric billed every month, per source, idle or not; a Logs Insights query is billed
+            # only when someone looks (by the bytes it scans).
+            cw.LogQueryWidget(
+                title="Inbound webhooks per source (last received first)",
+                log_group_names=[functions.log_groups["inbound"].log_group_name],
+                query_lines=[
+                    'filter message = "inbound received"',
+                    "stats count(*) as received by source_id",
+                    "sort received desc",
+                    "limit 20",
                 ],
+                width=8,
+                height=6,
             ),
             graph(
                 "Dead-letter queue depth",
