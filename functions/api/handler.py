@@ -23,7 +23,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.api.context import check_access
 from functions.api.responses import JSON, error_response, json_response, validation_details
-from functions.api.routes import admin, deliveries, events, secret, sources, webhooks
+from functions.api.routes import (
+    admin,
+    deliveries,
+    event_types,
+    events,
+    secret,
+    sources,
+    webhooks,
+)
 from shared import __version__
 from shared.access import http
 from shared.access.http import NOT_JSON, UNEXPECTED, check_body, strict_json
@@ -37,6 +45,8 @@ app.include_router(admin.router, prefix="/v1/admin")
 app.include_router(events.router, prefix="/v1/events")
 app.include_router(deliveries.router, prefix="/v1/deliveries")
 app.include_router(sources.router, prefix="/v1/sources")
+app.include_router(event_types.admin_router, prefix="/v1/admin/event-types")
+app.include_router(event_types.router, prefix="/v1/event-types")
 
 
 @app.get("/v1/openapi.json", include_in_schema=False)
