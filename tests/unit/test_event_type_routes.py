@@ -4,10 +4,13 @@ moto. A refused publish stores nothing: no event, no delivery, no queue message.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import pytest
 
+from infra.bundling import REPO_ROOT
 from tests.conftest import ADMIN_KEY
 from tests.support.api import InProcessApi, Reply
 from tests.support.faults import receive_all
@@ -212,3 +215,18 @@ def test_a_warm_publish_with_a_catalog_schema_costs_no_extra_call(
     calls.reset()
     assert api.request("POST", "/v1/events", alice, {**event, "data": {}}).status == 422
     assert calls.total == 0, calls.calls
+
+
+def test_the_publish_function_imports_the_validator_only_on_a_schema() -> None:
+    """Its cold start stays within 1.5 x `import boto3` (docs/benchmarks.md): the validator is
+    imported by the first event whose type has a schema, never by the handler's import."""
+    code = "import sys, functions.publish.handler\nprint('jsonschema_rs' in sys.modules)"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        env={"PYTHONPATH": str(REPO_ROOT), "AWS_DEFAULT_REGION": "us-east-1"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == "False"
