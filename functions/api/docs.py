@@ -85,7 +85,7 @@ TAGS: list[dict[str, str]] = [
     },
     {
         "name": SECRET,
-        "description": "Your `whcms_` signing secret (every delivery is signed with it, "
+        "description": "Your signing secret (every delivery is signed with it, "
         "Standard Webhooks headers) and its rotation with a grace period.",
     },
     {
@@ -227,7 +227,8 @@ _EVENT_TYPE = {
     "created_at": _AT,
     "updated_at": _AT,
 }
-_SECRET = "whcms_3q2+7w4F9Kx0b1Yt8Lm5Nc6Pd2Rs4Tu"
+# The one `whcms_` string of the document: tests/unit/test_security.py knows it is no secret.
+EXAMPLE_SECRET = "whcms_EXAMPLEq2w4F9Kx0b1Yt8Lm5Nc6Pd2Rs4Tu"
 
 # --- One row per operation ----------------------------------------------------------------------
 
@@ -288,9 +289,9 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "getSecret",
         SECRET,
         "Get the signing secret",
-        "Your `whcms_` secret, created on first use. Receivers verify the `webhook-signature` "
+        "Your signing secret, created on first use. Receivers verify the `webhook-signature` "
         "header with it (README: Verifying signatures).",
-        response={"secret": _SECRET, "created_at": _AT, "previous_expires_at": None},
+        response={"secret": EXAMPLE_SECRET, "created_at": _AT, "previous_expires_at": None},
     ),
     ("post", "/v1/secret/rotate"): Op(
         "rotateSecret",
@@ -299,7 +300,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "A new secret signs from now on; for `grace_seconds` deliveries carry signatures "
         "by both, so receivers can switch without dropping events.",
         request={"grace_seconds": 86400},
-        response={"secret": _SECRET, "previous_expires_at": "2026-12-01T09:15:02.114Z"},
+        response={"secret": EXAMPLE_SECRET, "previous_expires_at": "2026-12-01T09:15:02.114Z"},
     ),
     ("post", "/v1/events"): Op(
         "publishEvent",
