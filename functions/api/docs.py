@@ -448,6 +448,49 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "One type of the catalog.",
         response=_EVENT_TYPE,
     ),
+    # Rows for routes other work adds (recover, stats, portal sessions): used once they exist.
+    ("post", "/v1/webhooks/{webhook_id}/recover"): Op(
+        "recoverWebhook",
+        WEBHOOKS,
+        "Recover missed deliveries",
+        "Queues again, once each, every `failed` or `skipped` delivery to this active webhook "
+        "created between `since` and `until` (default now; at most 30 days back), with a new "
+        "attempt series. A disabled webhook is 409: re-enable it first.",
+        request={"since": "2026-11-29T00:00:00Z", "until": "2026-11-30T00:00:00Z"},
+        response={"recovering": 12},
+    ),
+    ("get", "/v1/webhooks/{webhook_id}/stats"): Op(
+        "getWebhookStats",
+        WEBHOOKS,
+        "Get a webhook's delivery stats",
+        "Attempts started in the `window` (1h, 24h or 7d; default 24h): counts, success rate, "
+        "p50/p95 latency and the last success and failure (README: Webhook stats).",
+        response={
+            "window": "24h",
+            "attempts": 120,
+            "succeeded": 114,
+            "failed": 6,
+            "success_rate": 0.95,
+            "p50_ms": 84,
+            "p95_ms": 410,
+            "last_success_at": _AT,
+            "last_failure_at": "2026-11-30T08:02:11.020Z",
+        },
+    ),
+    ("post", "/v1/portal/sessions"): Op(
+        "createPortalSession",
+        PORTAL,
+        "Create a portal session",
+        "A short-lived token (stored only hashed) and the portal URL carrying it in its "
+        "fragment, for one user with the user role. An admin names the user; a user key gets "
+        "a session for itself with an empty body.",
+        request={"user_id": "alice"},
+        response={
+            "token": "wps_EXAMPLEr8Kq2Xw9Lm4Nc6Pd2Rs4Tu",
+            "url": "https://api.example.com/portal#token=wps_EXAMPLEr8Kq2Xw9Lm4Nc6Pd2Rs4Tu",
+            "expires_at": "2026-11-30T10:15:02.114Z",
+        },
+    ),
     ("post", "/v1/admin/api-keys"): Op(
         "createApiKey",
         ADMIN,
