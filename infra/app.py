@@ -69,6 +69,7 @@ def build_app(
         retention_days=retention_days(
             str(app.node.try_get_context("retention_days") or DEFAULT_RETENTION_DAYS)
         ),
+        strict_event_types=is_true(app.node.try_get_context("strict_event_types")),
     )
     if nag:
         cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))

@@ -131,6 +131,7 @@ PUBLISH = Function(
     "publish",
     memory_mb=512,
     timeout_seconds=API_TIMEOUT_SECONDS,
+    # Keys; the matching webhooks and the event type catalog (its `#catalog` partition).
     reads_tables=(API_KEYS, WEBHOOKS),
     writes_tables=(EVENTS, DELIVERIES, DEDUPE),
     sends_to=(DELIVERY_QUEUE.env_var,),

@@ -7,6 +7,7 @@ from typing import Any
 from aws_cdk import Aspects, CfnOutput, Stack
 from constructs import Construct
 
+from infra import declaration as decl
 from infra.constructs.access import Resources
 from infra.constructs.api import HttpApi
 from infra.constructs.functions import Functions
@@ -18,7 +19,7 @@ from infra.constructs.secrets import AdminApiKey
 from infra.constructs.storage import Storage
 from infra.constructs.wildcards import wildcard_acknowledger
 from shared.core import resources as res
-from shared.core.config import DEFAULT_RETENTION_DAYS, RETENTION_ENV
+from shared.core.config import DEFAULT_RETENTION_DAYS, RETENTION_ENV, STRICT_EVENT_TYPES_ENV
 
 __all__ = ["STACK_NAME", "ServerlessWebhooksStack"]
 
@@ -38,6 +39,7 @@ class ServerlessWebhooksStack(Stack):
         *,
         reserve_worker_concurrency: bool = False,
         retention_days: int = DEFAULT_RETENTION_DAYS,
+        strict_event_types: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -75,6 +77,8 @@ class ServerlessWebhooksStack(Stack):
         self.functions.add_environment("PUBLIC_BASE_URL", self.http_api.url)
         # Events and deliveries expire by TTL after as many days as the raw bodies (README).
         self.functions.add_environment(RETENTION_ENV, str(retention_days))
+        if strict_event_types:  # README "Event type catalog"; only publish checks types
+            self.functions.function(decl.PUBLISH).add_environment(STRICT_EVENT_TYPES_ENV, "1")
         self.monitoring = Monitoring(
             self,
             "Monitoring",

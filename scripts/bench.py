@@ -249,7 +249,10 @@ sizes_from = [20]  # the first row number of the asset sizes (after the handlers
 def cold_start(report: Report, handlers: list[str], runs: int, quick: bool) -> None:
     from scripts import coldstart
 
-    times = coldstart.measure(handlers, runs=runs, no_bytecode_runs=0 if quick else 3)
+    validators = [coldstart.VALIDATOR, *coldstart.VALIDATOR_ALTERNATIVES]
+    times = coldstart.measure(
+        [*handlers, *validators], runs=runs, no_bytecode_runs=0 if quick else 3
+    )
     reference = times.median(coldstart.REFERENCE)
     reference_cpu = times.median_cpu(coldstart.REFERENCE)
     reference_raw = times.median_no_bytecode(coldstart.REFERENCE)
@@ -263,7 +266,7 @@ def cold_start(report: Report, handlers: list[str], runs: int, quick: bool) -> N
         )
     )
     details: list[str] = []
-    sizes_from[0] = len(handlers) + 2
+    sizes_from[0] = len(handlers) + 3  # after the handlers' rows and the validator's
     for position, module in enumerate(handlers, start=2):
         number = f"3.{position}"
         if module in times.errors or reference is None:
@@ -299,6 +302,7 @@ def cold_start(report: Report, handlers: list[str], runs: int, quick: bool) -> N
             heavy = coldstart.heaviest_packages(module)
             listed = ", ".join(f"{name} {seconds * 1000:.0f} ms" for name, seconds in heavy)
             details.append(f"- `{module}`: {listed}")
+    validator_row(report, times, f"3.{len(handlers) + 2}", runs)
     if details:
         report.section(
             "Cold start: heaviest packages of the imports that miss",
@@ -308,6 +312,34 @@ def cold_start(report: Report, handlers: list[str], runs: int, quick: bool) -> N
                 *details,
             ],
         )
+
+
+def validator_row(report: Report, times: Any, number: str, runs: int) -> None:
+    """The event type catalog's JSON Schema validator: not in any handler's import (publish
+    imports it on the first schema it meets), so its cost is shown beside the alternatives."""
+    from scripts import coldstart
+
+    cost = coldstart.validator_cost(runs)
+    alone = times.median(coldstart.VALIDATOR)
+    others = ", ".join(
+        f"{name} {ms(times.median(name))}"
+        for name in coldstart.VALIDATOR_ALTERNATIVES
+        if times.median(name) is not None
+    )
+    report.add(
+        Row(
+            number,
+            f"import {coldstart.VALIDATOR} (event type schemas; lazy, on the first schema)",
+            f"{ms(cost.import_after_handler)} after the publish handler ({ms(alone)} alone; "
+            f"{others}); compile {fine_ms(cost.compile)}, validate {fine_ms(cost.validate)}",
+            f"median of {runs} fresh processes; compile and validate: a 2-property schema, "
+            "an invalid event with every error collected",
+        )
+    )
+
+
+def fine_ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f} ms"
 
 
 def asset_sizes(report: Report, no_layer: bool) -> None:

@@ -8,6 +8,7 @@ else one GetItem (shared/access/auth.py).
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,18 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions.api import docs
 from functions.api.context import check_access
 from functions.api.responses import JSON, error_response, json_response, validation_details
-from functions.api.routes import admin, deliveries, events, secret, sources, webhooks
+from functions.api.routes import (
+    admin,
+    deliveries,
+    event_types,
+    events,
+    secret,
+    sources,
+    webhooks,
+)
 from shared import __version__
 from shared.access import http
 from shared.access.http import NOT_JSON, UNEXPECTED, check_body, strict_json
@@ -37,6 +47,8 @@ app.include_router(admin.router, prefix="/v1/admin")
 app.include_router(events.router, prefix="/v1/events")
 app.include_router(deliveries.router, prefix="/v1/deliveries")
 app.include_router(sources.router, prefix="/v1/sources")
+app.include_router(event_types.admin_router, prefix="/v1/admin/event-types")
+app.include_router(event_types.router, prefix="/v1/event-types")
 
 
 @app.get("/v1/openapi.json", include_in_schema=False)
@@ -49,22 +61,35 @@ def swagger_ui() -> Response[str]:
     return Response(200, "text/html; charset=utf-8", swagger_page())
 
 
+API_KEY_HELP = (
+    "An API key (`wk_...`) in the `x-api-key` header: a user key acts on its own account, "
+    "an admin key on any (`?user_id=`) and on `/v1/admin`."
+)
+BEARER_HELP = (
+    "The same API key as `Authorization: Bearer wk_...`, or a consumer portal session "
+    "token (`wps_...`), which acts as its user with the user role."
+)
+
+
 @cache
 def openapi_json() -> str:
     """Built on first use: Powertools' OpenAPI models cost ~240 ms to import, which every cold
     start would pay if the document (or `enable_swagger`, which imports them) were set up here."""
     from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
 
-    return app.get_openapi_json_schema(
+    built = app.get_openapi_json_schema(
         title="Serverless Webhooks",
         version=__version__,
         description="Webhooks in and out on your own AWS account. See README.md.",
         security_schemes={
-            "apiKey": APIKey.model_validate({"name": "x-api-key", "in": APIKeyIn.header}),
-            "bearer": HTTPBearer(),
+            "apiKey": APIKey.model_validate(
+                {"name": "x-api-key", "in": APIKeyIn.header, "description": API_KEY_HELP}
+            ),
+            "bearer": HTTPBearer(description=BEARER_HELP),
         },
         security=[{"apiKey": []}, {"bearer": []}],
     )
+    return json.dumps(docs.annotate(json.loads(built)))
 
 
 @cache

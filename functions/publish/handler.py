@@ -7,6 +7,9 @@ function, which declares these routes for it (functions/api/routes/events.py).
 
 AWS calls per single publish, the key cached: 3 (the webhook Query, the event and deliveries
 written, one SendMessageBatch: shared/outbound/publishing.py); a key not cached adds one GetItem.
+Every event is checked against the event type catalog first (shared/outbound/event_types.py,
+README "Event type catalog"): no call on a warm container, one Query per container per
+`WEBHOOKS_EVENT_TYPE_CACHE_SECONDS`.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from shared.access.http import (
 )
 from shared.core.errors import DomainError, InvalidRequest, NotFound
 from shared.core.observability import logger
-from shared.outbound import publishing
+from shared.outbound import event_types, publishing
+from shared.outbound.event_types import Checked
 from shared.schemas.publish import EventIn, parse_batch, parse_event
 
 SINGLE = "POST /v1/events"
@@ -62,8 +66,21 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
         return error_response(NOT_JSON)
     body = json_body(event)
     if route == SINGLE:
-        return publish_one(actor, parse_event(body))
-    return publish_batch(actor, parse_batch(body))
+        return publish_one(actor, in_catalog([parse_event(body)], batch=False)[0])
+    return publish_batch(actor, in_catalog(parse_batch(body), batch=True))
+
+
+def in_catalog(events: list[EventIn], batch: bool) -> list[EventIn]:
+    """The events, once each fits the event type catalog; else InvalidRequest naming every
+    failing path. All or nothing: one bad event refuses the whole batch, before any write.
+    AWS calls: none on a warm container (shared/outbound/event_types.py)."""
+    event_types.check(
+        [
+            Checked(f"body.events.{i}" if batch else "body", item.type, item.data)
+            for i, item in enumerate(events)
+        ]
+    )
+    return events
 
 
 def publish_one(actor: Actor, event: EventIn) -> dict[str, Any]:

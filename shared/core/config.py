@@ -16,6 +16,9 @@ TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 # gives every function the same value it gives the raw-body bucket's lifecycle rule.
 RETENTION_ENV = "WEBHOOKS_RETENTION_DAYS"
 DEFAULT_RETENTION_DAYS = 30
+# README "Event type catalog": refuse publishing types missing from the catalog (CDK context
+# `strict_event_types=true` sets it on the publish function).
+STRICT_EVENT_TYPES_ENV = "WEBHOOKS_STRICT_EVENT_TYPES"
 MAX_RETENTION_DAYS = 3650
 
 
@@ -120,6 +123,6 @@ def settings() -> Settings:
         # every container within this time (README "Event type catalog").
         event_type_cache_seconds=seconds("WEBHOOKS_EVENT_TYPE_CACHE_SECONDS", "60", 0, 3600),
         # Refuse event types missing from the catalog (422) instead of accepting them.
-        strict_event_types=env("WEBHOOKS_STRICT_EVENT_TYPES", "").lower() in TRUE_WORDS,
+        strict_event_types=env(STRICT_EVENT_TYPES_ENV, "").lower() in TRUE_WORDS,
         retention_days=retention_days(env(RETENTION_ENV, str(DEFAULT_RETENTION_DAYS))),
     )

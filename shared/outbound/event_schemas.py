@@ -8,9 +8,13 @@ The validator is `jsonschema_rs` (a compiled Rust validator, already in the depe
 shipped as a manylinux wheel): `make bench` measured its import at ~35 ms against ~120 ms for the
 pure-Python `jsonschema` (about one `import boto3`) and ~14 ms for `fastjsonschema`, which stops
 at draft 7 and so cannot take the draft the catalog promises. It is imported on the first schema
-use only, so a container that never meets a schema never pays it. Compiled validators are kept
-per container, keyed by the type and a digest of its schema, so a changed schema is recompiled
-and an unchanged one never is. Remote `$ref`s are never fetched: a schema is self-contained.
+use only, so a container that never meets a schema never pays it, and the publish handler's
+import stays within 1.5 x `import boto3`. In a publish container it adds ~4-9 ms (its import
+after the handler's) plus ~0.2 ms to compile a small schema, once (docs/benchmarks.md, the
+cold start row for jsonschema_rs; scripts/coldstart.py `validator_cost`). Compiled validators
+are kept per container, keyed by the type and a digest of its schema, so a changed schema is
+recompiled and an unchanged one never is. Remote `$ref`s are never fetched: a schema is
+self-contained.
 """
 
 from __future__ import annotations

@@ -192,3 +192,15 @@ class SourceOut(BaseModel):
 class SourceList(BaseModel):
     data: list[SourceOut]
     next_cursor: str | None
+
+
+class EventTypeOut(BaseModel):
+    type: str
+    description: str
+    schema_: dict[str, Any] | None = Field(alias="schema")
+    created_at: str
+    updated_at: str
+
+
+class EventTypeList(BaseModel):
+    data: list[EventTypeOut]

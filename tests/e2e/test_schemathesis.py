@@ -165,6 +165,13 @@ def test_valid_requests_answer_their_documented_success_shape(schema: Any, world
     ok("GET /v1/admin/dlq", 200, admin, query={"queue": "inbound"})
     ok("POST /v1/admin/dlq/redrive", 202, admin, body={"queue": "inbound", "message_ids": []})
 
+    probe = {"type": "schemathesis.probe"}
+    schema_body = {"description": "schemathesis", "schema": {"type": "object"}}
+    ok("PUT /v1/admin/event-types/{type}", 200, admin, path_parameters=probe, body=schema_body)
+    ok("GET /v1/event-types", 200)
+    ok("GET /v1/event-types/{type}", 200, path_parameters=probe)
+    ok("DELETE /v1/admin/event-types/{type}", 204, admin, path_parameters=probe)
+
     documented = {operation.ok().label for operation in schema.get_all_operations()}
     assert documented - set(expected) == set(), "add a valid request for the new operations"
 
@@ -244,8 +251,15 @@ def test_fuzzed_requests_on_real_ids_hold_to_the_document(schema: Any, world: Wo
     assert not failures, "\n\n".join(failures)
 
 
+def writes_the_catalog(label: str) -> bool:
+    """The event type catalog is one for the whole local service: a fuzzed schema stored for a
+    type other e2e tests publish would refuse their events. Its valid requests are above."""
+    return "/v1/admin/event-types/" in label
+
+
 def test_fuzzed_admin_requests_hold_to_the_document(schema: Any, world: World) -> None:
-    ran, failures = fuzz(schema, world.base_url, world.admin, is_admin, 8)
+    wanted = lambda label: is_admin(label) and not writes_the_catalog(label)  # noqa: E731
+    ran, failures = fuzz(schema, world.base_url, world.admin, wanted, 8)
     assert {label for label in ran} == {
         "GET /v1/admin/dlq",
         "POST /v1/admin/dlq/redrive",

@@ -65,6 +65,7 @@ def running_local_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         "WEBHOOKS_RETRY_SCHEDULE": "1,1,1",
         "WEBHOOKS_SOURCE_CACHE_SECONDS": "1",  # a deleted source is refused a second later
         "WEBHOOKS_API_KEY_CACHE_SECONDS": "1",  # so is a revoked key
+        "WEBHOOKS_EVENT_TYPE_CACHE_SECONDS": "1",  # and a catalog PUT is seen by every publish
         "WEBHOOKS_LOCAL_RETRY_VISIBILITY_SECONDS": "1",
         "POWERTOOLS_LOG_LEVEL": "INFO",
         # The example handlers (test.fail, ...) are registered by tests only, never deployed.

@@ -79,6 +79,7 @@ class World:
             event_id=self.event,
             delivery_id=self.delivery,
             source_id=self.source,
+            type="order.paid",
         )
 
     def as_admin_for_bob(self, method: str, template: str, body: Any = None) -> Reply:
@@ -209,6 +210,13 @@ def delete_source(world: World) -> None:
     error_of(world.as_bob("get", "/v1/sources/{source_id}"), 404, "not_found")
 
 
+def read_catalog(world: World, template: str) -> None:
+    """The catalog is one for the deployment: bob, and the admin for bob, read the same."""
+    assert ok(world.as_admin("put", "/v1/admin/event-types/order.paid", {})) is not None
+    as_bob = ok(world.as_admin_for_bob("get", template))
+    assert as_bob == ok(world.as_bob("get", template)) == ok(world.as_admin("get", template))
+
+
 SCENARIOS: dict[Route, Callable[[World], None]] = {
     ("post", "/v1/webhooks"): create_webhook,
     ("get", "/v1/webhooks"): lambda world: same_list(world, "/v1/webhooks"),
@@ -237,6 +245,10 @@ SCENARIOS: dict[Route, Callable[[World], None]] = {
     ("get", "/v1/sources/{source_id}"): lambda world: read_one(world, "/v1/sources/{source_id}"),
     ("patch", "/v1/sources/{source_id}"): update_source,
     ("delete", "/v1/sources/{source_id}"): delete_source,
+    ("get", "/v1/event-types"): lambda world: read_catalog(world, "/v1/event-types"),
+    ("get", "/v1/event-types/{type}"): lambda world: read_catalog(
+        world, "/v1/event-types/order.paid"
+    ),
 }
 
 
@@ -306,6 +318,8 @@ ADMIN_BODIES: dict[Route, Any] = {
     ("delete", "/v1/admin/api-keys/{key_id}"): None,
     ("get", "/v1/admin/dlq"): None,
     ("post", "/v1/admin/dlq/redrive"): {"queue": "delivery"},
+    ("put", "/v1/admin/event-types/{type}"): {"description": "x"},
+    ("delete", "/v1/admin/event-types/{type}"): None,
 }
 
 
@@ -317,7 +331,7 @@ def test_every_admin_route_is_covered() -> None:
 def test_admin_routes_refuse_user_id(world: World, route: Route) -> None:
     """An admin route never acts for a user, so `?user_id=` there is an error, not ignored."""
     method, template = route
-    path = template.format(key_id="key_x")
+    path = template.format(key_id="key_x", type="order.paid")
     if route == ("get", "/v1/admin/dlq"):
         path += "?queue=delivery"
     reply = world.api.request(method.upper(), for_user(path, "bob"), ADMIN_KEY, ADMIN_BODIES[route])

@@ -60,7 +60,9 @@ def test_document_is_openapi_3_with_both_auth_schemes(document: dict[str, Any]) 
     assert document["openapi"].startswith("3.")
     assert document["info"]["title"] == "Serverless Webhooks"
     schemes = document["components"]["securitySchemes"]
-    assert schemes["apiKey"] == {"type": "apiKey", "name": "x-api-key", "in": "header"}
+    described = {key: value for key, value in schemes["apiKey"].items() if key != "description"}
+    assert described == {"type": "apiKey", "name": "x-api-key", "in": "header"}
+    assert schemes["apiKey"]["description"] and schemes["bearer"]["description"]
     assert schemes["bearer"]["type"] == "http" and schemes["bearer"]["scheme"] == "bearer"
     assert {"apiKey": []} in document["security"] and {"bearer": []} in document["security"]
 
@@ -127,3 +129,106 @@ def test_document_and_ui_need_no_api_key(aws: dict[str, str]) -> None:
     api = InProcessApi()
     for path in ("/v1/openapi.json", "/v1/docs"):
         assert api.request("GET", path, headers={"x-api-key": "wk_wrong"}).status == 200
+
+
+# --- API docs: tags, summaries, client-friendly ids, examples (functions/api/docs.py) ----------
+
+CAMEL_CASE = re.compile(r"[a-z]+(?:[A-Z][a-z0-9]*)+|[a-z]+")
+RESOURCE_TAGS = {
+    "webhooks",
+    "events",
+    "deliveries",
+    "secret",
+    "sources",
+    "event types",
+    "portal",
+    "admin",
+}
+
+
+def operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method, path, operation)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+    ]
+
+
+def test_every_resource_has_a_described_tag(document: dict[str, Any]) -> None:
+    tags = {tag["name"]: tag["description"] for tag in document["tags"]}
+    assert set(tags) == RESOURCE_TAGS
+    assert all(len(description) > 20 for description in tags.values())
+
+
+def test_every_operation_has_a_tag_a_summary_and_a_client_friendly_id(
+    document: dict[str, Any],
+) -> None:
+    """A row in functions/api/docs.py OPERATIONS gives all of these; the resolver alone gives
+    `METHOD /path` summaries and ids like `create_webhook_v1_webhooks_post`."""
+    missing = []
+    ids = []
+    for method, path, operation in operations(document):
+        tags = operation.get("tags", [])
+        summary = operation.get("summary", "")
+        operation_id = operation.get("operationId", "")
+        ids.append(operation_id)
+        if (
+            len(tags) != 1
+            or tags[0] not in RESOURCE_TAGS
+            or not summary
+            or summary == f"{method.upper()} {path}"
+            or not operation.get("description")
+            or not CAMEL_CASE.fullmatch(operation_id)
+        ):
+            missing.append(f"{method} {path}")
+    assert not missing, f"add a row to functions/api/docs.py OPERATIONS for: {missing}"
+    assert len(ids) == len(set(ids)), "operation ids must be unique"
+
+
+def test_every_operation_has_request_and_response_examples(document: dict[str, Any]) -> None:
+    """A request example where there is a body; an example of the 2xx JSON answer (a 204 has
+    none to show)."""
+    missing = []
+    for method, path, operation in operations(document):
+        body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+        if body is not None and "example" not in body:
+            missing.append(f"{method} {path} request")
+        answers = [
+            answer["content"]["application/json"]
+            for code, answer in operation["responses"].items()
+            if code.startswith("2") and "application/json" in answer.get("content", {})
+        ]
+        if answers and not any("example" in media for media in answers):
+            missing.append(f"{method} {path} response")
+    assert not missing, f"examples missing (functions/api/docs.py OPERATIONS): {missing}"
+
+
+def test_every_example_matches_its_schema(document: dict[str, Any]) -> None:
+    """An example a reader copies is one the API accepts (request) or gives (response)."""
+    import jsonschema_rs
+
+    def check(media: dict[str, Any], where: str) -> None:
+        schema = {**media["schema"], "components": document["components"]}
+        validator = jsonschema_rs.Draft202012Validator(schema)
+        errors = [error.message for error in validator.iter_errors(media["example"])]
+        assert not errors, (where, errors[:3])
+
+    checked = 0
+    for method, path, operation in operations(document):
+        body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+        if body is not None:
+            check(body, f"{method} {path} request")
+            checked += 1
+        for code, answer in operation["responses"].items():
+            media = answer.get("content", {}).get("application/json")
+            if code.startswith("2") and media is not None:
+                check(media, f"{method} {path} {code}")
+                checked += 1
+    assert checked >= len(operations(document))
+
+
+def test_the_swagger_page_groups_operations_by_tag(aws: dict[str, str]) -> None:
+    page = InProcessApi().request("GET", "/v1/docs").body.decode()
+    for tag in ("event types", "webhooks", "admin"):
+        assert f'"name": "{tag}"' in page or f'"name":"{tag}"' in page
+    assert '"tags": ["webhooks"]' in page or '"tags":["webhooks"]' in page

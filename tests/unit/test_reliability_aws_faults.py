@@ -32,6 +32,7 @@ from infra.local.pollers import QueuePoller
 from shared.access import auth
 from shared.core.aws import CLIENT_CONFIG, client
 from shared.store import secrets
+from tests.conftest import ADMIN_KEY
 from tests.support.api import InProcessApi, Reply
 from tests.support.faults import (
     FaultSet,
@@ -90,6 +91,9 @@ def test_publish_rides_out_transient_faults_on_every_call(
     paths = ("/a", "/b", "/c")
     for path in paths:
         register(api, alice, receiver.url(path))
+    # A warm container (the event type catalog loaded), so the Query fault hits the webhooks'.
+    warm = {"type": "warm.up", "data": {}, "user_id": "warmup"}
+    assert api.request("POST", "/v1/events", ADMIN_KEY, warm).status == 202
     cases = [
         ("dynamodb", "Query", "throttle", None),  # the user's active webhooks
         ("dynamodb", "BatchWriteItem", "5xx", None),  # event and deliveries, no caller id
