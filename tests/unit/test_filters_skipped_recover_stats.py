@@ -23,7 +23,7 @@ from shared.outbound import deliveries as deliveries_service
 from shared.store import webhooks as webhooks_table
 from tests.conftest import ADMIN_KEY
 from tests.support.api import InProcessApi
-from tests.support.faults import invoke_worker, receive_all
+from tests.support.faults import FaultSet, invoke_worker, receive_all
 from tests.support.receiver import Receiver, Script
 
 TWO_DAYS = 2 * 86400
@@ -339,6 +339,35 @@ def test_recover_applies_the_current_filter(
     assert drain(env) == 1
     assert delivery(api, alice, large)["status"] == "succeeded"
     assert delivery(api, alice, small)["status"] == "skipped"
+
+
+def test_a_recover_that_could_not_queue_puts_each_delivery_back_as_it_was(
+    api: InProcessApi,
+    alice: str,
+    receiver: Receiver,
+    request: pytest.FixtureRequest,
+    env: dict[str, str],
+    faults: FaultSet,
+) -> None:
+    url = receiver.script(path_of(request, "q"), Script(statuses=[500, 200]))
+    hook = register(api, alice, url, retry={"attempts": 0})
+    failed = publish(api, alice, {"n": 1})["deliveries"][0]["delivery_id"]
+    drain(env)
+    auto_disable("alice", hook)
+    skipped = publish(api, alice, {"n": 2})["deliveries"][0]["delivery_id"]
+    enable("alice", hook)
+
+    fault = faults("sqs", "SendMessageBatch")
+    reply = recover(api, alice, hook, since=hours_ago(1))
+    assert reply.status == 500, reply.body
+    assert fault.injected >= 1
+    fault.clear()
+    # Not stuck `queued` with nothing on the queue: as before, so asking again recovers them.
+    before = delivery(api, alice, failed)
+    assert (before["status"], before["attempts"]) == ("failed", 1)
+    assert delivery(api, alice, skipped)["status"] == "skipped"
+    assert recover(api, alice, hook, since=hours_ago(1)).json()["recovering"] == 2
+    assert drain(env) == 2
 
 
 def test_recover_refuses_bad_windows_and_unknown_webhooks(
