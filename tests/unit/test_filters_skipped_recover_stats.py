@@ -316,6 +316,27 @@ def test_two_concurrent_recovers_queue_each_delivery_once(
     assert len(receive_all(env["DELIVERY_QUEUE_URL"])) == 12
 
 
+def test_recover_takes_the_newest_up_to_its_cap_and_the_next_call_the_rest(
+    api: InProcessApi,
+    alice: str,
+    receiver: Receiver,
+    request: pytest.FixtureRequest,
+    env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(deliveries_service, "RECOVER_LIMIT", 3)  # 1,000 in service
+    hook = register(api, alice, receiver.url(path_of(request, "cap")))
+    auto_disable("alice", hook)
+    made = [publish(api, alice, {"n": n})["deliveries"][0]["delivery_id"] for n in range(5)]
+    enable("alice", hook)
+
+    first = recover(api, alice, hook, since=hours_ago(1)).json()
+    assert first == {"recovering": 3, "more": True}
+    assert [delivery(api, alice, d)["status"] for d in made] == ["skipped"] * 2 + ["queued"] * 3
+    assert recover(api, alice, hook, since=hours_ago(1)).json() == {"recovering": 2, "more": False}
+    assert drain(env) == 5
+
+
 def test_recover_applies_the_current_filter(
     api: InProcessApi,
     alice: str,
