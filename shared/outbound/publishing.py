@@ -2,11 +2,12 @@
 
 A webhook matches when its type patterns match and its payload filter (shared/outbound/filters.py,
 evaluated in memory: no AWS call) lets the envelope through; a webhook the service disabled gets
-a `skipped` delivery, written with the others but never queued.
+a `skipped` delivery, written with the others but never queued (1 WRU, no attempt record).
 
-AWS calls for an event matching N webhooks: 1 Query (the user's active webhooks), the event and
-delivery writes batched (one TransactWriteItems of up to 100 items when a caller id makes the
-publish idempotent, else BatchWriteItem per 25), and one SendMessageBatch per 10 deliveries.
+AWS calls for an event matching N webhooks: 1 Query (the user's active and auto-disabled
+webhooks), the event and delivery writes batched (one TransactWriteItems of up to 100 items when a
+caller id makes the publish idempotent, else BatchWriteItem per 25), and one SendMessageBatch per
+10 queued deliveries.
 
 Write units, index writes counted (shared/core/resources.py says why the tables are laid out so):
 the event is 1 WRU per KB in the table plus 1 WRU in each of two KEYS_ONLY indexes (by_direction,
