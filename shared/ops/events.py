@@ -101,7 +101,9 @@ def replay_outbound(user_id: str, record: dict[str, Any], webhook_id: str | None
         hooks = [{**webhooks.get_record(user_id, webhook_id), "events": ["*"]}]
     else:
         hooks = webhooks_table.active_for_user(user_id)
-    created = publishing.fan_out(user_id, record["event_id"], record["type"], hooks)
+    # The webhooks' current filters see the envelope as it was published (README "Payload filters").
+    envelope = json.loads(record["body"])
+    created = publishing.fan_out(user_id, record["event_id"], record["type"], hooks, envelope)
     publishing.deliver(created)
     # One update records the replay, lists the new deliveries on the event and keeps the event
     # as long as they are kept (its TTL restarts with theirs).
@@ -121,13 +123,7 @@ def replay_outbound(user_id: str, record: dict[str, Any], webhook_id: str | None
             ],
         },
     )
-    return {
-        "event_id": record["event_id"],
-        "deliveries": [
-            {"webhook_id": d["webhook_id"], "delivery_id": d["delivery_id"], "status": "queued"}
-            for d in created
-        ],
-    }
+    return publishing.answer_of(record["event_id"], created)
 
 
 def replay(user_id: str, event_id: str, webhook_id: str | None) -> dict[str, Any]:

@@ -1,8 +1,13 @@
 """Publish: store the event, fan out one delivery per matching active webhook, enqueue them.
 
-AWS calls for an event matching N webhooks: 1 Query (the user's active webhooks), the event and
-delivery writes batched (one TransactWriteItems of up to 100 items when a caller id makes the
-publish idempotent, else BatchWriteItem per 25), and one SendMessageBatch per 10 deliveries.
+A webhook matches when its type patterns match and its payload filter (shared/outbound/filters.py,
+evaluated in memory: no AWS call) lets the envelope through; a webhook the service disabled gets
+a `skipped` delivery, written with the others but never queued (1 WRU, no attempt record).
+
+AWS calls for an event matching N webhooks: 1 Query (the user's active and auto-disabled
+webhooks), the event and delivery writes batched (one TransactWriteItems of up to 100 items when a
+caller id makes the publish idempotent, else BatchWriteItem per 25), and one SendMessageBatch per
+10 queued deliveries.
 
 Write units, index writes counted (shared/core/resources.py says why the tables are laid out so):
 the event is 1 WRU per KB in the table plus 1 WRU in each of two KEYS_ONLY indexes (by_direction,
@@ -22,6 +27,7 @@ from shared.core import clock, ids
 from shared.core.config import API_VERSION, settings
 from shared.core.observability import logger
 from shared.core.patterns import matches_any
+from shared.outbound import filters
 from shared.store import deliveries as deliveries_table
 from shared.store import events as events_table
 from shared.store import webhooks as webhooks_table
@@ -52,13 +58,10 @@ class Published:
 
 def envelope_body(event_id: str, event_type: str, created_at: str, data: dict[str, Any]) -> str:
     """The exact bytes every attempt sends and signs (kept on the event record)."""
-    envelope = {
-        "id": event_id,
-        "type": event_type,
-        "created_at": created_at,
-        "api_version": API_VERSION,
-        "data": data,
-    }
+    return envelope_text(filters.envelope(event_id, event_type, created_at, API_VERSION, data))
+
+
+def envelope_text(envelope: dict[str, Any]) -> str:
     return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -71,6 +74,7 @@ def new_delivery(
     webhook_id: str | None,
     target: str = "webhook",
     source_id: str | None = None,
+    status: str = "queued",
 ) -> dict[str, Any]:
     now = clock.iso()
     delivery_id = deliveries_table.new_id(webhook_id or source_id or event_id)
@@ -83,7 +87,7 @@ def new_delivery(
         "event_type": event_type,
         "url": url,
         "target": target,
-        "status": "queued",
+        "status": status,
         "attempts": 0,
         "created_at": now,
         "updated_at": now,
@@ -107,11 +111,19 @@ def queue_message(delivery: dict[str, Any]) -> dict[str, Any]:
 
 
 def fan_out(
-    user_id: str, event_id: str, event_type: str, hooks: list[dict[str, Any]]
+    user_id: str,
+    event_id: str,
+    event_type: str,
+    hooks: list[dict[str, Any]],
+    envelope: dict[str, Any],
 ) -> list[dict[str, Any]]:
-    """One queued delivery per webhook among `hooks` whose patterns match the type: the one
-    fan-out that publish, replay and the test send use (a caller aiming at one webhook passes
-    it with `"events": ["*"]`)."""
+    """One delivery per webhook among `hooks` that wants the event: the one fan-out that
+    publish, replay and the test send use (a caller aiming at one webhook passes it with
+    `"events": ["*"]`). No AWS call: patterns and filters are evaluated in memory.
+
+    A webhook disabled by the service (`disabled_reason` set, README "Skipped deliveries and
+    recover") gets a `skipped` delivery, written but never queued, which recover can send later.
+    """
     return [
         new_delivery(
             user_id=user_id,
@@ -119,15 +131,46 @@ def fan_out(
             event_type=event_type,
             url=hook["url"],
             webhook_id=hook["webhook_id"],
+            status="skipped" if is_auto_disabled(hook) else "queued",
         )
         for hook in hooks
-        if matches_any(hook.get("events", []), event_type)
+        if wants(hook, event_type, envelope)
     ]
+
+
+def wants(hook: dict[str, Any], event_type: str, envelope: dict[str, Any]) -> bool:
+    """Whether a webhook subscribes to this event: its type patterns, then its payload filter
+    (README "Payload filters"; one that raises counts as no match)."""
+    if not matches_any(hook.get("events", []), event_type):
+        return False
+    return filters.matches(hook["webhook_id"], hook.get("filter"), envelope)
+
+
+def is_auto_disabled(hook: dict[str, Any]) -> bool:
+    """Disabled by the service (failing or gone), not by its owner: its events are kept."""
+    return not hook.get("active") and bool(hook.get("disabled_reason"))
+
+
+def answer_of(event_id: str, deliveries: list[dict[str, Any]]) -> dict[str, Any]:
+    """The publish (and replay) answer: each delivery with its status (`queued` or `skipped`)."""
+    return {
+        "event_id": event_id,
+        "deliveries": [
+            {"webhook_id": d["webhook_id"], "delivery_id": d["delivery_id"], "status": d["status"]}
+            for d in deliveries
+        ],
+    }
+
+
+def to_queue(deliveries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The deliveries that go on the queue (skipped ones are only written)."""
+    return [delivery for delivery in deliveries if delivery["status"] == "queued"]
 
 
 def prepare(user_id: str, body: EventBody, hooks: list[dict[str, Any]]) -> Prepared:
     event_id = ids.new_id("evt")
     created_at = clock.iso()
+    envelope = filters.envelope(event_id, body.type, created_at, API_VERSION, body.data)
     event = {
         "user_id": user_id,
         "event_id": event_id,
@@ -135,21 +178,15 @@ def prepare(user_id: str, body: EventBody, hooks: list[dict[str, Any]]) -> Prepa
         "type": body.type,
         "status": "published",
         "created_at": created_at,
-        "body": envelope_body(event_id, body.type, created_at, body.data),
+        "body": envelope_text(envelope),
         "caller_id": body.id,
         **events_table.index_attributes(user_id, "outbound", body.type, event_id=event_id),
     }
-    deliveries = fan_out(user_id, event_id, body.type, hooks)
+    deliveries = fan_out(user_id, event_id, body.type, hooks, envelope)
     # The event lists its deliveries by id (the deliveries table has no by-event index).
     event["delivery_ids"] = [d["delivery_id"] for d in deliveries]
     key = f"publish#{user_id}#{body.id}" if body.id else None
-    answer = {
-        "event_id": event_id,
-        "deliveries": [
-            {"webhook_id": d["webhook_id"], "delivery_id": d["delivery_id"], "status": "queued"}
-            for d in deliveries
-        ],
-    }
+    answer = answer_of(event_id, deliveries)
     return Prepared(event=event, deliveries=deliveries, idempotency_key=key, answer=answer)
 
 
@@ -182,7 +219,7 @@ def publish_many(user_id: str, bodies: Sequence[EventBody]) -> list[Published]:
                 written.append(prepared)
                 plain_events.append(prepared.event)
                 plain_deliveries.extend(prepared.deliveries)
-            to_send.extend(queue_message(delivery) for delivery in prepared.deliveries)
+            to_send.extend(queue_message(delivery) for delivery in to_queue(prepared.deliveries))
             results.append(Published(prepared.answer))
         events_table.put_batch(plain_events, plain_deliveries)
         send_batch(config.delivery_queue_url, to_send)
@@ -219,9 +256,10 @@ def enqueue(deliveries: list[dict[str, Any]]) -> None:
 
 
 def deliver(deliveries: list[dict[str, Any]]) -> None:
-    """Store deliveries of an event already written, then queue them (replay, forward)."""
+    """Store deliveries of an event already written, then queue them (replay, forward); skipped
+    ones are only stored."""
     events_table.put_batch([], deliveries)
-    enqueue(deliveries)
+    enqueue(to_queue(deliveries))
 
 
 def test_event(user_id: str, webhook: dict[str, Any]) -> dict[str, Any]:
@@ -236,8 +274,9 @@ def test_event(user_id: str, webhook: dict[str, Any]) -> dict[str, Any]:
             "webhook_id": webhook["webhook_id"],
         },
     )
-    prepared = prepare(user_id, body, [{**webhook, "events": ["*"]}])
+    # A test send checks the endpoint: any event type, and the payload filter does not apply.
+    prepared = prepare(user_id, body, [{**webhook, "events": ["*"], "filter": None}])
     events_table.put_batch([prepared.event], prepared.deliveries)
-    enqueue(prepared.deliveries)
+    enqueue(to_queue(prepared.deliveries))
     delivery = prepared.deliveries[0]
     return {"event_id": prepared.event["event_id"], "delivery_id": delivery["delivery_id"]}

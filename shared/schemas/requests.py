@@ -203,7 +203,16 @@ RECOVER_MAX_DAYS = 30
 
 
 class WebhookRecover(StrictModel):
-    """A window of deliveries to queue again (README "Failing endpoints")."""
+    """A window of deliveries to queue again (README "Skipped deliveries and recover")."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"since": "2026-12-01T00:00:00Z", "until": "2026-12-01T12:00:00Z"},
+                {"since": "2026-11-30T08:00:00+01:00"},
+            ]
+        },
+    )
 
     since: AwareDatetime = Field(description="ISO 8601 with a zone; at most 30 days back.")
     until: AwareDatetime | None = Field(default=None, description="Defaults to now.")

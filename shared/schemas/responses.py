@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.schemas.requests import DedupeRule, HmacSignatureRule, RetryPolicy, SourceProvider
 
-DeliveryStatus = Literal["queued", "retrying", "succeeded", "failed"]
+DeliveryStatus = Literal["queued", "retrying", "succeeded", "failed", "skipped"]
 
 
 class ErrorDetail(BaseModel):
@@ -119,6 +119,50 @@ class TestSendOut(BaseModel):
 class RetryOut(BaseModel):
     delivery_id: str
     status: DeliveryStatus
+
+
+class RecoverOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"recovering": 42, "more": False}]})
+
+    recovering: int = Field(
+        description="Failed or skipped deliveries of the window queued again (at most 1,000)."
+    )
+    more: bool = Field(
+        description="The 1,000 cap was reached: ask again with the same window for the rest."
+    )
+
+
+class WebhookStatsOut(BaseModel):
+    """Over the attempts started in the window, read from the attempt logs of the webhook's newest
+    2,000 deliveries created in it (README "Webhook stats")."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "window": "24h",
+                    "attempts": 1250,
+                    "succeeded": 1200,
+                    "failed": 50,
+                    "success_rate": 0.96,
+                    "p50_ms": 84,
+                    "p95_ms": 410,
+                    "last_success_at": "2026-12-01T18:02:11.412Z",
+                    "last_failure_at": "2026-12-01T17:40:03.007Z",
+                }
+            ]
+        }
+    )
+
+    window: Literal["1h", "24h", "7d"]
+    attempts: int
+    succeeded: int
+    failed: int
+    success_rate: float | None = Field(description="0..1; null without attempts.")
+    p50_ms: int | None
+    p95_ms: int | None
+    last_success_at: str | None
+    last_failure_at: str | None
 
 
 class EventSummary(BaseModel):

@@ -93,6 +93,42 @@ def list_for_webhook(
     )
 
 
+def window_bounds(since_ms: int, until_ms: int) -> tuple[str, str]:
+    """The delivery ids created from `since_ms` to `until_ms` (inclusive): a ULID's first ten
+    characters after `dlv_` are its creation milliseconds, so the window is a sort key range."""
+    low = ids.new_id("dlv", at_ms=since_ms)[: len("dlv_") + 10]
+    high = ids.new_id("dlv", at_ms=until_ms)[: len("dlv_") + 10]
+    return low + "0" * 16, high + "Z" * 16
+
+
+def in_window(
+    user_id: str,
+    webhook_id: str,
+    since_ms: int,
+    until_ms: int,
+    *,
+    limit: int,
+    statuses: tuple[str, ...] = (),
+) -> list[dict[str, Any]]:
+    """A webhook's deliveries created in the window, newest first, at most `limit` (recover and
+    stats): one bounded Query per shard of its tag (AWS calls: shared/store/dynamo.py
+    `sharded_window`), filtered in DynamoDB to the webhook and, if given, to `statuses`."""
+    filters: dict[str, Any] = {"webhook_id": webhook_id}
+    if statuses:
+        filters["status"] = statuses
+    base = f"{user_id}#{tag(webhook_id)}"
+    return dynamo.sharded_window(
+        table=res.DELIVERIES,
+        table_name=settings().deliveries_table,
+        key_name="pk",
+        key_values=[base + shard for shard in shards.all_shards()],
+        sort_name="delivery_id",
+        between=window_bounds(since_ms, until_ms),
+        limit=limit,
+        filters=filters,
+    )
+
+
 def record_attempt(
     user_id: str,
     delivery_id: str,

@@ -233,13 +233,49 @@ def sharded_page(
     return shards.page(merge, limit, accept, scope)
 
 
+def sharded_window(
+    *,
+    table: Table,
+    table_name: str,
+    key_name: str,
+    key_values: list[str],
+    sort_name: str,
+    between: tuple[str, str],
+    limit: int,
+    filters: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Up to `limit` items, newest first, of the shards `key_values` whose sort key lies in
+    `between` (inclusive), expired items left out and `filters` applied in DynamoDB (a value, or
+    a tuple of values any of which matches).
+
+    AWS calls: one Query per shard (32, 8 at a time), each first reading twice its share of
+    `limit`, plus one more per shard that holds more than that (each read doubles, up to 1,000
+    items or 1 MB). Every item in the window is billed as read, filtered out or not.
+    """
+    base: dict[str, Any] = {"TableName": table_name}
+    _server_filter(base, table, filters)
+    size = min(shards.MAX_READ, max(2, -(-2 * limit // len(key_values))))
+    merge = shards.Merge(base, key_name, key_values, sort_name, None, size, between=between)
+    stream = merge.items()
+    try:
+        return [from_item(item) for _, item in zip(range(limit), stream, strict=False)]
+    finally:
+        stream.close()
+
+
 def _server_filter(request: dict[str, Any], table: Table, filters: dict[str, Any] | None) -> None:
-    """A FilterExpression of the equalities and the TTL, added to a Query `request`."""
+    """A FilterExpression of the equalities (a tuple: any of its values) and the TTL, added to a
+    Query `request`."""
     names: dict[str, str] = {}
     values: dict[str, Any] = {}
     clauses = []
     for position, (name, value) in enumerate((filters or {}).items()):
         names[f"#f{position}"] = name
+        if isinstance(value, tuple):
+            options = [f":f{position}_{n}" for n in range(len(value))]
+            values.update({option: to_value(v) for option, v in zip(options, value, strict=True)})
+            clauses.append(f"#f{position} IN ({', '.join(options)})")
+            continue
         values[f":f{position}"] = to_value(value)
         clauses.append(f"#f{position} = :f{position}")
     unexpired = _unexpired_clause(table, names, values)

@@ -51,6 +51,17 @@ def get(user_id: str, event_id: str) -> dict[str, Any] | None:
     return items[0] if items else None
 
 
+def get_many(user_id: str, event_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Records by event id (absent ones left out): one eventually consistent BatchGetItem per
+    100 ids (recover reads the envelopes its webhook's filter is checked against)."""
+    if not event_ids:
+        return {}
+    table = settings().events_table
+    keys = [key(user_id, event_id) for event_id in dict.fromkeys(event_ids)]
+    found = dynamo.batch_get({table: keys}, consistent=False)[table]
+    return {item["event_id"]: item for item in found}
+
+
 def list_page(
     user_id: str,
     *,

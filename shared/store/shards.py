@@ -23,7 +23,7 @@ least half a unit. Lists are rare next to writes; the hot paths (publish, delive
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -70,8 +70,12 @@ class Merge:
         sort_name: str,
         before: str | None,
         page_size: int,
+        between: tuple[str, str] | None = None,
     ) -> None:
+        """`before` (exclusive) resumes a list; `between` (inclusive bounds) reads a window of
+        sort keys instead, e.g. the ULIDs of a time range (shared/store/deliveries.py)."""
         self.sort_name = sort_name
+        self.between = between
         self.requests = [self._request(base, key_name, key, before, page_size) for key in keys]
         self.buffers: list[list[dict[str, Any]]] = [[] for _ in keys]
         self.pending: list[bool] = [True for _ in keys]  # more to read from DynamoDB
@@ -86,6 +90,10 @@ class Merge:
             names["#sort"] = self.sort_name
             values[":before"] = {"S": before}
             condition += " AND #sort < :before"
+        elif self.between is not None:
+            names["#sort"] = self.sort_name
+            values[":low"], values[":high"] = {"S": self.between[0]}, {"S": self.between[1]}
+            condition += " AND #sort BETWEEN :low AND :high"
         return {
             **base,
             "KeyConditionExpression": condition,
@@ -110,7 +118,7 @@ class Merge:
         while not self.buffers[shard] and self.pending[shard]:
             self._read(shard)
 
-    def items(self) -> Iterator[dict[str, Any]]:
+    def items(self) -> Generator[dict[str, Any], None, None]:
         """Every item (DynamoDB's typed form), newest first; first reads run in parallel."""
         with ThreadPoolExecutor(PARALLEL_QUERIES) as pool:
             list(pool.map(self._fill, range(len(self.requests))))

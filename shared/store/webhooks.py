@@ -61,12 +61,14 @@ def list_page(
 
 
 def active_for_user(user_id: str) -> list[dict[str, Any]]:
-    """One Query over the user's partition; inactive ones are filtered server-side."""
+    """The webhooks an event fans out to, in one Query over the user's partition: the active ones
+    and those the service disabled (`disabled_reason` set: they get `skipped` deliveries, README
+    "Skipped deliveries and recover"); ones their owner made inactive are filtered server-side."""
     return list(
         query_all(
             TableName=settings().webhooks_table,
             KeyConditionExpression="user_id = :u AND begins_with(webhook_id, :wh)",
-            FilterExpression="active = :t",
+            FilterExpression="active = :t OR attribute_exists(disabled_reason)",
             ExpressionAttributeValues={
                 ":u": to_value(user_id),
                 ":wh": to_value(WEBHOOK_ID_PREFIX),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -138,6 +139,11 @@ def test_valid_requests_answer_their_documented_success_shape(schema: Any, world
         409,
         path_parameters={"delivery_id": world.delivery_id},
     )
+    since = {"since": datetime.now(UTC).replace(microsecond=0).isoformat()}
+    ok("POST /v1/webhooks/{webhook_id}/recover", 409, path_parameters=hook, body=since)  # inactive
+    live = {"webhook_id": webhook["id"]}
+    ok("POST /v1/webhooks/{webhook_id}/recover", 202, path_parameters=live, body=since)
+    ok("GET /v1/webhooks/{webhook_id}/stats", 200, path_parameters=live, query={"window": "1h"})
     ok("DELETE /v1/webhooks/{webhook_id}", 204, path_parameters=hook)
 
     source = ok(

@@ -17,6 +17,7 @@ from aws_lambda_powertools.event_handler import Depends
 
 from functions.api.context import act_for_user, admin_caller
 from functions.api.handler import app
+from shared.core import clock
 from tests.conftest import ADMIN_KEY
 from tests.support.api import InProcessApi, Reply
 
@@ -194,6 +195,14 @@ def retry_delivery(world: World) -> None:
     error_of(world.as_admin("post", template), 404, "not_found")
 
 
+def recover(world: World) -> None:
+    """Bob's webhook is recovered (nothing failed: 0), where the admin's own account has none."""
+    since = {"since": clock.iso(clock.now() - 3600)}
+    template = "/v1/webhooks/{webhook_id}/recover"
+    assert ok(world.as_admin_for_bob("post", template, since), 202)["recovering"] == 0
+    error_of(world.as_admin("post", template, since), 404, "not_found")
+
+
 def create_source(world: World) -> None:
     created = ok(world.as_admin_for_bob("post", "/v1/sources", SOURCE), 201)["id"]
     assert created in world.ids(world.as_bob("get", "/v1/sources"))
@@ -228,6 +237,10 @@ SCENARIOS: dict[Route, Callable[[World], None]] = {
     ("post", "/v1/webhooks/{webhook_id}/test"): send_test,
     ("get", "/v1/webhooks/{webhook_id}/deliveries"): lambda world: same_list(
         world, "/v1/webhooks/{webhook_id}/deliveries"
+    ),
+    ("post", "/v1/webhooks/{webhook_id}/recover"): recover,
+    ("get", "/v1/webhooks/{webhook_id}/stats"): lambda world: read_one(
+        world, "/v1/webhooks/{webhook_id}/stats"
     ),
     ("get", "/v1/secret"): read_secret,
     ("post", "/v1/secret/rotate"): rotate_secret,

@@ -13,8 +13,16 @@ from functions.api.docs import responses
 from functions.api.params import Cursor, Limit
 from functions.api.responses import json_response, no_content
 from shared.outbound import deliveries, publishing, webhooks
-from shared.schemas.requests import WebhookCreate, WebhookUpdate
-from shared.schemas.responses import DeliveryList, TestSendOut, WebhookList, WebhookOut
+from shared.schemas.requests import WebhookCreate, WebhookRecover, WebhookUpdate
+from shared.schemas.responses import (
+    DeliveryList,
+    DeliveryStatus,
+    RecoverOut,
+    TestSendOut,
+    WebhookList,
+    WebhookOut,
+    WebhookStatsOut,
+)
 
 router = Router()
 
@@ -57,10 +65,28 @@ def test_webhook(owner: Owner, webhook_id: str) -> Response[str]:
 def list_webhook_deliveries(
     owner: Owner,
     webhook_id: str,
-    status: Annotated[Literal["queued", "retrying", "succeeded", "failed"] | None, Query()] = None,
+    status: Annotated[DeliveryStatus | None, Query()] = None,
     limit: Limit = 20,
     cursor: Cursor = None,
 ) -> Response[str]:
     return json_response(
         200, deliveries.list_for_webhook(owner.user_id, webhook_id, status, limit, cursor)
     )
+
+
+@router.post("/<webhook_id>/recover", responses=responses(202, RecoverOut, 403, 404, 409))
+def recover_webhook(
+    owner: Owner, webhook_id: str, body: Annotated[WebhookRecover, Body()]
+) -> Response[str]:
+    until = body.until.timestamp() if body.until else None
+    answer = deliveries.recover(owner.user_id, webhook_id, body.since.timestamp(), until)
+    return json_response(202, answer)
+
+
+@router.get("/<webhook_id>/stats", responses=responses(200, WebhookStatsOut, 403, 404))
+def webhook_stats(
+    owner: Owner,
+    webhook_id: str,
+    window: Annotated[Literal["1h", "24h", "7d"], Query()] = "24h",
+) -> Response[str]:
+    return json_response(200, deliveries.webhook_stats(owner.user_id, webhook_id, window))
