@@ -17,6 +17,9 @@ TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 RETENTION_ENV = "WEBHOOKS_RETENTION_DAYS"
 DEFAULT_RETENTION_DAYS = 30
 MAX_RETENTION_DAYS = 3650
+DISABLE_AFTER_ENV = "WEBHOOKS_DISABLE_AFTER_SECONDS"
+DEFAULT_DISABLE_AFTER_SECONDS = 5 * 86400
+MAX_DISABLE_AFTER_SECONDS = 365 * 86400
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class Settings:
     event_type_cache_seconds: float
     strict_event_types: bool
     retention_days: int
+    disable_after_seconds: float
 
 
 def parse_retry_schedule(text: str) -> tuple[int, ...] | None:
@@ -122,4 +126,9 @@ def settings() -> Settings:
         # Refuse event types missing from the catalog (422) instead of accepting them.
         strict_event_types=env("WEBHOOKS_STRICT_EVENT_TYPES", "").lower() in TRUE_WORDS,
         retention_days=retention_days(env(RETENTION_ENV, str(DEFAULT_RETENTION_DAYS))),
+        # A webhook whose attempts all failed for this long is disabled by its next failure
+        # (README "Failing endpoints: auto-disable"): default 5 days, at most a year.
+        disable_after_seconds=seconds(
+            DISABLE_AFTER_ENV, str(DEFAULT_DISABLE_AFTER_SECONDS), 1, MAX_DISABLE_AFTER_SECONDS
+        ),
     )
