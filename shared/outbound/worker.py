@@ -373,7 +373,9 @@ def follow_up(loaded: Loaded, decision: Decision) -> None:
 
     AWS calls: none for a success outside a streak or a failure within one that is younger than
     WEBHOOKS_DISABLE_AFTER_SECONDS; 1 UpdateItem when a streak starts (the first failure) or ends
-    (the first success after it); 1 UpdateItem to disable the webhook, then `webhook.disabled`;
+    (the first success after it): conditional, so attempts running at once that all read the
+    webhook before it changed each try once and one of them wins; 1 UpdateItem to disable the
+    webhook, then `webhook.disabled`;
     a dead letter's `delivery.exhausted` (each event 1 Query + 1 BatchWriteItem, +1
     SendMessageBatch when an `_ops` webhook subscribes)."""
     if decision.outcome == "failed":
