@@ -153,8 +153,11 @@ DELIVERY_WORKER = Function(
     # One batch: one 30 s delivery deadline (its records run at once) + 30 s for its AWS calls.
     timeout_seconds=60,
     reads_tables=(WEBHOOKS, EVENTS, DELIVERIES),
-    writes_tables=(WEBHOOKS, DELIVERIES),
-    # Its DLQ, and its own queue: retries due within 15 min go back on it with DelaySeconds.
+    # Its attempts and the webhooks' failure streaks; EVENTS (and new deliveries) for the
+    # operational events it publishes to `_ops` (shared/outbound/operational_events.py).
+    writes_tables=(WEBHOOKS, EVENTS, DELIVERIES),
+    # Its DLQ, and its own queue: retries due within 15 min go back on it with DelaySeconds, and
+    # the deliveries of the operational events it publishes.
     sends_to=(DELIVERY_QUEUE.env_var, DELIVERY_QUEUE.dlq_env_var),
     consumes=DELIVERY_QUEUE,
     user_secrets="read",

@@ -64,10 +64,13 @@ TABLE_ACTIONS: dict[str, tuple[TableActions, ...]] = {
         TableActions(res.SOURCES, ("GetItem",)),
         TableActions(res.DEDUPE, ("PutItem", "DeleteItem")),  # the claim; given back on failure
     ),
+    # An attempt: one BatchGetItem, its UpdateItem, the webhook's streak or disable. An
+    # operational event (a disable, a dead letter) is a publish to `_ops`: its webhooks (Query),
+    # the event and its deliveries (BatchWriteItem, also their undo).
     decl.DELIVERY_WORKER.name: (
-        TableActions(res.WEBHOOKS, ("BatchGetItem", "UpdateItem")),
-        TableActions(res.EVENTS, ("BatchGetItem",)),
-        TableActions(res.DELIVERIES, ("BatchGetItem", "UpdateItem")),
+        TableActions(res.WEBHOOKS, ("BatchGetItem", "Query", "UpdateItem")),
+        TableActions(res.EVENTS, ("BatchGetItem", "BatchWriteItem")),
+        TableActions(res.DELIVERIES, ("BatchGetItem", "UpdateItem", "BatchWriteItem")),
     ),
     decl.INBOUND_PROCESSOR.name: (
         TableActions(res.SOURCES, ("BatchGetItem",)),

@@ -20,6 +20,9 @@ DEFAULT_RETENTION_DAYS = 30
 # `strict_event_types=true` sets it on the publish function).
 STRICT_EVENT_TYPES_ENV = "WEBHOOKS_STRICT_EVENT_TYPES"
 MAX_RETENTION_DAYS = 3650
+DISABLE_AFTER_ENV = "WEBHOOKS_DISABLE_AFTER_SECONDS"
+DEFAULT_DISABLE_AFTER_SECONDS = 5 * 86400
+MAX_DISABLE_AFTER_SECONDS = 365 * 86400
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class Settings:
     event_type_cache_seconds: float
     strict_event_types: bool
     retention_days: int
+    disable_after_seconds: float
 
 
 def parse_retry_schedule(text: str) -> tuple[int, ...] | None:
@@ -125,4 +129,9 @@ def settings() -> Settings:
         # Refuse event types missing from the catalog (422) instead of accepting them.
         strict_event_types=env(STRICT_EVENT_TYPES_ENV, "").lower() in TRUE_WORDS,
         retention_days=retention_days(env(RETENTION_ENV, str(DEFAULT_RETENTION_DAYS))),
+        # A webhook whose attempts all failed for this long is disabled by its next failure
+        # (README "Failing endpoints: auto-disable"): default 5 days, at most a year.
+        disable_after_seconds=seconds(
+            DISABLE_AFTER_ENV, str(DEFAULT_DISABLE_AFTER_SECONDS), 1, MAX_DISABLE_AFTER_SECONDS
+        ),
     )

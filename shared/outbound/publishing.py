@@ -251,6 +251,23 @@ def publish(user_id: str, body: EventBody) -> Published:
     return publish_many(user_id, [body])[0]
 
 
+@dataclass(frozen=True)
+class InternalEvent:
+    """An event the service publishes itself (shared/outbound/operational_events.py): what
+    `prepare` reads of a body, built without pydantic (the worker's cold start) and without the
+    publish checks (no caller wrote it)."""
+
+    type: str
+    data: dict[str, Any]
+    id: str | None = None
+
+
+def publish_internal(user_id: str, event_type: str, data: dict[str, Any]) -> Published:
+    """Publish an event of the service's own to `user_id`'s webhooks, like any publish: 1 Query,
+    1 BatchWriteItem (event and deliveries), 1 SendMessageBatch when a webhook matches."""
+    return publish(user_id, InternalEvent(event_type, data))
+
+
 def enqueue(deliveries: list[dict[str, Any]]) -> None:
     send_batch(settings().delivery_queue_url, [queue_message(d) for d in deliveries])
 

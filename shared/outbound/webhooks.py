@@ -11,7 +11,20 @@ from shared.schemas.requests import WebhookCreate, WebhookUpdate
 from shared.store import secrets
 from shared.store import webhooks as table
 
-PUBLIC_FIELDS = ("url", "events", "description", "active", "retry", "headers", "filter")
+PUBLIC_FIELDS = (
+    "url",
+    "events",
+    "description",
+    "active",
+    "retry",
+    "headers",
+    "filter",
+    "disabled_reason",
+    "disabled_at",
+)
+# What the delivery worker set while the webhook was failing or disabled (README "Failing
+# endpoints: auto-disable"): re-enabling removes them all, so the failure streak starts afresh.
+DISABLE_STATE = ("disabled_reason", "disabled_at", "failing_since")
 
 
 def public_view(record: dict[str, Any]) -> dict[str, Any]:
@@ -80,6 +93,8 @@ def update(user_id: str, webhook_id: str, body: WebhookUpdate) -> dict[str, Any]
             raise InvalidRequest(f"{required} cannot be null", details=[{"field": required}])
     changes = {name: value for name, value in given.items() if value is not None}
     removals = [name for name, value in given.items() if value is None]
+    if given.get("active") is True:
+        removals.extend(DISABLE_STATE)
     changes["updated_at"] = clock.iso()
     record = table.update(user_id, webhook_id, changes, removals)
     if record is None:

@@ -10,12 +10,16 @@
   the secret version the account record names (shared/store/secrets.py): no call when warm.
 - `send`: the POST (shared/outbound/http_sender.py); no AWS call.
 - `record`: one conditional UpdateItem of the attempt; before it, on the last failure, one
-  SendMessage to the DLQ; after it, on 410, one UpdateItem disabling the webhook.
+  SendMessage to the DLQ; after it, `follow_up`: the webhook's failure streak (one UpdateItem
+  when a streak starts or ends, none within one), its disable (410, or failing for
+  WEBHOOKS_DISABLE_AFTER_SECONDS: one UpdateItem) and the operational events of a disable or a
+  dead letter (shared/outbound/operational_events.py: 2-3 calls each, on those paths only).
 - `schedule`: per worker batch, the retries go back on the queue (shared/outbound/retry_carrier.py:
   one SendMessageBatch per ten short retries, one StartExecution per step of long ones).
 
 AWS calls: a first-try success 2 (BatchGetItem, UpdateItem); a failure that will be retried 2
-plus its share of the batch's one SendMessageBatch; a duplicate copy 1 (BatchGetItem).
+plus its share of the batch's one SendMessageBatch (+1 UpdateItem once per failure streak); a
+duplicate copy 1 (BatchGetItem).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from shared import __version__
 from shared.core import clock
 from shared.core.config import settings
 from shared.core.observability import logger
-from shared.outbound import http_sender, retry_carrier, retry_policy
+from shared.outbound import http_sender, operational_events, retry_carrier, retry_policy
 from shared.outbound.publishing import queue_message
 from shared.outbound.retry_carrier import Retry
 from shared.outbound.signing import signature_headers
@@ -279,7 +283,8 @@ def send(request: Request) -> http_sender.SendResult:
 
 def record(loaded: Loaded, request: Request, result: http_sender.SendResult) -> Attempted:
     """One UpdateItem (the attempt); +1 SendMessage to the DLQ on the last failure, first, so a
-    delivery is never marked failed without its DLQ record; +1 UpdateItem on 410."""
+    delivery is never marked failed without its DLQ record; then `follow_up` (no call unless the
+    webhook's state changes)."""
     delivery = loaded.delivery
     entry = attempt_entry(request, result)
     decision = decide(loaded, request.number, result)
@@ -288,8 +293,7 @@ def record(loaded: Loaded, request: Request, result: http_sender.SendResult) -> 
     if not _write(delivery, decision.sets, entry):
         return Attempted("duplicate")  # a concurrent copy of this message recorded this attempt
     _log(delivery, request.number, result, decision)
-    if decision.outcome == "gone" and loaded.webhook:
-        webhooks_table.deactivate(delivery["user_id"], loaded.webhook["webhook_id"])
+    follow_up(loaded, decision)
     return Attempted(decision.outcome, _next_retry(delivery, request.number, decision.delay))
 
 
@@ -357,6 +361,60 @@ def _log(
             "retry_in_seconds": decision.delay,
         },
     )
+
+
+# --- record's follow-ups: the failure streak, the disable, operational events -------------
+
+
+def follow_up(loaded: Loaded, decision: Decision) -> None:
+    """What a recorded attempt changes beyond its delivery (README "Failing endpoints:
+    auto-disable", "Operational events"). Made after the attempt is recorded and never raised
+    from (logged), so it cannot fail or repeat the attempt.
+
+    AWS calls: none for a success outside a streak or a failure within one that is younger than
+    WEBHOOKS_DISABLE_AFTER_SECONDS; 1 UpdateItem when a streak starts (the first failure) or ends
+    (the first success after it): conditional, so attempts running at once that all read the
+    webhook before it changed each try once and one of them wins; 1 UpdateItem to disable the
+    webhook, then `webhook.disabled`;
+    a dead letter's `delivery.exhausted` (each event 1 Query + 1 BatchWriteItem, +1
+    SendMessageBatch when an `_ops` webhook subscribes)."""
+    if decision.outcome == "failed":
+        operational_events.delivery_exhausted(loaded.delivery, decision.sets)
+    webhook = loaded.webhook
+    if webhook is None or loaded.delivery.get("target", "webhook") != "webhook":
+        return
+    try:
+        _streak(loaded.delivery, webhook, decision.outcome)
+    except Exception:
+        # The attempt is recorded: the next attempt's follow-up tries again.
+        logger.exception("webhook state not updated", extra={"webhook_id": webhook["webhook_id"]})
+
+
+def _streak(delivery: dict[str, Any], webhook: dict[str, Any], outcome: Outcome) -> None:
+    """Start, end or act on the webhook's failure streak, as this attempt's outcome asks."""
+    user_id, webhook_id = delivery["user_id"], webhook["webhook_id"]
+    since = webhook.get("failing_since")
+    if outcome == "gone":
+        _disable(user_id, webhook, "gone")
+    elif outcome == "succeeded":
+        if since:
+            webhooks_table.end_streak(user_id, webhook_id, since)
+    elif not since:
+        webhooks_table.start_streak(user_id, webhook_id, clock.iso())
+    elif clock.now() >= clock.parse_iso(since) + settings().disable_after_seconds:
+        _disable(user_id, webhook, "failing")
+
+
+def _disable(user_id: str, webhook: dict[str, Any], reason: str) -> None:
+    """Disable the webhook; only the attempt whose UpdateItem did it announces it."""
+    at = clock.iso()
+    if not webhooks_table.disable(user_id, webhook["webhook_id"], reason, at):
+        return  # already disabled, deleted, or another attempt got there first
+    logger.warning(
+        "webhook disabled",
+        extra={"user_id": user_id, "webhook_id": webhook["webhook_id"], "reason": reason},
+    )
+    operational_events.webhook_disabled(user_id, webhook["webhook_id"], webhook["url"], reason, at)
 
 
 # --- schedule: the retry a recorded attempt asks for ---------------------------------------

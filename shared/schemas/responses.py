@@ -30,6 +30,17 @@ class WebhookOut(BaseModel):
     retry: RetryPolicy | None
     headers: dict[str, str] | None
     filter: str | None = None
+    disabled_reason: Literal["failing", "gone"] | None = Field(
+        default=None,
+        description=(
+            "Why the service disabled this webhook: `failing` (every attempt failed for "
+            "WEBHOOKS_DISABLE_AFTER_SECONDS) or `gone` (the receiver answered 410). Null while "
+            'active or when disabled by a PATCH; `PATCH {"active": true}` clears it.'
+        ),
+    )
+    disabled_at: str | None = Field(
+        default=None, description="When the service disabled it (null unless disabled_reason)."
+    )
     created_at: str
     updated_at: str
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.core import clock
 from shared.core import resources as res
 from shared.core.aws import client
 from shared.core.config import settings
@@ -110,6 +109,61 @@ def delete(user_id: str, webhook_id: str) -> bool:
     return True
 
 
-def deactivate(user_id: str, webhook_id: str) -> None:
-    """A receiver answered 410 Gone: stop sending to it."""
-    update(user_id, webhook_id, {"active": False, "updated_at": clock.iso()}, [])
+# The failure streak and the automatic disable (README "Failing endpoints: auto-disable"). Each is
+# one conditional UpdateItem, made by the delivery worker only when the state changes: the first
+# failure of a streak, the first success after one, the disable. A lost race is no error.
+
+
+def start_streak(user_id: str, webhook_id: str, failing_since: str) -> bool:
+    """Record the first failure of a streak, unless another attempt recorded one first."""
+    return _changed(
+        user_id,
+        webhook_id,
+        {"failing_since": failing_since},
+        condition="attribute_exists(webhook_id) AND attribute_not_exists(failing_since)",
+    )
+
+
+def end_streak(user_id: str, webhook_id: str, failing_since: str) -> bool:
+    """A success ends the streak the attempt saw (a newer one, started since, is kept)."""
+    return _changed(
+        user_id,
+        webhook_id,
+        {},
+        removals=["failing_since"],
+        condition="failing_since = :seen",
+        values={":seen": failing_since},
+    )
+
+
+def disable(user_id: str, webhook_id: str, reason: str, at: str) -> bool:
+    """Disable an active webhook (`reason`: "failing" or "gone"); True only for the one call that
+    did it, so a disable is announced once however many attempts race to it."""
+    return _changed(
+        user_id,
+        webhook_id,
+        {"active": False, "disabled_reason": reason, "disabled_at": at, "updated_at": at},
+        condition="active = :active",
+        values={":active": True},
+    )
+
+
+def _changed(
+    user_id: str,
+    webhook_id: str,
+    sets: dict[str, Any],
+    *,
+    condition: str,
+    removals: list[str] | None = None,
+    values: dict[str, Any] | None = None,
+) -> bool:
+    """One conditional UpdateItem; False when its condition did not hold."""
+    done = dynamo.update(
+        settings().webhooks_table,
+        key(user_id, webhook_id),
+        sets,
+        removals=removals,
+        condition=condition,
+        condition_values=values,
+    )
+    return done is not None

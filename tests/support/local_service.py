@@ -19,6 +19,10 @@ from infra.local.recorder import RECORD_ENV
 from tests.support.aws_call_recording import recordings_dir
 
 ADMIN_KEY = "wk_e2e_admin_key"
+# A webhook failing this long is disabled (README "Failing endpoints: auto-disable"): longer than
+# any other end-to-end test keeps an endpoint failing (their retries, 1,1,1 s, end within their
+# own 40 s waits), short enough for tests/e2e/test_auto_disable.py to wait for.
+DISABLE_AFTER_SECONDS = 45
 
 
 @dataclass
@@ -67,6 +71,7 @@ def running_local_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         "WEBHOOKS_API_KEY_CACHE_SECONDS": "1",  # so is a revoked key
         "WEBHOOKS_EVENT_TYPE_CACHE_SECONDS": "1",  # and a catalog PUT is seen by every publish
         "WEBHOOKS_LOCAL_RETRY_VISIBILITY_SECONDS": "1",
+        "WEBHOOKS_DISABLE_AFTER_SECONDS": str(DISABLE_AFTER_SECONDS),
         "POWERTOOLS_LOG_LEVEL": "INFO",
         # The example handlers (test.fail, ...) are registered by tests only, never deployed.
         "WEBHOOKS_LOCAL_HANDLER_MODULES": "examples.inbound_handlers",

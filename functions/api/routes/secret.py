@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from functions.api.context import Owner
 from functions.api.docs import responses
 from functions.api.responses import json_response
+from shared.outbound import operational_events
 from shared.schemas.requests import RotateSecret
 from shared.schemas.responses import RotatedSecretOut, SecretOut
 from shared.store import secrets
@@ -28,7 +29,7 @@ def rotate_secret(
     owner: Owner, body: Annotated[RotateSecret | None, Body()] = None
 ) -> Response[str]:
     grace = (body or RotateSecret()).grace_seconds
-    rotated = secrets.rotate(owner.user_id, grace)
+    rotated = operational_events.rotate_secret(owner.user_id, grace)  # + `secret.rotated`
     return json_response(
         200, {"secret": rotated.secret, "previous_expires_at": rotated.previous_expires_at}
     )
