@@ -457,7 +457,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "created between `since` and `until` (default now; at most 30 days back), with a new "
         "attempt series. A disabled webhook is 409: re-enable it first.",
         request={"since": "2026-11-29T00:00:00Z", "until": "2026-11-30T00:00:00Z"},
-        response={"recovering": 12},
+        response={"recovering": 12, "more": False},
     ),
     ("get", "/v1/webhooks/{webhook_id}/stats"): Op(
         "getWebhookStats",
