@@ -23,7 +23,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.api.context import check_access
 from functions.api.responses import JSON, error_response, json_response, validation_details
-from functions.api.routes import admin, deliveries, events, secret, sources, webhooks
+from functions.api.routes import admin, deliveries, events, portal, secret, sources, webhooks
 from shared import __version__
 from shared.access import http
 from shared.access.http import NOT_JSON, UNEXPECTED, check_body, strict_json
@@ -37,6 +37,8 @@ app.include_router(admin.router, prefix="/v1/admin")
 app.include_router(events.router, prefix="/v1/events")
 app.include_router(deliveries.router, prefix="/v1/deliveries")
 app.include_router(sources.router, prefix="/v1/sources")
+app.include_router(portal.router, prefix="/v1/portal")
+app.include_router(portal.pages)
 
 
 @app.get("/v1/openapi.json", include_in_schema=False)

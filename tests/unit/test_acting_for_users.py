@@ -209,6 +209,15 @@ def delete_source(world: World) -> None:
     error_of(world.as_bob("get", "/v1/sources/{source_id}"), 404, "not_found")
 
 
+def open_portal(world: World) -> None:
+    """The admin's session for bob acts as bob."""
+    made = ok(world.as_admin_for_bob("post", "/v1/portal/sessions"), 201)
+    reply = world.api.request(
+        "GET", "/v1/webhooks", headers={"authorization": f"Bearer {made['token']}"}
+    )
+    assert [item["id"] for item in ok(reply)["data"]] == [world.hook]
+
+
 SCENARIOS: dict[Route, Callable[[World], None]] = {
     ("post", "/v1/webhooks"): create_webhook,
     ("get", "/v1/webhooks"): lambda world: same_list(world, "/v1/webhooks"),
@@ -237,6 +246,7 @@ SCENARIOS: dict[Route, Callable[[World], None]] = {
     ("get", "/v1/sources/{source_id}"): lambda world: read_one(world, "/v1/sources/{source_id}"),
     ("patch", "/v1/sources/{source_id}"): update_source,
     ("delete", "/v1/sources/{source_id}"): delete_source,
+    ("post", "/v1/portal/sessions"): open_portal,
 }
 
 
