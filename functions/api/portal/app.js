@@ -114,9 +114,10 @@ async function api(method, path, body) {
   return parsed;
 }
 
-/** Runs an action; shows its error as text; ends the session on a 401. */
-async function attempt(action) {
-  clearMessages();
+/** Runs an action; shows its error as text; ends the session on a 401. A background load
+ * (`quiet`) leaves the messages of the action that started it in place. */
+async function attempt(action, quiet = false) {
+  if (!quiet) clearMessages();
   try {
     return await action();
   } catch (error) {
@@ -284,7 +285,7 @@ function statsPanel(id) {
   const windowSelect = h("select", { name: "window" }, WINDOWS.map((w) => h("option", { value: w, selected: w === "24h" }, w)));
   const output = h("dl", { class: "stats" });
   async function load() {
-    const stats = await attempt(() => api("GET", `/v1/webhooks/${encodeURIComponent(id)}/stats?window=${windowSelect.value}`));
+    const stats = await attempt(() => api("GET", `/v1/webhooks/${encodeURIComponent(id)}/stats?window=${windowSelect.value}`), true);
     if (!stats) return;
     const rate = stats.success_rate === null ? "—" : `${Math.round(stats.success_rate * 1000) / 10} %`;
     const items = [
@@ -313,12 +314,13 @@ function deliveriesPanel(id) {
   );
   const body = h("tbody");
   const more = h("button", { type: "button", hidden: true }, "Show more");
+  const refresh = h("button", { type: "button" }, "Refresh deliveries");
   let cursor = null;
-  async function load(append) {
+  async function load(append, quiet = true) {
     const query = new URLSearchParams({ limit: "20" });
     if (statusSelect.value) query.set("status", statusSelect.value);
     if (append && cursor) query.set("cursor", cursor);
-    const page = await attempt(() => api("GET", `/v1/webhooks/${encodeURIComponent(id)}/deliveries?${query}`));
+    const page = await attempt(() => api("GET", `/v1/webhooks/${encodeURIComponent(id)}/deliveries?${query}`), quiet);
     if (!page) return;
     cursor = page.next_cursor;
     more.hidden = !cursor;
@@ -338,13 +340,15 @@ function deliveriesPanel(id) {
     else body.replaceChildren(...rows);
     if (!append && !rows.length) body.append(h("tr", {}, h("td", { colspan: 6 }, "No deliveries.")));
   }
-  statusSelect.addEventListener("change", () => load(false));
-  more.addEventListener("click", () => load(true));
+  statusSelect.addEventListener("change", () => load(false, false));
+  more.addEventListener("click", () => load(true, false));
+  refresh.addEventListener("click", () => load(false, false));
   load(false);
   return h(
     "div",
     { class: "card" },
     field("Status", statusSelect),
+    h("div", { class: "actions" }, refresh),
     h(
       "div",
       { class: "scroll" },
@@ -417,7 +421,12 @@ async function openDelivery(id, message) {
     h("p", {}, back),
     h("h2", {}, `Delivery ${delivery.id}`),
     h("dl", { class: "facts" }, facts.flatMap(([k, v]) => [h("dt", {}, k), h("dd", { class: "wrap" }, String(v ?? "—"))])),
-    h("div", { class: "actions" }, h("button", { type: "button", onclick: () => retryDelivery(delivery.id) }, "Retry now")),
+    h(
+      "div",
+      { class: "actions" },
+      h("button", { type: "button", onclick: () => retryDelivery(delivery.id) }, "Retry now"),
+      h("button", { type: "button", onclick: () => openDelivery(delivery.id) }, "Refresh"),
+    ),
     h("h3", {}, "Attempt log"),
     attempts.length
       ? h(
