@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import requests
-from playwright.sync_api import Browser, Page, Playwright, Request, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, Request, expect, sync_playwright
 
 from shared.core import clock
 from tests.support.local_api import wait_until
@@ -145,3 +145,35 @@ def page(browser: Browser, customer: Customer) -> Iterator[Page]:
 
 def poll(check: Any, timeout: float = 30.0) -> Any:
     return wait_until(check, timeout=timeout, interval=0.2)
+
+
+# --- steps the tests share ----------------------------------------------------------------------
+
+
+def path_for(name: str) -> str:
+    return f"/{name}-{uuid.uuid4().hex[:8]}"
+
+
+def create_endpoint(page: Page, url: str, events: str = "*", filter: str = "") -> None:
+    """Fills and submits the "Add an endpoint" form; ends on the endpoint's page."""
+    page.get_by_label("Endpoint URL").fill(url)
+    page.get_by_label("Event types").fill(events)
+    if filter:
+        page.get_by_label("Filter (optional)").fill(filter)
+    page.get_by_role("button", name="Create endpoint").click()
+    expect(page.get_by_role("heading", level=2, name=url)).to_be_visible()
+
+
+def delivery_rows(page: Page) -> Any:
+    return page.locator("table.deliveries tbody tr[data-status]")
+
+
+def refresh_until(page: Page, status: str, count: int = 1) -> None:
+    """Presses "Refresh deliveries" until `count` rows show `status` (the worker is async)."""
+
+    def shown() -> bool:
+        page.get_by_role("button", name="Refresh deliveries").click()
+        page.wait_for_load_state("networkidle")
+        return delivery_rows(page).and_(page.locator(f'[data-status="{status}"]')).count() >= count
+
+    assert poll(shown), page.locator("#view").inner_text()

@@ -381,7 +381,7 @@ function recoverForm(id) {
     const body = { since: new Date(since.value).toISOString() };
     if (until.value) body.until = new Date(until.value).toISOString();
     const done = await attempt(() => api("POST", `/v1/webhooks/${encodeURIComponent(id)}/recover`, body));
-    if (done) notice(`${done.recovering} deliveries queued again.`);
+    if (done) notice(`${done.recovering} ${done.recovering === 1 ? "delivery" : "deliveries"} queued again.`);
   });
   return form;
 }
