@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -266,3 +270,34 @@ def test_the_token_stays_out_of_urls_and_storage_unless_remembered(
     assert page.evaluate("() => localStorage.getItem('webhooks-portal-token')") == customer.token
     page.get_by_label("Remember this link on this device").uncheck()
     assert page.evaluate("() => localStorage.length") == 0
+
+
+def readme_example() -> str:
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = re.search(
+        r"<!-- portal:start -->\s*```bash\n(.*?)```\s*<!-- portal:end -->", text, re.S
+    )
+    assert block, "README.md lost its portal session example"
+    return block.group(1)
+
+
+def test_the_readme_example_gives_a_link_that_opens_the_portal(
+    browser: Browser, customer: Customer
+) -> None:
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", readme_example()],
+        env={**os.environ, "BASE": customer.local.base_url, "USER_KEY": customer.key["x-api-key"]},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    made = json.loads(result.stdout)
+    assert made["url"] == f"{customer.local.base_url}/portal#token={made['token']}"
+    page = open_page(browser, customer, made["url"])
+    try:
+        expect(page.get_by_role("heading", name="Endpoints")).to_be_visible()
+        expect(page.locator("#error")).to_be_empty()
+    finally:
+        page.context.close()
