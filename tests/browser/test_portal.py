@@ -259,6 +259,7 @@ def test_the_token_stays_out_of_urls_and_storage_unless_remembered(
     seen = customer.requests_seen
     assert len(seen) > 5
     assert [r.url for r in seen if customer.token in r.url] == []
+    assert [r.url for r in seen if not r.url.startswith(customer.local.base_url + "/")] == []
     api_calls = [r for r in seen if "/v1/" in r.url]
     assert api_calls
     for request in api_calls:
@@ -301,3 +302,37 @@ def test_the_readme_example_gives_a_link_that_opens_the_portal(
         expect(page.locator("#error")).to_be_empty()
     finally:
         page.context.close()
+
+
+def test_edit_then_delete_an_endpoint(page: Page, customer: Customer, receiver: Receiver) -> None:
+    url = receiver.url(path_for("edit"))
+    create_endpoint(page, url)
+    page.get_by_label("Description").fill("Billing")
+    page.get_by_label("Filter (optional)").fill("data.currency == 'usd'")
+    page.get_by_label("Extra headers").fill("X-Team: billing")
+    page.get_by_label("Active").uncheck()
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.locator("#notice")).to_have_text("Changes saved.")
+    expect(page.get_by_text("Disabled", exact=True)).to_be_visible()
+    (hook,) = customer.call("GET", "/v1/webhooks")["data"]
+    assert (hook["description"], hook["filter"], hook["headers"], hook["active"]) == (
+        "Billing",
+        "data.currency == 'usd'",
+        {"X-Team": "billing"},
+        False,
+    )
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete endpoint").click()
+    expect(page.locator("#notice")).to_have_text("Endpoint deleted.")
+    expect(page.get_by_text("No endpoints yet.")).to_be_visible()
+    assert customer.call("GET", "/v1/webhooks")["data"] == []
+
+
+def test_an_api_error_is_shown_as_text(page: Page) -> None:
+    create = page.get_by_role("button", name="Create endpoint")
+    page.get_by_label("Endpoint URL").fill("ftp://example.com/<b>x</b>")
+    page.get_by_label("Event types").fill("*")
+    create.click()
+    expect(page.locator("#error")).to_contain_text("body.url")
+    assert page.locator("#error b").count() == 0
