@@ -272,6 +272,11 @@ def test_the_token_stays_out_of_urls_and_storage_unless_remembered(
     page.get_by_label("Remember this link on this device").uncheck()
     assert page.evaluate("() => localStorage.length") == 0
 
+    page.get_by_label("Remember this link on this device").check()
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Signed out")).to_be_visible()
+    assert page.evaluate("() => [localStorage.length, location.hash]") == [0, ""]
+
 
 def readme_example() -> str:
     text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")

@@ -128,16 +128,19 @@ async function attempt(action, quiet = false) {
   }
 }
 
-function endSession() {
+function endSession(signedOut = false) {
   localStorage.removeItem(STORAGE_KEY);
   state.token = null;
   document.getElementById("nav").hidden = true;
+  document.getElementById("remember").checked = false;
   show(
-    h("h2", {}, "This link has expired"),
+    h("h2", {}, signedOut ? "Signed out" : "This link has expired"),
     h(
       "p",
       {},
-      "Your portal link has expired or is no longer valid. Ask the service you use for a new link.",
+      signedOut
+        ? "This page no longer holds your portal link. Open the link again to come back."
+        : "Your portal link has expired or is no longer valid. Ask the service you use for a new link.",
     ),
   );
 }
@@ -512,8 +515,8 @@ function start() {
   });
   document.getElementById("forget").addEventListener("click", () => {
     localStorage.removeItem(STORAGE_KEY);
-    window.location.hash = "";
-    endSession();
+    history.replaceState(null, "", window.location.pathname);
+    endSession(true);
   });
   if (!state.token) {
     show(h("h2", {}, "No portal link"), h("p", {}, "Open this page with the link you were given; it ends with #token=…"));
