@@ -215,6 +215,10 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/openapi.json", API, authorized=False),
     Route("GET", "/v1/docs", API, authorized=False),
     Route("POST", "/inbound/{source_id}", INBOUND, authorized=False),
+    # The consumer portal's page and its two assets (README "Consumer portal"): no key, the page
+    # holds no data (its token stays in the URL fragment, which browsers never send).
+    Route("GET", "/portal", API, authorized=False),
+    Route("GET", "/portal/{asset}", API, authorized=False),
     Route("POST", "/v1/events", PUBLISH, authorized=True),
     Route("POST", "/v1/events/batch", PUBLISH, authorized=True),
     Route("ANY", "/v1/{proxy+}", API, authorized=True),

@@ -30,6 +30,7 @@ from functions.api.routes import (
     deliveries,
     event_types,
     events,
+    portal,
     secret,
     sources,
     webhooks,
@@ -49,6 +50,8 @@ app.include_router(deliveries.router, prefix="/v1/deliveries")
 app.include_router(sources.router, prefix="/v1/sources")
 app.include_router(event_types.admin_router, prefix="/v1/admin/event-types")
 app.include_router(event_types.router, prefix="/v1/event-types")
+app.include_router(portal.router, prefix="/v1/portal")
+app.include_router(portal.pages)
 
 
 @app.get("/v1/openapi.json", include_in_schema=False)

@@ -1,7 +1,10 @@
 """API keys and who may act for whom: the one access check of every `/v1` route.
 
-Keys are issued once as `wk_<random>`, stored only as a SHA-256 hash, with a role. The API
-function checks the key itself (no API Gateway authorizer, so no second Lambda invocation per
+Keys are issued once as `wk_<random>`, stored only as a SHA-256 hash, with a role. Portal
+sessions (`wps_<random>`, README "Consumer portal") are keys of the same table with the `user`
+role and an `expires_at` (epoch seconds, the table's TTL attribute); one is refused once past it,
+whether or not DynamoDB has swept it yet, and even from the cache. The API function checks the
+key itself (no API Gateway authorizer, so no second Lambda invocation per
 request). A looked-up key is trusted per container for `WEBHOOKS_API_KEY_CACHE_SECONDS`, the
 revocation delay (README: Architecture, "API keys are checked in the function"). AWS calls per
 request: none with the key cached, else one DynamoDB GetItem (plus one Secrets Manager read per
@@ -29,6 +32,9 @@ USER_ID_PARAMETER = "user_id"
 
 Role = Literal["user", "admin"]
 BOOTSTRAP_ADMIN_USER = "admin"
+PORTAL_TOKEN_PREFIX = "wps_"
+PORTAL_LINK_EXPIRED = "this portal link has expired: ask for a new link"
+PORTAL_LINK_UNKNOWN = "this portal link has expired or is not valid: ask for a new link"
 # Valid keys are remembered briefly per container; a revoked key stops working within this.
 _key_cache: dict[str, tuple[float, Principal]] = {}
 
@@ -38,10 +44,18 @@ class Principal:
     user_id: str
     role: Role
     key_id: str
+    expires_at: float | None = None  # portal sessions only (epoch seconds)
 
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    @property
+    def is_portal_session(self) -> bool:
+        return self.expires_at is not None
+
+    def expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= clock.now()
 
 
 def hash_key(api_key: str) -> str:
@@ -67,15 +81,40 @@ def authenticate(headers: dict[str, str]) -> Principal:
     admin_key = admin_key_store.bootstrap_admin_key()
     if admin_key and hmac.compare_digest(key.encode(), admin_key.encode()):
         return Principal(user_id=BOOTSTRAP_ADMIN_USER, role="admin", key_id="key_bootstrap")
+    return _unexpired(key, _looked_up(key))
+
+
+def _looked_up(key: str) -> Principal:
+    """The key's principal, from the cache or one GetItem."""
     key_hash = hash_key(key)
     cached = _key_cache.get(key_hash)
     if cached and cached[0] > time.monotonic():
         return cached[1]
     record = api_keys.get_by_hash(key_hash)
     if not record:
+        if key.startswith(PORTAL_TOKEN_PREFIX):  # swept by the TTL, or never issued
+            raise Unauthorized(PORTAL_LINK_UNKNOWN, code="session_expired")
         raise Unauthorized("invalid API key")
-    principal = Principal(user_id=record["user_id"], role=record["role"], key_id=record["key_id"])
+    principal = _principal(record)
     _key_cache[key_hash] = (time.monotonic() + settings().api_key_cache_seconds, principal)
+    return principal
+
+
+def _principal(record: dict[str, Any]) -> Principal:
+    expires_at = record.get("expires_at")
+    return Principal(
+        user_id=record["user_id"],
+        role=record["role"],
+        key_id=record["key_id"],
+        expires_at=float(expires_at) if isinstance(expires_at, int | float) else None,
+    )
+
+
+def _unexpired(key: str, principal: Principal) -> Principal:
+    """Checked on every use, cached or not: the cache must not outlive a session."""
+    if principal.expired():
+        _key_cache.pop(hash_key(key), None)
+        raise Unauthorized(PORTAL_LINK_EXPIRED, code="session_expired")
     return principal
 
 
@@ -105,6 +144,41 @@ def revoke_key(key_id: str) -> None:
         raise NotFound(f"API key {key_id} not found")
     api_keys.delete(record["key_hash"])
     _key_cache.pop(record["key_hash"], None)
+
+
+def create_portal_session(
+    caller: Principal, user_id: str, ttl_seconds: int, base_url: str
+) -> dict[str, Any]:
+    """A short-lived `user`-role token for `user_id`'s portal page (README "Consumer portal").
+
+    A portal session may not create another (it would extend itself). The plain token is in
+    this answer only; the table keeps its hash, and its TTL removes the record once expired.
+    AWS calls: one PutItem.
+    """
+    if caller.is_portal_session:
+        raise Forbidden("a portal session cannot create portal sessions")
+    if user_id == ids.OPS_USER_ID:
+        raise InvalidRequest(
+            f"{ids.OPS_USER_ID} is reserved for operational events: no portal acts as it",
+            details=[{"field": "body.user_id", "message": "reserved user id"}],
+        )
+    plain = PORTAL_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    expires_at = int(clock.now()) + ttl_seconds
+    api_keys.put(
+        {
+            "key_hash": hash_key(plain),
+            "key_id": ids.new_id("ps"),
+            "user_id": user_id,
+            "role": "user",
+            "created_at": clock.iso(),
+            "expires_at": expires_at,
+        }
+    )
+    return {
+        "token": plain,
+        "url": f"{base_url}/portal#token={plain}",
+        "expires_at": clock.iso(expires_at),
+    }
 
 
 def reset_caches() -> None:

@@ -79,6 +79,8 @@ API_KEYS = Table(
     env_var="API_KEYS_TABLE",
     partition_key="key_hash",
     indexes=(Index("by_key_id", "key_id"),),
+    # Portal sessions (README "Consumer portal") carry one; API keys never do, so never expire.
+    ttl_attribute="expires_at",
 )
 WEBHOOKS = Table(
     logical_id="Webhooks",

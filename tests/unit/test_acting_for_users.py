@@ -226,6 +226,15 @@ def read_catalog(world: World, template: str) -> None:
     assert as_bob == ok(world.as_bob("get", template)) == ok(world.as_admin("get", template))
 
 
+def open_portal(world: World) -> None:
+    """The admin's session for bob acts as bob."""
+    made = ok(world.as_admin_for_bob("post", "/v1/portal/sessions"), 201)
+    reply = world.api.request(
+        "GET", "/v1/webhooks", headers={"authorization": f"Bearer {made['token']}"}
+    )
+    assert [item["id"] for item in ok(reply)["data"]] == [world.hook]
+
+
 SCENARIOS: dict[Route, Callable[[World], None]] = {
     ("post", "/v1/webhooks"): create_webhook,
     ("get", "/v1/webhooks"): lambda world: same_list(world, "/v1/webhooks"),
@@ -262,6 +271,7 @@ SCENARIOS: dict[Route, Callable[[World], None]] = {
     ("get", "/v1/event-types/{type}"): lambda world: read_catalog(
         world, "/v1/event-types/order.paid"
     ),
+    ("post", "/v1/portal/sessions"): open_portal,
 }
 
 

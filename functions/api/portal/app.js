@@ -114,9 +114,10 @@ async function api(method, path, body) {
   return parsed;
 }
 
-/** Runs an action; shows its error as text; ends the session on a 401. */
-async function attempt(action) {
-  clearMessages();
+/** Runs an action; shows its error as text; ends the session on a 401. A background load
+ * (`quiet`) leaves the messages of the action that started it in place. */
+async function attempt(action, quiet = false) {
+  if (!quiet) clearMessages();
   try {
     return await action();
   } catch (error) {
@@ -127,16 +128,19 @@ async function attempt(action) {
   }
 }
 
-function endSession() {
+function endSession(signedOut = false) {
   localStorage.removeItem(STORAGE_KEY);
   state.token = null;
   document.getElementById("nav").hidden = true;
+  document.getElementById("remember").checked = false;
   show(
-    h("h2", {}, "This link has expired"),
+    h("h2", {}, signedOut ? "Signed out" : "This link has expired"),
     h(
       "p",
       {},
-      "Your portal link has expired or is no longer valid. Ask the service you use for a new link.",
+      signedOut
+        ? "This page no longer holds your portal link. Open the link again to come back."
+        : "Your portal link has expired or is no longer valid. Ask the service you use for a new link.",
     ),
   );
 }
@@ -284,7 +288,7 @@ function statsPanel(id) {
   const windowSelect = h("select", { name: "window" }, WINDOWS.map((w) => h("option", { value: w, selected: w === "24h" }, w)));
   const output = h("dl", { class: "stats" });
   async function load() {
-    const stats = await attempt(() => api("GET", `/v1/webhooks/${encodeURIComponent(id)}/stats?window=${windowSelect.value}`));
+    const stats = await attempt(() => api("GET", `/v1/webhooks/${encodeURIComponent(id)}/stats?window=${windowSelect.value}`), true);
     if (!stats) return;
     const rate = stats.success_rate === null ? "—" : `${Math.round(stats.success_rate * 1000) / 10} %`;
     const items = [
@@ -313,12 +317,13 @@ function deliveriesPanel(id) {
   );
   const body = h("tbody");
   const more = h("button", { type: "button", hidden: true }, "Show more");
+  const refresh = h("button", { type: "button" }, "Refresh deliveries");
   let cursor = null;
-  async function load(append) {
+  async function load(append, quiet = true) {
     const query = new URLSearchParams({ limit: "20" });
     if (statusSelect.value) query.set("status", statusSelect.value);
     if (append && cursor) query.set("cursor", cursor);
-    const page = await attempt(() => api("GET", `/v1/webhooks/${encodeURIComponent(id)}/deliveries?${query}`));
+    const page = await attempt(() => api("GET", `/v1/webhooks/${encodeURIComponent(id)}/deliveries?${query}`), quiet);
     if (!page) return;
     cursor = page.next_cursor;
     more.hidden = !cursor;
@@ -338,13 +343,15 @@ function deliveriesPanel(id) {
     else body.replaceChildren(...rows);
     if (!append && !rows.length) body.append(h("tr", {}, h("td", { colspan: 6 }, "No deliveries.")));
   }
-  statusSelect.addEventListener("change", () => load(false));
-  more.addEventListener("click", () => load(true));
+  statusSelect.addEventListener("change", () => load(false, false));
+  more.addEventListener("click", () => load(true, false));
+  refresh.addEventListener("click", () => load(false, false));
   load(false);
   return h(
     "div",
     { class: "card" },
     field("Status", statusSelect),
+    h("div", { class: "actions" }, refresh),
     h(
       "div",
       { class: "scroll" },
@@ -377,7 +384,7 @@ function recoverForm(id) {
     const body = { since: new Date(since.value).toISOString() };
     if (until.value) body.until = new Date(until.value).toISOString();
     const done = await attempt(() => api("POST", `/v1/webhooks/${encodeURIComponent(id)}/recover`, body));
-    if (done) notice(`${done.recovering} deliveries queued again.`);
+    if (done) notice(`${done.recovering} ${done.recovering === 1 ? "delivery" : "deliveries"} queued again.`);
   });
   return form;
 }
@@ -417,7 +424,12 @@ async function openDelivery(id, message) {
     h("p", {}, back),
     h("h2", {}, `Delivery ${delivery.id}`),
     h("dl", { class: "facts" }, facts.flatMap(([k, v]) => [h("dt", {}, k), h("dd", { class: "wrap" }, String(v ?? "—"))])),
-    h("div", { class: "actions" }, h("button", { type: "button", onclick: () => retryDelivery(delivery.id) }, "Retry now")),
+    h(
+      "div",
+      { class: "actions" },
+      h("button", { type: "button", onclick: () => retryDelivery(delivery.id) }, "Retry now"),
+      h("button", { type: "button", onclick: () => openDelivery(delivery.id) }, "Refresh"),
+    ),
     h("h3", {}, "Attempt log"),
     attempts.length
       ? h(
@@ -503,8 +515,8 @@ function start() {
   });
   document.getElementById("forget").addEventListener("click", () => {
     localStorage.removeItem(STORAGE_KEY);
-    window.location.hash = "";
-    endSession();
+    history.replaceState(null, "", window.location.pathname);
+    endSession(true);
   });
   if (!state.token) {
     show(h("h2", {}, "No portal link"), h("p", {}, "Open this page with the link you were given; it ends with #token=…"));
