@@ -456,7 +456,10 @@ def test_410_gone_stops_retries_and_disables_the_webhook(
     assert found["attempts"] == 1
     assert scheduled(requeued, env["RETRY_STATE_MACHINE_ARN"]) == []
     assert api.request("GET", f"/v1/webhooks/{hook}", alice).json()["active"] is False
-    assert publish(api, alice)["deliveries"] == []  # inactive now: nothing matches
+    # Disabled as "gone": later events are kept as skipped deliveries (README "Skipped
+    # deliveries and recover"), never sent.
+    (skipped,) = publish(api, alice)["deliveries"]
+    assert (skipped["webhook_id"], skipped["status"]) == (hook, "skipped")
     assert len(receiver.received("/gone")) == 1
 
 
