@@ -90,6 +90,7 @@ def list_for_webhook(
             "status": status,
         },
         filters=filters,
+        selective=status is not None,
     )
 
 
