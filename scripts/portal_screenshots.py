@@ -127,6 +127,7 @@ def views(page: Page) -> Iterator[tuple[str, Callable[[], None]]]:
     def endpoint() -> None:
         page.get_by_role("row", name="/failing").get_by_role("button", name="Open").click()
         page.locator("table.deliveries tbody tr[data-status]").first.wait_for()
+        page.locator("dl.stats dt").first.wait_for()
 
     def attempts() -> None:
         page.locator("table.deliveries tbody tr[data-status]").first.get_by_role(
