@@ -123,6 +123,27 @@ def _unexpired_clause(table: Table, names: dict[str, str], values: dict[str, Any
     return "(attribute_not_exists(#ttl) OR #ttl >= :now)"
 
 
+def _filter_expression(
+    table: Table, filters: dict[str, Any] | None, names: dict[str, str], values: dict[str, Any]
+) -> str | None:
+    """The FilterExpression of `filters` (equalities; a tuple: any of its values) and the TTL,
+    adding its attribute names and values to `names` and `values`."""
+    clauses = []
+    for position, (name, value) in enumerate((filters or {}).items()):
+        names[f"#f{position}"] = name
+        if isinstance(value, tuple):
+            options = [f":f{position}_{n}" for n in range(len(value))]
+            values.update({option: to_value(v) for option, v in zip(options, value, strict=True)})
+            clauses.append(f"#f{position} IN ({', '.join(options)})")
+            continue
+        values[f":f{position}"] = to_value(value)
+        clauses.append(f"#f{position} = :f{position}")
+    unexpired = _unexpired_clause(table, names, values)
+    if unexpired:
+        clauses.append(unexpired)
+    return " AND ".join(clauses) or None
+
+
 def query_page(
     *,
     table: Table,
@@ -157,16 +178,9 @@ def query_page(
         names["#sk"] = str(table.sort_key)
         values[":sk"] = to_value(sort_prefix)
         kwargs["KeyConditionExpression"] += " AND begins_with(#sk, :sk)"
-    clauses = []
-    for position, (name, value) in enumerate((filters or {}).items()):
-        names[f"#f{position}"] = name
-        values[f":f{position}"] = to_value(value)
-        clauses.append(f"#f{position} = :f{position}")
-    unexpired = _unexpired_clause(table, names, values)
-    if unexpired:
-        clauses.append(unexpired)
-    if clauses:
-        kwargs["FilterExpression"] = " AND ".join(clauses)
+    expression = _filter_expression(table, filters, names, values)
+    if expression:
+        kwargs["FilterExpression"] = expression
     kwargs["ExpressionAttributeNames"] = names
     kwargs["ExpressionAttributeValues"] = values
     items: list[dict[str, Any]] = []
@@ -276,21 +290,9 @@ def _server_filter(request: dict[str, Any], table: Table, filters: dict[str, Any
     Query `request`."""
     names: dict[str, str] = {}
     values: dict[str, Any] = {}
-    clauses = []
-    for position, (name, value) in enumerate((filters or {}).items()):
-        names[f"#f{position}"] = name
-        if isinstance(value, tuple):
-            options = [f":f{position}_{n}" for n in range(len(value))]
-            values.update({option: to_value(v) for option, v in zip(options, value, strict=True)})
-            clauses.append(f"#f{position} IN ({', '.join(options)})")
-            continue
-        values[f":f{position}"] = to_value(value)
-        clauses.append(f"#f{position} = :f{position}")
-    unexpired = _unexpired_clause(table, names, values)
-    if unexpired:
-        clauses.append(unexpired)
-    if clauses:
-        request["FilterExpression"] = " AND ".join(clauses)
+    expression = _filter_expression(table, filters, names, values)
+    if expression:
+        request["FilterExpression"] = expression
         request["ExpressionAttributeNames"] = names
         request["ExpressionAttributeValues"] = values
 
