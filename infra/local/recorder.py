@@ -42,6 +42,20 @@ SECRET_SUFFIX = "Rnd6Ch"
 DEFAULT_ACCOUNT = "123456789012"  # moto's account; the check normalizes accounts anyway
 IAM_PREFIX = {"stepfunctions": "states"}
 FUNCTIONS_DIR = f"{Path(__file__).resolve().parents[2] / 'functions'}{os.sep}"
+REPO_DIR = f"{Path(__file__).resolve().parents[2]}{os.sep}"
+TESTS_DIR = f"{Path(__file__).resolve().parents[2] / 'tests'}{os.sep}"
+THIS_FILE = str(Path(__file__).resolve())
+
+
+def _project_code(filename: str) -> bool:
+    """A frame of the project's own code (not a library in the venv, not this recorder)."""
+    return (
+        filename.startswith(REPO_DIR)
+        and f"{os.sep}.venv{os.sep}" not in filename
+        and filename != THIS_FILE
+    )
+
+
 FUNCTION_NAMES = frozenset(function.name for function in decl.FUNCTIONS)
 
 Permission = tuple[str, str]  # (IAM action, resource ARN)
@@ -120,10 +134,15 @@ def function_on_stack() -> str | None:
     """The function whose code is on this thread's stack, else the one that started the thread."""
     frame: FrameType | None = sys._getframe(1)
     found = None
+    innermost = True
     while frame is not None:
         filename = frame.f_code.co_filename
         if f"{os.sep}moto{os.sep}" in filename:
             return None  # the emulator calling itself (e.g. a state machine's SQS task)
+        if innermost and _project_code(filename):
+            innermost = False
+            if filename.startswith(TESTS_DIR):
+                return None  # a test's own call, even from a hook inside function code
         found = _function_of(filename) or found
         frame = frame.f_back
     return found or getattr(threading.current_thread(), "_recorded_function", None)
