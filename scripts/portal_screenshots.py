@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page, expect, sync_playwright
 
 from infra.local.launch import ROOT, free_port, spawn, wait_healthy
 
@@ -155,7 +155,7 @@ def photograph(link: str, out: Path) -> list[Path]:
             page.goto(link)
             for name, step in views(page):
                 step()
-                page.wait_for_load_state("networkidle")
+                expect(page.locator("#view")).to_have_attribute("aria-busy", "false")
                 target = out / f"{name}-{size}.png"
                 page.screenshot(path=str(target), full_page=True)
                 written.append(target)

@@ -164,6 +164,12 @@ def create_endpoint(page: Page, url: str, events: str = "*", filter: str = "") -
     expect(page.get_by_role("heading", level=2, name=url)).to_be_visible()
 
 
+def settled(page: Page) -> None:
+    """Waits until the page has no request out (it marks its main region `aria-busy` meanwhile);
+    Playwright's "networkidle" is reached once per page load, so it cannot tell this."""
+    expect(page.locator("#view")).to_have_attribute("aria-busy", "false")
+
+
 def delivery_rows(page: Page) -> Any:
     return page.locator("table.deliveries tbody tr[data-status]")
 
@@ -173,7 +179,7 @@ def refresh_until(page: Page, status: str, count: int = 1) -> None:
 
     def shown() -> bool:
         page.get_by_role("button", name="Refresh deliveries").click()
-        page.wait_for_load_state("networkidle")
+        settled(page)
         return delivery_rows(page).and_(page.locator(f'[data-status="{status}"]')).count() >= count
 
     assert poll(shown), page.locator("#view").inner_text()

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Route, expect
 
 from tests.browser.conftest import (
     AXE,
@@ -22,6 +22,7 @@ from tests.browser.conftest import (
     path_for,
     poll,
     refresh_until,
+    settled,
 )
 from tests.support.receiver import Receiver, Script
 
@@ -64,7 +65,7 @@ def test_retry_a_failed_delivery_and_filter_by_status(
     refresh_until(page, "failed")
 
     page.get_by_label("Status").select_option("succeeded")
-    page.wait_for_load_state("networkidle")
+    settled(page)
     expect(delivery_rows(page)).to_have_count(0)
     page.get_by_label("Status").select_option("failed")
     expect(delivery_rows(page)).to_have_count(1)
@@ -77,12 +78,42 @@ def test_retry_a_failed_delivery_and_filter_by_status(
 
     def retried() -> bool:
         page.get_by_role("button", name="Refresh", exact=True).click()
-        page.wait_for_load_state("networkidle")
+        settled(page)
         return page.locator("table.attempts tbody tr").count() == 5
 
     assert poll(retried)
     expect(page.locator("dl.facts")).to_contain_text("succeeded")
     expect(page.locator("table.attempts tbody tr").last.locator("td").nth(3)).to_have_text("200")
+
+
+def test_a_slow_older_answer_never_replaces_the_filtered_list(
+    page: Page, customer: Customer, receiver: Receiver
+) -> None:
+    """The answer to "Refresh" (any status) is held back until after the user has filtered by
+    "failed"; when it lands late, the list must stay the filtered one (empty here)."""
+    path = path_for("late")
+    create_endpoint(page, receiver.url(path))
+    customer.publish("order.paid", {"amount": 1})
+    receiver.wait_for(path, 1)
+    refresh_until(page, "succeeded")
+
+    held: list[Route] = []
+
+    def hold_unfiltered(route: Route) -> None:
+        if "status=" in route.request.url:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route("**/deliveries?*", hold_unfiltered)
+    page.get_by_role("button", name="Refresh deliveries").click()
+    page.get_by_label("Status").select_option("failed")
+    expect(page.locator("table.deliveries tbody")).to_have_text("No deliveries.")
+    assert poll(lambda: page.evaluate("1") and len(held) == 1)  # evaluate lets Playwright dispatch
+    held[0].continue_()
+    settled(page)
+    expect(page.locator("table.deliveries tbody")).to_have_text("No deliveries.")
+    expect(delivery_rows(page)).to_have_count(0)
 
 
 def test_reveal_and_rotate_the_secret(page: Page, customer: Customer) -> None:
@@ -224,7 +255,7 @@ def test_axe_finds_no_serious_violations_on_the_main_views(
         expect(page.get_by_role("heading", name="Endpoints")).to_be_visible()
         found = {}
         for view in each_main_view(page, customer, receiver):
-            page.wait_for_load_state("networkidle")
+            settled(page)
             found[view] = serious_violations(page)
         assert found == {view: [] for view in found}
         assert len(found) == 4
@@ -238,7 +269,7 @@ def test_the_page_fits_375_pixels(browser: Browser, customer: Customer, receiver
         expect(page.get_by_role("heading", name="Endpoints")).to_be_visible()
         widths = {}
         for view in each_main_view(page, customer, receiver):
-            page.wait_for_load_state("networkidle")
+            settled(page)
             widths[view] = page.evaluate(
                 "() => [document.documentElement.scrollWidth, document.body.scrollWidth]"
             )

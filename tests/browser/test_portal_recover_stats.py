@@ -13,6 +13,7 @@ from tests.browser.conftest import (
     path_for,
     poll,
     refresh_until,
+    settled,
 )
 from tests.support.receiver import Receiver, Script
 
@@ -41,7 +42,7 @@ def test_stats_show_the_attempts_of_the_window(
 
     def counted() -> bool:
         page.get_by_label("Window").select_option("1h")
-        page.wait_for_load_state("networkidle")
+        settled(page)
         return stat(page, "Attempts") == "1"
 
     assert poll(counted)

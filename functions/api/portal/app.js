@@ -95,7 +95,25 @@ class ApiError extends Error {
 
 class SessionEnded extends Error {}
 
+let inFlight = 0;
+
+/** `aria-busy` on the main region while any request is out, for assistive technology (and for
+ * the browser tests, which wait for it instead of guessing at network idleness). */
+function busy(delta) {
+  inFlight += delta;
+  document.getElementById("view").setAttribute("aria-busy", String(inFlight > 0));
+}
+
 async function api(method, path, body) {
+  busy(1);
+  try {
+    return await request(method, path, body);
+  } finally {
+    busy(-1);
+  }
+}
+
+async function request(method, path, body) {
   const options = { method, headers: { Authorization: `Bearer ${state.token}` } };
   if (body !== undefined) {
     options.headers["Content-Type"] = "application/json";
@@ -127,6 +145,20 @@ async function attempt(action, quiet = false) {
     return undefined;
   }
 }
+
+/** Keeps only the newest of overlapping loads: a slow answer to an older request (a filter the
+ * user has since changed, an earlier press of Refresh) must never replace a newer one. Returns
+ * `undefined` for a superseded answer, as `attempt` does for a failed one. */
+function newestOnly() {
+  let started = 0;
+  return async (load) => {
+    const mine = ++started;
+    const result = await load();
+    return mine === started ? result : undefined;
+  };
+}
+
+const navigation = newestOnly();
 
 function endSession(signedOut = false) {
   localStorage.removeItem(STORAGE_KEY);
@@ -198,7 +230,7 @@ function webhookForm(webhook, onSubmit) {
 
 async function listWebhooks() {
   state.view = "webhooks";
-  const page = await attempt(() => api("GET", "/v1/webhooks?limit=100"));
+  const page = await navigation(() => attempt(() => api("GET", "/v1/webhooks?limit=100")));
   if (!page) return;
   const rows = page.data.map((webhook) =>
     h(
@@ -236,7 +268,7 @@ async function listWebhooks() {
 
 async function openWebhook(id, message) {
   state.view = "webhook";
-  const webhook = await attempt(() => api("GET", `/v1/webhooks/${encodeURIComponent(id)}`));
+  const webhook = await navigation(() => attempt(() => api("GET", `/v1/webhooks/${encodeURIComponent(id)}`)));
   if (!webhook) return;
   state.webhook = webhook;
   const status = webhook.active
@@ -286,9 +318,10 @@ async function deleteWebhook(webhook) {
 
 function statsPanel(id) {
   const windowSelect = h("select", { name: "window" }, WINDOWS.map((w) => h("option", { value: w, selected: w === "24h" }, w)));
+  const newest = newestOnly();
   const output = h("dl", { class: "stats" });
   async function load() {
-    const stats = await attempt(() => api("GET", `/v1/webhooks/${encodeURIComponent(id)}/stats?window=${windowSelect.value}`), true);
+    const stats = await newest(() => attempt(() => api("GET", `/v1/webhooks/${encodeURIComponent(id)}/stats?window=${windowSelect.value}`), true));
     if (!stats) return;
     const rate = stats.success_rate === null ? "—" : `${Math.round(stats.success_rate * 1000) / 10} %`;
     const items = [
@@ -318,12 +351,14 @@ function deliveriesPanel(id) {
   const body = h("tbody");
   const more = h("button", { type: "button", hidden: true }, "Show more");
   const refresh = h("button", { type: "button" }, "Refresh deliveries");
+  const table = h("table", { class: "deliveries" });
+  const newest = newestOnly();
   let cursor = null;
   async function load(append, quiet = true) {
     const query = new URLSearchParams({ limit: "20" });
     if (statusSelect.value) query.set("status", statusSelect.value);
     if (append && cursor) query.set("cursor", cursor);
-    const page = await attempt(() => api("GET", `/v1/webhooks/${encodeURIComponent(id)}/deliveries?${query}`), quiet);
+    const page = await newest(() => attempt(() => api("GET", `/v1/webhooks/${encodeURIComponent(id)}/deliveries?${query}`), quiet));
     if (!page) return;
     cursor = page.next_cursor;
     more.hidden = !cursor;
@@ -343,6 +378,11 @@ function deliveriesPanel(id) {
     else body.replaceChildren(...rows);
     if (!append && !rows.length) body.append(h("tr", {}, h("td", { colspan: 6 }, "No deliveries.")));
   }
+  table.append(
+    h("caption", { class: "sr" }, "Deliveries to this endpoint"),
+    h("thead", {}, h("tr", {}, ["Created", "Event type", "Status", "Attempts", "Last code"].map((c) => h("th", { scope: "col" }, c)), h("th", { scope: "col" }, h("span", { class: "sr" }, "Actions")))),
+    body,
+  );
   statusSelect.addEventListener("change", () => load(false, false));
   more.addEventListener("click", () => load(true, false));
   refresh.addEventListener("click", () => load(false, false));
@@ -355,13 +395,7 @@ function deliveriesPanel(id) {
     h(
       "div",
       { class: "scroll" },
-      h(
-        "table",
-        { class: "deliveries" },
-        h("caption", { class: "sr" }, "Deliveries to this endpoint"),
-        h("thead", {}, h("tr", {}, ["Created", "Event type", "Status", "Attempts", "Last code"].map((c) => h("th", { scope: "col" }, c)), h("th", { scope: "col" }, h("span", { class: "sr" }, "Actions")))),
-        body,
-      ),
+      table,
     ),
     more,
   );
@@ -393,7 +427,7 @@ function recoverForm(id) {
 
 async function openDelivery(id, message) {
   state.view = "delivery";
-  const delivery = await attempt(() => api("GET", `/v1/deliveries/${encodeURIComponent(id)}`));
+  const delivery = await navigation(() => attempt(() => api("GET", `/v1/deliveries/${encodeURIComponent(id)}`)));
   if (!delivery) return;
   const facts = [
     ["Delivery", delivery.id],
@@ -457,7 +491,7 @@ async function retryDelivery(id) {
 
 async function showSecret() {
   state.view = "secret";
-  const secret = await attempt(() => api("GET", "/v1/secret"));
+  const secret = await navigation(() => attempt(() => api("GET", "/v1/secret")));
   if (!secret) return;
   const value = h("code", { id: "secret-value", class: "wrap" }, mask(secret.secret));
   let revealed = false;
