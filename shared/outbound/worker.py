@@ -4,7 +4,8 @@
 
 - `hold`: a retry message whose `not_before` is still ahead goes back on the queue (no table
   call; its SQS send joins the batch's in `schedule`). Only long retries carry it.
-- `load`: the delivery, event, webhook and the user's account record in one BatchGetItem.
+- `load`: the delivery, event, webhook and the user's account record in one eventually
+  consistent BatchGetItem (a key it misses is read again strongly: see `load`).
 - `prepare`: decides whether to send at all (finished, duplicate copy, event or webhook gone)
   and builds the signed request; the signing secret comes from a per-container cache keyed by
   the secret version the account record names (shared/store/secrets.py): no call when warm.
@@ -151,20 +152,32 @@ def _reopen_if_redriven(message: dict[str, Any]) -> None:
 
 
 def load(message: dict[str, Any]) -> Loaded | None:
-    """Everything an attempt needs in one BatchGetItem, the user's account record included
-    (forward deliveries too: they have no webhook, but are signed with the owner's secret)."""
+    """Everything an attempt needs in one eventually consistent BatchGetItem (half the read
+    units of a strong one), the user's account record included (forward deliveries too: they
+    have no webhook, but are signed with the owner's secret).
+
+    Why eventual reads are safe here: the event is immutable; a webhook or account a second
+    stale signs with a secret still inside its rotation grace; and a stale delivery (a duplicate
+    SQS copy read just after its attempt was recorded) at worst sends once more, which the
+    conditional record then recognizes as a duplicate, as it does for two copies received at
+    once. What an eventual read can miss is an item written moments before (the delivery and
+    event by publish, a webhook just created): any key it did not find is read again, strongly,
+    before anything is called gone. AWS calls: 1 BatchGetItem; 2 when an item is missing.
+    """
     config = settings()
     user_id = message["user_id"]
     hook_keys = [accounts.key(user_id)]
     if message.get("webhook_id"):
         hook_keys.append(webhooks_table.key(user_id, message["webhook_id"]))
-    found = dynamo.batch_get(
-        {
-            config.deliveries_table: [deliveries_table.key(user_id, message["delivery_id"])],
-            config.events_table: [events_table.key(user_id, message["event_id"])],
-            config.webhooks_table: hook_keys,
-        }
-    )
+    keys = {
+        config.deliveries_table: [deliveries_table.key(user_id, message["delivery_id"])],
+        config.events_table: [events_table.key(user_id, message["event_id"])],
+        config.webhooks_table: hook_keys,
+    }
+    found = dynamo.batch_get(keys, consistent=False)
+    missed = {table: asked for table, asked in keys.items() if len(found[table]) < len(asked)}
+    if missed:
+        found.update(dynamo.batch_get(missed))
     delivery = found[config.deliveries_table]
     if not delivery:
         return None
