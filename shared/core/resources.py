@@ -91,11 +91,12 @@ WEBHOOKS = Table(
 # Events and deliveries: what each write costs, counting index writes. DynamoDB bills a write to
 # every index an item lands in, by the projected size, and an update that changes a projected
 # attribute writes the index again. So:
-# - the event indexes are KEYS_ONLY: a list reads keys there and fetches the items with one
-#   BatchGetItem (shared/store/dynamo.py `sharded_page`), and no later update of an event
-#   (status, history, replays) writes an index at all. An outbound event lands in two
-#   (by_direction, by_type; only inbound events carry `source_shard`, so by_source is sparse),
-#   1 WRU each; an inbound event in three.
+# - the direction is part of the table's partition key (shared/store/events.py), so a list of
+#   one direction needs no index. The indexes left are KEYS_ONLY: a list reads keys there and
+#   fetches the items with one BatchGetItem (shared/store/dynamo.py `sharded_page`), and no later
+#   update of an event (status, history, replays) writes an index at all. An outbound event
+#   lands in one (by_type; only inbound events carry `source_shard`, so by_source is sparse),
+#   1 WRU; an inbound event in two.
 # - deliveries have no index. The table's partition key is derived from the delivery id, which
 #   carries a tag of its webhook (shared/store/deliveries.py): a webhook's deliveries are
 #   Queries on the table, a get by id computes its key, and an event lists its deliveries by the
@@ -108,10 +109,9 @@ WEBHOOKS = Table(
 EVENTS = Table(
     logical_id="Events",
     env_var="EVENTS_TABLE",
-    partition_key="pk",  # f"{user_id}#{shard}": see shared/store/events.py
+    partition_key="pk",  # user, direction and shard: see shared/store/events.py
     sort_key="event_id",
     indexes=(
-        Index("by_direction", "user_direction", "event_id", projection="KEYS_ONLY"),
         Index("by_type", "user_type", "event_id", projection="KEYS_ONLY"),
         Index("by_source", "source_shard", "event_id", projection="KEYS_ONLY"),
     ),

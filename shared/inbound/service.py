@@ -354,7 +354,9 @@ def load(message: Mapping[str, Any]) -> tuple[dict[str, Any] | None, dict[str, A
     config = settings()
     found = dynamo.batch_get(
         {
-            config.events_table: [events_table.key(message["user_id"], message["event_id"])],
+            config.events_table: [
+                events_table.key(message["user_id"], message["event_id"], "inbound")
+            ],
             config.sources_table: [{"source_id": message["source_id"]}],
         }
     )
@@ -616,6 +618,7 @@ def replay(user_id: str, record: Mapping[str, Any]) -> dict[str, Any]:
     events_table.update(
         user_id,
         record["event_id"],
+        "inbound",
         {"status": "received", "updated_at": now, "run_id": run_id},
         appends={"history": [{"at": now, "action": "replay", "run_id": run_id}]},
     )

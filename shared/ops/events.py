@@ -110,6 +110,7 @@ def replay_outbound(user_id: str, record: dict[str, Any], webhook_id: str | None
     table.update(
         user_id,
         record["event_id"],
+        "outbound",
         {"updated_at": clock.iso(), "expires_at": dynamo.expiry()},
         appends={
             "delivery_ids": [d["delivery_id"] for d in created],

@@ -10,10 +10,11 @@ caller id makes the publish idempotent, else BatchWriteItem per 25), and one Sen
 10 queued deliveries.
 
 Write units, index writes counted (shared/core/resources.py says why the tables are laid out so):
-the event is 1 WRU per KB in the table plus 1 WRU in each of two KEYS_ONLY indexes (by_direction,
-by_type), shared by all its deliveries; each delivery is 1 WRU here (no index) and 1 WRU when the
-worker records its attempt: 2 per first-try delivery beyond the event's own write. With a caller
-id, the transaction doubles what it writes (2 WRU per KB) and adds the claim.
+the event is 1 WRU per KB in the table plus 1 WRU in its one KEYS_ONLY index (by_type; the
+direction is in the table's own key), shared by all its deliveries; each delivery is 1 WRU here
+(no index) and 1 WRU when the worker records its attempt: 2 per first-try delivery beyond the
+event's own write. With a caller id, the transaction doubles what it writes (2 WRU per KB) and
+adds the claim.
 """
 
 from __future__ import annotations

@@ -171,7 +171,7 @@ def load(message: dict[str, Any]) -> Loaded | None:
         hook_keys.append(webhooks_table.key(user_id, message["webhook_id"]))
     keys = {
         config.deliveries_table: [deliveries_table.key(user_id, message["delivery_id"])],
-        config.events_table: [events_table.key(user_id, message["event_id"])],
+        config.events_table: [events_table.key(user_id, message["event_id"], _direction(message))],
         config.webhooks_table: hook_keys,
     }
     found = dynamo.batch_get(keys, consistent=False)
@@ -186,6 +186,12 @@ def load(message: dict[str, Any]) -> Loaded | None:
     account = next((row for row in rows if accounts.is_account(row)), None)
     webhook = next((row for row in rows if not accounts.is_account(row)), None)
     return Loaded(delivery[0], event[0] if event else None, webhook, account)
+
+
+def _direction(message: dict[str, Any]) -> str:
+    """A delivery to a webhook carries an outbound event; one without a webhook is the forward
+    of an inbound event to its source's forward_url (the events table keys on the direction)."""
+    return "outbound" if message.get("webhook_id") else "inbound"
 
 
 # --- prepare -------------------------------------------------------------------------------

@@ -1,8 +1,12 @@
-"""Events table: partition = user and shard, sort = time-ordered event id; KEYS_ONLY indexes for
-the list filters (why: shared/core/resources.py), and a TTL after WEBHOOKS_RETENTION_DAYS.
+"""Events table: partition = user, direction and shard; sort = time-ordered event id;
+KEYS_ONLY indexes for the type and source filters (why: shared/core/resources.py), and a TTL
+after WEBHOOKS_RETENTION_DAYS.
 
 Every partition key ends in the event's shard (its id's last character, shared/store/shards.py):
-a get computes its key from (user, id), a list merges the 32 shards of its key.
+a get computes its key from (user, direction, id), a list merges the 32 shards of its key (64
+when it asks for both directions). The direction is part of the table's own key, not an index's,
+so that listing one direction costs no index write on every event: an event's id alone does not
+say its direction, so a get by id alone asks for both keys in one BatchGetItem.
 """
 
 from __future__ import annotations
@@ -16,9 +20,19 @@ from shared.core.config import settings
 from shared.store import dedupe, dynamo, shards
 from shared.store import deliveries as deliveries_store
 
+DIRECTIONS = ("outbound", "inbound")
 
-def key(user_id: str, event_id: str) -> dict[str, str]:
-    return {"pk": f"{user_id}#{shards.shard_of(event_id)}", "event_id": event_id}
+
+def partition(user_id: str, direction: str, shard: str) -> str:
+    """An outbound event keeps the key it had before inbound events got partitions of their
+    own (`user#shard`); an inbound one is `user#inbound#shard` (user ids hold no `#`)."""
+    if direction == "outbound":
+        return f"{user_id}#{shard}"
+    return f"{user_id}#{direction}#{shard}"
+
+
+def key(user_id: str, event_id: str, direction: str) -> dict[str, str]:
+    return {"pk": partition(user_id, direction, shards.shard_of(event_id)), "event_id": event_id}
 
 
 def index_attributes(
@@ -34,8 +48,7 @@ def index_attributes(
     TTL (`expires_at`, WEBHOOKS_RETENTION_DAYS from now). Both directions spread it in."""
     shard = shards.shard_of(event_id)
     attributes: dict[str, Any] = {
-        "pk": f"{user_id}#{shard}",
-        "user_direction": f"{user_id}#{direction}#{shard}",
+        "pk": partition(user_id, direction, shard),
         "user_type": f"{user_id}#{event_type}#{shard}",
         "expires_at": dynamo.expiry(),
     }
@@ -45,19 +58,23 @@ def index_attributes(
 
 
 def get(user_id: str, event_id: str) -> dict[str, Any] | None:
-    """The record, even past its TTL (the caller tells "expired" from "not found")."""
-    found = dynamo.batch_get({settings().events_table: [key(user_id, event_id)]})
-    items = found[settings().events_table]
-    return items[0] if items else None
+    """The record of either direction, even past its TTL (the caller tells "expired" from "not
+    found"): one BatchGetItem of both keys (the id does not say which)."""
+    table = settings().events_table
+    found = dynamo.batch_get({table: [key(user_id, event_id, d) for d in DIRECTIONS]})[table]
+    return found[0] if found else None
 
 
-def get_many(user_id: str, event_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """Records by event id (absent ones left out): one eventually consistent BatchGetItem per
-    100 ids (recover reads the envelopes its webhook's filter is checked against)."""
+def get_many(
+    user_id: str, event_ids: list[str], direction: str = "outbound"
+) -> dict[str, dict[str, Any]]:
+    """Records of one direction by event id (absent ones left out): one eventually consistent
+    BatchGetItem per 100 ids (recover reads the envelopes its webhook's filter is checked
+    against)."""
     if not event_ids:
         return {}
     table = settings().events_table
-    keys = [key(user_id, event_id) for event_id in dict.fromkeys(event_ids)]
+    keys = [key(user_id, event_id, direction) for event_id in dict.fromkeys(event_ids)]
     found = dynamo.batch_get({table: keys}, consistent=False)[table]
     return {item["event_id"]: item for item in found}
 
@@ -80,12 +97,12 @@ def list_page(
         "type": event_type or None,
         "source_id": source_id or None,
     }
-    index, key_name, base, filters = _plan(user_id, direction, event_type, source_id)
+    index, key_name, key_values, filters = _plan(user_id, direction, event_type, source_id)
     return dynamo.sharded_page(
         table=res.EVENTS,
         table_name=settings().events_table,
         key_name=key_name,
-        key_values=[f"{base}#{shard}" for shard in shards.all_shards()],
+        key_values=key_values,
         sort_name="event_id",
         sort_prefix="evt_",
         limit=limit,
@@ -98,31 +115,34 @@ def list_page(
 
 def _plan(
     user_id: str, direction: str | None, event_type: str | None, source_id: str | None
-) -> tuple[str | None, str, str, dict[str, Any]]:
-    """(index, key attribute, key before its shard, filters on the items) for a list's filters."""
+) -> tuple[str | None, str, list[str], dict[str, Any]]:
+    """(index, key attribute, its sharded values, filters on the items) for a list's filters:
+    a source or a type picks its index, a direction alone the table's own keys, nothing both
+    directions' keys."""
+    every = shards.all_shards()
     if source_id:
         filters: dict[str, Any] = {"user_id": user_id}
         if direction:
             filters["direction"] = direction
         if event_type:
             filters["type"] = event_type
-        return "by_source", "source_shard", source_id, filters
+        return "by_source", "source_shard", [f"{source_id}#{s}" for s in every], filters
     if event_type:
         filters = {"direction": direction} if direction else {}
-        return "by_type", "user_type", f"{user_id}#{event_type}", filters
-    if direction:
-        return "by_direction", "user_direction", f"{user_id}#{direction}", {}
-    return None, "pk", user_id, {}
+        return "by_type", "user_type", [f"{user_id}#{event_type}#{s}" for s in every], filters
+    directions = [direction] if direction else list(DIRECTIONS)
+    return None, "pk", [partition(user_id, d, s) for d in directions for s in every], {}
 
 
 def update(
     user_id: str,
     event_id: str,
+    direction: str,
     sets: dict[str, Any],
     appends: dict[str, list[Any]] | None = None,
 ) -> None:
     """One UpdateItem: 1 WRU per KB of the item, no index write (the indexes are KEYS_ONLY)."""
-    dynamo.update(settings().events_table, key(user_id, event_id), sets, appends=appends)
+    dynamo.update(settings().events_table, key(user_id, event_id, direction), sets, appends=appends)
 
 
 @dataclass(frozen=True)
@@ -179,7 +199,9 @@ def delete_batch(
     """Undo writes of a publish: its caller id claims, events and deliveries."""
     config = settings()
     keys = [(config.dedupe_table, {"dedupe_key": k}) for k in idempotency_keys]
-    keys += [(config.events_table, key(e["user_id"], e["event_id"])) for e in events]
+    keys += [
+        (config.events_table, key(e["user_id"], e["event_id"], e["direction"])) for e in events
+    ]
     keys += [
         (config.deliveries_table, deliveries_store.key(d["user_id"], d["delivery_id"]))
         for d in deliveries

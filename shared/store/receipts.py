@@ -81,7 +81,7 @@ def record(
 ) -> None:
     """The event's one write when its processing ends: one UpdateItem that creates the record
     on its first run (`sets` then holds every field) and appends `entry` to its history."""
-    key = events_table.key(user_id, event_id)
+    key = events_table.key(user_id, event_id, "inbound")
     dynamodb = client("dynamodb")
     try:
         dynamo.update(

@@ -79,11 +79,12 @@ def expire(table: res.Table, key: dict[str, str], seconds_ago: int = 60) -> None
 # --- Write units ----------------------------------------------------------------------------
 
 
-def test_a_first_try_delivery_costs_two_write_units_and_its_event_two_index_writes(
+def test_a_first_try_delivery_costs_two_write_units_and_its_event_one_index_write(
     api: InProcessApi, alice: str, receiver: Receiver
 ) -> None:
     """Before: every index projected ALL, so the delivery's put and the worker's record of the
-    attempt each wrote both delivery indexes (6 WRU per delivery) and the event two more."""
+    attempt each wrote both delivery indexes (6 WRU per delivery) and the event two more; then
+    the event still wrote a by_direction index, which the table's own key now serves."""
     hook(api, alice, receiver.url("/cost"))
     meter = WriteMeter()
     try:
@@ -96,7 +97,7 @@ def test_a_first_try_delivery_costs_two_write_units_and_its_event_two_index_writ
     delivery_units = sum(n for name, n in units.items() if name.startswith("Deliveries"))
     assert delivery_units == 2, units
     event_index_units = sum(n for name, n in units.items() if name.startswith("Events/"))
-    assert event_index_units == 2, units  # by_direction and by_type, keys only: 1 WRU each
+    assert event_index_units == 1, units  # by_type, keys only
 
 
 def test_updating_an_event_writes_no_index(
@@ -142,7 +143,8 @@ def test_one_tenant_publishing_to_one_webhook_spreads_every_key_over_shards(
         writes[where] = writes.get(where, 0) + count
         assert count <= 320 // 8, (name, count)  # expected 10, a key at 40 would be 1,250/s
     assert writes["Events"] == writes["Deliveries"] == 320
-    assert writes["Events/by_direction"] == writes["Events/by_type"] == 320
+    assert writes["Events/by_type"] == 320
+    assert "Events/by_direction" not in writes
     shards_used = {name for name in meter.heat if name.startswith("Deliveries ")}
     assert len(shards_used) > 16
 
@@ -233,6 +235,32 @@ def test_events_and_deliveries_expire_after_the_retention_setting(
     assert res.EVENTS.ttl_attribute == res.DELIVERIES.ttl_attribute == "expires_at"
 
 
+def test_each_direction_lists_from_its_own_partitions_without_an_index(
+    api: InProcessApi, alice: str, receiver: Receiver
+) -> None:
+    """The direction is in the table's key (no by_direction index to write on every event):
+    a direction lists only its own events, no direction lists both newest first, and a get by
+    id alone finds either (it asks for both keys)."""
+    sources.clear_cache()
+    hook(api, alice, receiver.url("/both-directions"))
+    source = create_source(api, alice, "stripe")
+    outbound_first = publish(api, alice)["event_id"]
+    body = stripe_body("evt_direction_in")
+    inbound = ok(post_inbound(api, source["id"], body, sign("stripe", body)))["event_id"]
+    process(drain_inbound())
+    outbound_last = publish(api, alice)["event_id"]
+
+    def listed(query: str) -> list[str]:
+        return [e["id"] for e in ok(api.request("GET", f"/v1/events{query}", alice))["data"]]
+
+    assert listed("") == [outbound_last, inbound, outbound_first]
+    assert listed("?direction=outbound") == [outbound_last, outbound_first]
+    assert listed("?direction=inbound") == [inbound]
+    for event_id, direction in ((inbound, "inbound"), (outbound_first, "outbound")):
+        assert ok(api.request("GET", f"/v1/events/{event_id}", alice))["direction"] == direction
+    assert [index.name for index in res.EVENTS.indexes] == ["by_type", "by_source"]
+
+
 def test_an_inbound_event_expires_and_lists_by_source_across_shards(
     api: InProcessApi, alice: str
 ) -> None:
@@ -269,7 +297,7 @@ def test_an_expired_event_is_404_with_the_reason_for_get_and_replay(
 ) -> None:
     hook(api, alice, receiver.url("/expired-event"))
     event_id = publish(api, alice)["event_id"]
-    expire(res.EVENTS, events_table.key("alice", event_id))
+    expire(res.EVENTS, events_table.key("alice", event_id, "outbound"))
     for method, path in (
         ("GET", f"/v1/events/{event_id}"),
         ("POST", f"/v1/events/{event_id}/replay"),
@@ -312,7 +340,7 @@ def test_lists_skip_expired_events(
 ) -> None:
     hook(api, alice, receiver.url("/expired-list"))
     kept, gone = publish(api, alice), publish(api, alice)
-    expire(res.EVENTS, events_table.key("alice", gone["event_id"]))
+    expire(res.EVENTS, events_table.key("alice", gone["event_id"], "outbound"))
     listed = ok(api.request("GET", f"/v1/events{query}", alice))["data"]
     assert [e["id"] for e in listed] == [kept["event_id"]]
 
