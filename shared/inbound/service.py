@@ -350,16 +350,25 @@ def handler_name(handler: Handler) -> str:
 
 
 def load(message: Mapping[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """The event (if written yet) and its source in one BatchGetItem."""
+    """The event (if written yet) and its source in one eventually consistent BatchGetItem (half
+    the read units of a strong one; the worker reads so too: shared/outbound/worker.py `load`).
+
+    A first run expects no record yet (its message carries it); a source, or the record a replay
+    names, that the read misses is read again strongly before it is called gone. A redelivered
+    first-run message read a moment after its run ended may run its handlers once more (they run
+    at least once, as with any SQS consumer); its record's one write keeps the outcome.
+    AWS calls: 1 BatchGetItem; 2 when a source or a replayed record is missing.
+    """
     config = settings()
-    found = dynamo.batch_get(
-        {
-            config.events_table: [
-                events_table.key(message["user_id"], message["event_id"], "inbound")
-            ],
-            config.sources_table: [{"source_id": message["source_id"]}],
-        }
-    )
+    keys = {
+        config.events_table: [events_table.key(message["user_id"], message["event_id"], "inbound")],
+        config.sources_table: [{"source_id": message["source_id"]}],
+    }
+    found = dynamo.batch_get(keys, consistent=False)
+    expected = [config.sources_table] + ([] if message.get("record") else [config.events_table])
+    missed = {table: keys[table] for table in expected if not found[table]}
+    if missed:
+        found.update(dynamo.batch_get(missed))
     event = found[config.events_table]
     source = found[config.sources_table]
     return (event[0] if event else None), (source[0] if source else None)

@@ -11,6 +11,7 @@ from shared.core.config import settings
 from tests.conftest import ADMIN_KEY
 from tests.support.api import InProcessApi
 from tests.support.faults import FaultSet, no_backoff
+from tests.support.read_lag import ReadLag
 
 
 @pytest.fixture
@@ -49,3 +50,11 @@ def faults(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Fau
     made = FaultSet()
     yield made
     made.remove_all()
+
+
+@pytest.fixture
+def lag(aws: dict[str, str]) -> Iterator[ReadLag]:
+    """Eventually consistent reads that can be made to lag (tests/support/read_lag.py)."""
+    recorder = ReadLag()
+    yield recorder
+    recorder.remove()

@@ -1,4 +1,5 @@
-"""The worker reads eventually consistent, and an item such a read misses is read again strongly.
+"""The delivery worker and the inbound processor read eventually consistent, and an item such a
+read misses is read again strongly before anything is called gone.
 
 DynamoDB: "An eventually consistent read might not reflect the results of a recently completed
 write operation" and costs half of a strongly consistent one
@@ -10,50 +11,27 @@ publish wrote milliseconds before.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from shared.core.aws import client
+from shared.inbound import sources
 from shared.outbound.publishing import queue_message
 from shared.outbound.worker import attempt
 from shared.store import deliveries as deliveries_table
+from shared.store import events as events_table
 from tests.conftest import ADMIN_KEY
+from tests.inbound_signers import sign
 from tests.support.api import InProcessApi
+from tests.support.read_lag import ReadLag
 from tests.support.receiver import Script
-
-
-class ReadLag:
-    """Records every BatchGetItem's ConsistentRead flags; while `lagging`, an eventually
-    consistent answer comes back empty (the items reported as not found)."""
-
-    def __init__(self) -> None:
-        self.reads: list[set[bool]] = []
-        self.lagging = False
-        self.events = client("dynamodb").meta.events
-        self.events.register("before-parameter-build.dynamodb.BatchGetItem", self._asked)
-        self.events.register("after-call.dynamodb.BatchGetItem", self._answered)
-
-    def _asked(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        flags = {asked.get("ConsistentRead", False) for asked in params["RequestItems"].values()}
-        self.reads.append(flags)
-        context["eventual"] = flags == {False}
-
-    def _answered(self, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        if self.lagging and context.get("eventual"):
-            parsed["Responses"] = {table: [] for table in parsed.get("Responses", {})}
-
-    def remove(self) -> None:
-        self.events.unregister("before-parameter-build.dynamodb.BatchGetItem", self._asked)
-        self.events.unregister("after-call.dynamodb.BatchGetItem", self._answered)
-
-
-@pytest.fixture
-def lag(aws: dict[str, str]) -> Iterator[ReadLag]:
-    recorder = ReadLag()
-    yield recorder
-    recorder.remove()
+from tests.unit.test_inbound_service import (
+    create_source,
+    drain_inbound,
+    post_inbound,
+    process,
+    stripe_body,
+)
 
 
 def _published(user: str, receiver: Any, path: str) -> dict[str, Any]:
@@ -89,3 +67,52 @@ def test_items_an_eventual_read_missed_are_read_again_strongly(lag: ReadLag, rec
     assert len(receiver.received("/lag")) == 1
     recorded = deliveries_table.get("lag-user", delivery["delivery_id"])
     assert recorded is not None and recorded["status"] == "succeeded"
+
+
+@pytest.fixture
+def key(aws: dict[str, str]) -> str:
+    return InProcessApi().new_user_key(ADMIN_KEY, "alice")
+
+
+def _received(api: InProcessApi, key: str, name: str) -> str:
+    sources.clear_cache()
+    source = create_source(api, key, "stripe")
+    body = stripe_body(name)
+    reply = post_inbound(api, source["id"], body, sign("stripe", body))
+    assert reply.status == 200, reply.body
+    return str(reply.json()["event_id"])
+
+
+def test_a_first_run_reads_once_though_its_record_is_not_written_yet(
+    lag: ReadLag, api: InProcessApi, key: str
+) -> None:
+    """The first run's message carries the record: the event's absence is expected, not a lag,
+    so it is not read again (the source was found)."""
+    event_id = _received(api, key, "evt_first_run")
+    lag.reads.clear()
+
+    assert process(drain_inbound()) == {"batchItemFailures": []}
+
+    assert lag.reads == [{False}]
+    record = events_table.get("alice", event_id)
+    assert record is not None and record["status"] == "processed"
+
+
+def test_a_replayed_record_the_read_missed_is_read_again_strongly(
+    lag: ReadLag, api: InProcessApi, key: str
+) -> None:
+    """Without the strong re-read the replay would look like one of an event that is gone."""
+    event_id = _received(api, key, "evt_replayed")
+    assert process(drain_inbound()) == {"batchItemFailures": []}
+    reply = api.request("POST", f"/v1/events/{event_id}/replay", key, {})
+    assert reply.status == 202, reply.body
+    lag.reads.clear()
+    lag.lagging = True
+
+    assert process(drain_inbound()) == {"batchItemFailures": []}
+
+    assert lag.reads == [{False}, {True}]
+    record = events_table.get("alice", event_id)
+    assert record is not None and record["status"] == "processed"
+    runs = [entry for entry in record["history"] if entry.get("action") == "processed"]
+    assert len(runs) == 2, record["history"]
