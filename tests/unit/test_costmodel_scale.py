@@ -116,6 +116,24 @@ def test_the_heat_rows_say_what_each_figure_is_computed_from(
     assert (hottest.value, hottest.passed) == ("1,875 WRU/s (Deliveries)", False)
 
 
+def test_storage_per_delivery_divides_what_the_heat_run_left_by_its_events(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two deliveries of 17 B (pk "u#A"/"u#B": 2 + 3, delivery_id "d": 11 + 1) and 100 B of
+    overhead each, left by a heat run of 2 events: 117 B per delivery."""
+    monkeypatch.setattr(bench, "MEASURED", {})
+    items: dict[Any, Any] = {
+        ("Deliveries", shard): {"pk": {"S": f"u#{shard}"}, "delivery_id": {"S": "d"}}
+        for shard in "AB"
+    }
+    results = AwsResults(heat=Usage(final_items=items), heat_events=2)
+    report = Report("t")
+
+    bench.storage_rows(report, results)
+
+    assert report.rows[0].method == "per delivery: DynamoDB 117 B (Deliveries 117 B); S3 0 B"
+
+
 def test_stored_bytes_count_the_overhead_per_item_and_the_projected_copy_per_index() -> None:
     item = {
         "user_id": {"S": "u"},  # 7 + 1
