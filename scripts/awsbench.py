@@ -40,7 +40,7 @@ ADMIN_KEY = "wk_bench_admin_key"
 # (their spread, +-8, is what the hottest shows), within a bounded share of `make bench`.
 HEAT_EVENTS = 2000
 HEAT_BATCH = 100  # events per POST /v1/events/batch (its limit)
-HEAT_SECONDS = 100.0  # no new round of the heat run after this (~50 s on a quiet machine)
+HEAT_SECONDS = 60.0  # no new round after this: a busy machine meters fewer events (reported)
 PREFIX = "bench"
 EVENT_TYPE = "bench.created"
 # A representative event: ~0.5 KB of JSON data (webhook payloads are typically 0.5-5 KB).
@@ -86,7 +86,12 @@ def emulator() -> Iterator[tuple[int, int]]:
     """(moto port, receiver port) served by `python -m scripts.emulator`; stopped on exit."""
     moto_port, receiver_port = free_port(), free_port()
     command = [sys.executable, "-m", "scripts.emulator", str(moto_port), str(receiver_port)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # PurgeQueue at any time: the bench empties the delivery queue before each run (Bench.purge).
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "MOTO_SQS_ENFORCE_STRICT_QUEUE_PURGE_BEHAVIOUR": "false",
+    }
     env.pop("AWS_ENDPOINT_URL", None)
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL)
     try:
@@ -234,6 +239,12 @@ class Bench:
 
     # queues -----------------------------------------------------------------
 
+    def purge(self, env_var: str) -> None:
+        """Empty a queue nobody reads (the delivery queue: the bench builds the worker's messages
+        itself). moto's SendMessage(Batch) walks every message already queued, so the thousands
+        the runs leave there would slow every later publish (not change its calls or units)."""
+        self.raw_sqs.purge_queue(QueueUrl=self.env[env_var])
+
     def drain(self, env_var: str) -> None:
         """Delete what is on a queue (PurgeQueue is limited to once a minute)."""
         url = self.env[env_var]
@@ -313,10 +324,17 @@ class Bench:
         run: Callable[[Any], None],
         timed_runs: int,
     ) -> OpResult:
-        """Warm up, meter one run (calls and units), then time `timed_runs` more."""
+        """Warm up, meter one run (calls and units), then time `timed_runs` more; the delivery
+        queue emptied before each (`purge`)."""
+        from shared.core import resources as res
+
+        def prepared() -> Any:
+            self.purge(res.DELIVERY_QUEUE.env_var)
+            return prepare()
+
         with captured_stdout():
-            run(prepare())
-            state = prepare()
+            run(prepared())
+            state = prepared()
             self.lambdas.reset()
             with self.aws.record(probing=True) as usage, captured_stdout() as sink:
                 run(state)
@@ -326,7 +344,7 @@ class Bench:
             invocations = {fn: metered.count(fn) for fn in metered.cpu}
             samples: list[Invocations] = []
             for _ in range(timed_runs):
-                state = prepare()
+                state = prepared()
                 samples.append(self.lambdas.reset())
                 run(state)
         result = OpResult(name, usage, invocations, runs=timed_runs, emf=emf)
@@ -543,20 +561,15 @@ def _heat(
     keys and shards), in fewer requests. No round after the first starts once `budget` seconds
     are spent: `heat_events` is what was metered.
 
-    The delivery queue is emptied with the bench's own uncounted calls (a purge of what earlier
-    runs left, then a drain per round): moto's SendMessageBatch walks every message already
-    queued, so a long queue makes the run slow, not its units different. The worker gets
-    messages built from the publish answers, as elsewhere in this module."""
+    The delivery queue is purged each round (`Bench.purge` says why); the worker gets messages
+    built from the publish answers, as elsewhere in this module."""
     from shared.core import resources as res
 
     queue = res.DELIVERY_QUEUE.env_var
     key = bench.new_user("heat")
     bench.add_webhooks(key, "/ok", 1)
     bench.expect(200, bench.request("GET", "/v1/secret", key))
-    try:
-        bench.raw_sqs.purge_queue(QueueUrl=bench.env[queue])
-    except bench.raw_sqs.exceptions.PurgeQueueInProgress:  # purged less than a minute ago
-        bench.drain(queue)
+    bench.purge(queue)
     started = time.monotonic()
     published = 0
     with captured_stdout():
@@ -565,7 +578,7 @@ def _heat(
             while published < events and (not published or time.monotonic() - started < budget):
                 count = min(HEAT_BATCH, events - published)
                 answers = bench.publish_batch(key, count)["data"]
-                bench.drain(queue)
+                bench.purge(queue)
                 messages = bench.delivery_messages("heat", answers)
                 for start in range(0, len(messages), 10):
                     _worker(bench, messages[start : start + 10])
