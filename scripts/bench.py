@@ -504,14 +504,15 @@ def cost_rows(report: Report, model: Any) -> None:
 
 
 def heat_method() -> str:
-    from scripts.awsbench import HEAT_BATCH, HEAT_EVENTS
+    from scripts.awsbench import HEAT_BATCH, HEAT_EVENTS, HEAT_SECONDS
     from scripts.scale import shard_draw
     from shared.store.shards import SHARDS
 
     sample, sd = shard_draw(HEAT_EVENTS)
     second, second_sd = shard_draw(int(HEAT_LOAD))
     return (
-        f"One tenant, one webhook: {HEAT_EVENTS:,} events published in batch requests of "
+        f"One tenant, one webhook: {HEAT_EVENTS:,} events (fewer if {HEAT_SECONDS:.0f} s "
+        f"run out first: the method column gives the count) published in batch requests of "
         f"{HEAT_BATCH} (POST /v1/events/batch: `publish_many`, the same items and keys as single "
         f"publishes, event by event) and their deliveries (worker batches of 10), metered: every "
         f"table and index write with its partition key value (scripts/indexwrites.py), scaled "
