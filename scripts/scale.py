@@ -6,8 +6,9 @@ throttles. From the writes of a metered run of `events` events (scripts/indexwri
 each write's table or index and partition key value), a key value written `units` WRU in the run
 takes `units / events x load` WRU/s at a load of `load` events per second. A key value that only
 one event of the run writes (an event id) is rated as if one event in `events` wrote it: an upper
-bound, 1/`events` of the load. Sampled: with the load spread over S shard values, the hottest of
-them in the run sits above the mean (also given) by chance.
+bound, 1/`events` of the load. Sampled: with the load spread over S shard values, each shard
+draws `events / S` events give or take `shard_draw`'s deviation, so the hottest of them sits above
+the even spread (also given) by chance, the more so the smaller the run.
 
 Storage. Each item the run left behind is stored with 100 bytes of overhead in its table and, as
 its projected copy plus 100 bytes, in every index it is in. Kept `days` days at `per_month`
@@ -16,27 +17,32 @@ events a month, `per_month x days / (365 / 12)` events' items are stored at any 
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 
 from scripts import prices
 from scripts.indexwrites import Item, Write, projected
 from scripts.itemsize import item_size
+from shared.core.ids import CROCKFORD
 from shared.core.resources import Table
+from shared.store.shards import SHARDS
 
 WRITE_UNITS_PER_PARTITION = 1000
 
 
 @dataclass(frozen=True)
 class Heat:
-    """The hottest partition key value of one table or index at a load."""
+    """The hottest partition key value of one table or index at a load, beside its shards' mean."""
 
     table: str
     index: str  # "" for the table itself
     keys: int  # distinct key values the run wrote
     hottest: str
     units_per_second: float
-    mean_per_second: float  # over the key values written (shards: each one's expected rate)
+    mean_per_second: float  # over the key values written
+    spread_per_second: float  # the hottest value's family spread evenly over its shard values
+    shard_values: int  # of that family: `shards` when sharded, else 1 (the value alone)
 
     @property
     def where(self) -> str:
@@ -47,8 +53,18 @@ class Heat:
         return self.units_per_second <= WRITE_UNITS_PER_PARTITION
 
 
-def heat(writes: list[Write], events: int, load: float) -> list[Heat]:
-    """Per table and index, hottest first: its hottest key value's WRU/s at `load` events/s."""
+def family(value: str) -> str:
+    """A key value without its shard: its last character (shared/store/shards.py)."""
+    return value[:-1]
+
+
+def heat(writes: list[Write], events: int, load: float, shards: int = SHARDS) -> list[Heat]:
+    """Per table and index, hottest first: its hottest key value's WRU/s at `load` events/s.
+
+    Beside it, the same WRU/s if the WRU of the hottest value's family (the value without its
+    last character) were spread evenly over `shards` values: what a sample shows without the
+    chance of its draw. A family is taken as sharded when the run wrote more than one of its
+    values and they differ in a shard character (CROCKFORD); else it is the value alone."""
     by_key: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for write in writes:
         by_key[(write.table, write.index)][write.partition] += write.units
@@ -57,8 +73,19 @@ def heat(writes: list[Write], events: int, load: float) -> list[Heat]:
         hottest = max(units, key=lambda value: units[value])
         rate = units[hottest] / events * load
         mean = sum(units.values()) / len(units) / events * load
-        rows.append(Heat(table, index, len(units), hottest, rate, mean))
+        kin = [value for value in units if family(value) == family(hottest)]
+        sharded = len(kin) > 1 and all(value[-1:] in CROCKFORD for value in kin)
+        spread_over = shards if sharded else 1
+        spread = sum(units[value] for value in kin) / spread_over / events * load
+        rows.append(Heat(table, index, len(units), hottest, rate, mean, spread, spread_over))
     return sorted(rows, key=lambda row: (-row.units_per_second, row.where))
+
+
+def shard_draw(events: int, shards: int = SHARDS) -> tuple[float, float]:
+    """Events a shard draws of `events` spread at random over `shards`: mean and standard
+    deviation (binomial), the chance in the hottest of a sample."""
+    share = 1 / shards
+    return events * share, math.sqrt(events * share * (1 - share))
 
 
 def stored_bytes(

@@ -148,6 +148,30 @@ def test_batch_writes_are_priced_item_by_item_with_their_index_writes(meter: Aws
     assert (deleted.wru, deleted.index_wru) == (2, 1)
 
 
+def test_a_batch_overwriting_items_is_priced_from_each_item_before_it(meter: AwsMeter) -> None:
+    """The items before a batch write are read in one probe: i1 leaves the index (delete), i2
+    moves in it (delete + put); a third key written for the first time enters it (put)."""
+    dynamodb = client("dynamodb")
+    second = {**KEY, "item_id": {"S": "i2"}}
+    dynamodb.put_item(TableName=NAME, Item=thing("u1#queued"))
+    dynamodb.put_item(TableName=NAME, Item={**second, "user_status": {"S": "u1#queued"}})
+    entries = [
+        {"PutRequest": {"Item": thing()}},
+        {"PutRequest": {"Item": {**second, "user_status": {"S": "u1#delivered"}}}},
+        {"PutRequest": {"Item": {**thing("u1#queued"), "item_id": {"S": "i3"}}}},
+    ]
+    with meter.record() as batch:
+        dynamodb.batch_write_item(RequestItems={NAME: entries})
+
+    assert (batch.wru, batch.index_wru) == (7, 4)
+    assert sorted((w.index, w.kind, w.partition) for w in batch.writes if w.index) == [
+        ("by_status", "delete", "u1#queued"),
+        ("by_status", "delete", "u1#queued"),
+        ("by_status", "put", "u1#delivered"),
+        ("by_status", "put", "u1#queued"),
+    ]
+
+
 def test_the_bytes_put_to_s3_are_counted_for_storage(meter: AwsMeter, aws: dict[str, str]) -> None:
     """botocore hands S3 a file-like Body; the meter still counts its bytes."""
     with meter.record() as usage:

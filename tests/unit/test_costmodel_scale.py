@@ -12,6 +12,7 @@ from scripts.costmodel import attempts_while_down
 from scripts.indexwrites import Write
 from scripts.metering import Usage
 from scripts.report import Report
+from shared.core.ids import CROCKFORD
 from shared.core.resources import Index, Table
 
 TABLE = Table(
@@ -39,6 +40,98 @@ def test_heat_scales_the_run_to_the_load_and_puts_the_hottest_key_first() -> Non
         ("Things.by_event", 100, 100, 100),
     ]
     assert [row.within_limit for row in rows] == [False, True]
+
+
+def sampled_shards() -> list[Write]:
+    """64 events, 2 WRU each, under `u#<shard>`: shard 0 drew 6 of them, shards 1-29 two each,
+    shards Y and Z none; plus one write to the unsharded key `u`."""
+    draws = {"0": 6, **{shard: 2 for shard in CROCKFORD[1:30]}}
+    assert sum(draws.values()) == 64
+    writes = [
+        Write("Deliveries", "", "table", f"u#{s}", 2) for s, n in draws.items() for _ in range(n)
+    ]
+    return [*writes, Write("Webhooks", "", "table", "u", 1)]
+
+
+def test_heat_puts_the_sampled_hottest_shard_beside_its_family_spread_over_all_shards() -> None:
+    """The hottest shard drew 6 of 64 events: 12 WRU / 64 x 10,000 = 1,875 WRU/s. Its family
+    wrote 128 WRU: over 32 shards, 4 each, 625 WRU/s; over the 30 values written, 667."""
+    rows = scale.heat(sampled_shards(), events=64, load=10_000, shards=32)
+
+    deliveries, webhooks = rows
+    assert (deliveries.where, deliveries.keys, deliveries.hottest) == ("Deliveries", 30, "u#0")
+    assert deliveries.units_per_second == 1875
+    assert deliveries.spread_per_second == 625
+    assert deliveries.shard_values == 32
+    assert abs(deliveries.mean_per_second - 128 / 30 / 64 * 10_000) < 1e-9
+    assert not deliveries.within_limit
+    assert (webhooks.shard_values, webhooks.spread_per_second) == (1, 10_000 / 64)
+
+
+def test_a_key_written_under_one_value_only_is_not_spread() -> None:
+    """One tenant key "tenant" (its last character no shard of another value): the spread is
+    the value itself, 2 WRU x 100 events / 100 x 10,000."""
+    writes = [Write("Things", "", "table", "tenant", 2) for _ in range(100)]
+
+    (row,) = scale.heat(writes, events=100, load=10_000)
+
+    assert (row.shard_values, row.spread_per_second, row.units_per_second) == (1, 20_000, 20_000)
+
+
+def test_a_shard_draws_its_binomial_share_of_the_events() -> None:
+    """2,000 events over 32 shards: 62.5 each, sd sqrt(2,000 x 1/32 x 31/32) = 7.78; one second
+    at 10,000 events/s: 312.5, sd 17.40."""
+    mean, sd = scale.shard_draw(2000, 32)
+    assert mean == 62.5 and abs(sd - 7.7812) < 1e-4
+    mean, sd = scale.shard_draw(10_000, 32)
+    assert mean == 312.5 and abs(sd - 17.3992) < 1e-4
+
+
+def test_the_heat_rows_say_what_each_figure_is_computed_from(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Section 6 from a heat run: the sampled hottest, the even spread and the mean, each with
+    its formula; row 0.8 judges the sampled hottest, not the spread."""
+    monkeypatch.setattr(bench, "MEASURED", {})
+    results = AwsResults(heat=Usage(writes=sampled_shards()), heat_events=64, heat_seconds=3.2)
+    report = Report("t")
+
+    bench.heat_rows(report, results)
+    bench.target_rows(report)
+
+    rows = {row.number: row for row in report.rows}
+    assert rows["6.1"].measurement == "Deliveries"
+    assert rows["6.1"].value == (
+        "1,875 WRU/s on its hottest key value (u#0); spread over its family's 32 shard values: "
+        "625 WRU/s; mean of the 30 value(s) written: 667 WRU/s"
+    )
+    assert rows["6.1"].method == (
+        "64 events metered; hottest: its WRU / 64 x 10,000; spread: the WRU of the hottest "
+        "value's family (the value without its last character, the shard) / 32 / 64 x 10,000; "
+        "mean: the WRU of all values / 30 / 64 x 10,000"
+    )
+    assert "spread over its value alone (not sharded)" in rows["6.2"].value
+    assert "heat run: 64 events in 3 s" in report.facts
+    hottest = next(row for row in report.rows if row.measurement.startswith("hottest partition"))
+    assert (hottest.value, hottest.passed) == ("1,875 WRU/s (Deliveries)", False)
+
+
+def test_storage_per_delivery_divides_what_the_heat_run_left_by_its_events(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two deliveries of 17 B (pk "u#A"/"u#B": 2 + 3, delivery_id "d": 11 + 1) and 100 B of
+    overhead each, left by a heat run of 2 events: 117 B per delivery."""
+    monkeypatch.setattr(bench, "MEASURED", {})
+    items: dict[Any, Any] = {
+        ("Deliveries", shard): {"pk": {"S": f"u#{shard}"}, "delivery_id": {"S": "d"}}
+        for shard in "AB"
+    }
+    results = AwsResults(heat=Usage(final_items=items), heat_events=2)
+    report = Report("t")
+
+    bench.storage_rows(report, results)
+
+    assert report.rows[0].method == "per delivery: DynamoDB 117 B (Deliveries 117 B); S3 0 B"
 
 
 def test_stored_bytes_count_the_overhead_per_item_and_the_projected_copy_per_index() -> None:
@@ -164,7 +257,7 @@ def test_the_targets_table_is_computed_from_this_runs_figures(
     cheap.lines.append(costmodel.Line("x", 1, "u", dict.fromkeys(costmodel.TIME_BASES, 3.0)))
     dear = costmodel.Scenario(costmodel.FIRST_BATCH, "")
     dear.lines.append(costmodel.Line("x", 1, "u", dict.fromkeys(costmodel.TIME_BASES, 1.7)))
-    hot = scale.Heat("Deliveries", "", 1, "tenant", 20_000, 20_000)
+    hot = scale.Heat("Deliveries", "", 1, "tenant", 20_000, 20_000, 20_000, 1)
     monkeypatch.setattr(
         bench,
         "MEASURED",
