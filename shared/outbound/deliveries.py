@@ -105,10 +105,13 @@ def _claim(
     """Move a delivery to `queued` if it is still in one of `from_statuses` (one conditional
     UpdateItem: of two concurrent retries or recovers, one wins). A new attempt series restarts
     the attempt count, so the worker numbers its messages from 1 again (its duplicate check
-    compares them with the count) and the retry schedule starts over; the log is kept."""
+    compares them with the count) and the retry schedule starts over; the log is kept. The series
+    gets a mark of its own (`series`, the claim's time in hex ms) that names its recovery
+    executions apart from the earlier series' (shared/outbound/worker.py `_retry`)."""
     sets: dict[str, Any] = {"status": "queued", "updated_at": clock.iso(), "next_attempt_at": None}
     if new_series:
         sets["attempts"] = 0
+        sets["series"] = format(int(clock.now() * 1000), "x")
     return table.set_status(
         user_id, delivery_id, sets, only_if_status_in=from_statuses, only_if_unexpired=True
     )

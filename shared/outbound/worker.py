@@ -442,9 +442,13 @@ def _disable(user_id: str, webhook: dict[str, Any], reason: str) -> None:
 def _retry(delivery: dict[str, Any], failed_attempt: int) -> tuple[str, dict[str, Any]]:
     """(name, message) of the retry after `failed_attempt`. The message names the attempt it is
     for, so a duplicate copy of it is recognised; the name is the same for the same attempt, so a
-    recovery's execution is refused when started twice, not run twice."""
+    recovery's execution is refused when started twice, not run twice. A recovered delivery
+    numbers its attempts from 1 again, so its series mark joins the name: Step Functions keeps an
+    execution's name taken for 90 days, and the new series' attempt 1 is not the old one's."""
     message = {**queue_message(delivery), "attempt": failed_attempt + 1}
-    return f"{delivery['delivery_id']}-{failed_attempt}", message
+    series = delivery.get("series")
+    name = f"{delivery['delivery_id']}-{series}-{failed_attempt}" if series else None
+    return name or f"{delivery['delivery_id']}-{failed_attempt}", message
 
 
 def _next_retry(delivery: dict[str, Any], failed_attempt: int, delay: int | None) -> Retry | None:

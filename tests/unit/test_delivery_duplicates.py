@@ -14,11 +14,13 @@ from typing import Any
 
 import pytest
 
+from shared.core import clock
 from shared.core.aws import client
 from shared.core.config import settings
 from shared.outbound.publishing import queue_message
 from shared.outbound.worker import RetryNotScheduled, attempt
 from shared.store import deliveries as deliveries_table
+from shared.store import dynamo
 from tests.conftest import ADMIN_KEY
 from tests.support.api import InProcessApi
 from tests.support.faults import invoke_worker, receive_all
@@ -155,3 +157,57 @@ def test_worker_reports_a_record_whose_retry_it_could_not_schedule(
     assert invoke_worker([redelivered]) == {"batchItemFailures": []}
     assert len(receiver.received("/batch")) == 1
     assert _executions(aws) == [f"{delivery_id}-1"]
+
+
+def test_a_recovered_delivery_recovers_a_lost_retry_under_a_name_of_its_own(
+    aws: dict[str, str], receiver: Any, requeued: list[dict[str, Any]]
+) -> None:
+    """Recover numbers a delivery's attempts from 1 again. Its attempt 1's lost retry must not
+    be taken for the earlier series' (Step Functions refuses an execution name used within 90
+    days: https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html),
+    or that retry is silently dropped and the delivery stays `retrying` for ever."""
+    api = InProcessApi()
+    key = api.new_user_key(ADMIN_KEY, "series-user")
+    url = receiver.script("/series", Script(statuses=[500]))
+    webhook_id = api.request("POST", "/v1/webhooks", key, {"url": url, "events": ["*"]}).json()[
+        "id"
+    ]
+    published = api.request("POST", "/v1/events", key, {"type": "a.b", "data": {}}).json()
+    delivery_id = published["deliveries"][0]["delivery_id"]
+    receive_all(aws["DELIVERY_QUEUE_URL"])  # the publish's own message: driven by hand below
+
+    def lose_the_retry_then_recover_it(message: dict[str, Any]) -> None:
+        events = client("sqs").meta.events
+        events.register("before-call.sqs.SendMessageBatch", _crash)
+        try:
+            with pytest.raises(RetryNotScheduled):
+                attempt(message)
+        finally:
+            events.unregister("before-call.sqs.SendMessageBatch", _crash)
+        assert attempt(message, receive_count=2) == "duplicate"
+
+    first = deliveries_table.get("series-user", delivery_id)
+    assert first is not None
+    lose_the_retry_then_recover_it(queue_message(first))
+    assert _executions(aws) == [f"{delivery_id}-1"]
+
+    # The delivery ends failed; the user recovers it: a new series, numbered from 1 again.
+    client("dynamodb").update_item(
+        TableName=settings().deliveries_table,
+        Key=dynamo.to_item(deliveries_table.key("series-user", delivery_id)),
+        UpdateExpression="SET #s = :f",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":f": {"S": "failed"}},
+    )
+    since = {"since": clock.iso(clock.now() - 3600)}
+    recovered = api.request("POST", f"/v1/webhooks/{webhook_id}/recover", key, since)
+    assert recovered.json().get("recovering") == 1, recovered.body
+    bodies = [json.loads(m["Body"]) for m in receive_all(aws["DELIVERY_QUEUE_URL"])]
+    (second,) = [body for body in bodies if body["attempt"] == 1]  # not the recovered retry's
+
+    lose_the_retry_then_recover_it(second)
+
+    names = _executions(aws)
+    assert len(names) == 2 and f"{delivery_id}-1" in names, names
+    (new_name,) = [name for name in names if name != f"{delivery_id}-1"]
+    assert new_name.startswith(f"{delivery_id}-") and new_name.endswith("-1")
