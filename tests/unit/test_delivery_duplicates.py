@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -99,18 +100,24 @@ def _crash(**_: Any) -> None:
     raise Crash
 
 
+@contextmanager
+def crashing_before_requeue() -> Iterator[None]:
+    """The worker dies at the batch's re-queue (SendMessageBatch), after recording its attempts."""
+    events = client("sqs").meta.events
+    events.register("before-call.sqs.SendMessageBatch", _crash)
+    try:
+        yield
+    finally:
+        events.unregister("before-call.sqs.SendMessageBatch", _crash)
+
+
 def test_redelivered_message_schedules_a_retry_lost_in_a_crash(
     aws: dict[str, str], receiver: Any, requeued: list[dict[str, Any]]
 ) -> None:
     delivery, delivery_id = _published("crash-user", receiver, "/crash")
     message = {**queue_message(delivery), "attempt": 1}
-    events = client("sqs").meta.events
-    events.register("before-call.sqs.SendMessageBatch", _crash)
-    try:
-        with pytest.raises(RetryNotScheduled):
-            attempt(message)
-    finally:
-        events.unregister("before-call.sqs.SendMessageBatch", _crash)
+    with crashing_before_requeue(), pytest.raises(RetryNotScheduled):
+        attempt(message)
     recorded = deliveries_table.get("crash-user", delivery_id)
     assert recorded is not None and recorded["attempts"] == 1 and recorded["status"] == "retrying"
     assert _executions(aws) == []  # the retry was lost with the crash
@@ -139,12 +146,8 @@ def test_worker_reports_a_record_whose_retry_it_could_not_schedule(
     _, delivery_id = _published("batch-user", receiver, "/batch")
     queue_url = aws["DELIVERY_QUEUE_URL"]
     (received,) = receive_all(queue_url)
-    events = client("sqs").meta.events
-    events.register("before-call.sqs.SendMessageBatch", _crash)
-    try:
+    with crashing_before_requeue():
         response = invoke_worker([received])
-    finally:
-        events.unregister("before-call.sqs.SendMessageBatch", _crash)
     assert response == {"batchItemFailures": [{"itemIdentifier": received["MessageId"]}]}
     assert _executions(aws) == []
 
@@ -177,13 +180,8 @@ def test_a_recovered_delivery_recovers_a_lost_retry_under_a_name_of_its_own(
     receive_all(aws["DELIVERY_QUEUE_URL"])  # the publish's own message: driven by hand below
 
     def lose_the_retry_then_recover_it(message: dict[str, Any]) -> None:
-        events = client("sqs").meta.events
-        events.register("before-call.sqs.SendMessageBatch", _crash)
-        try:
-            with pytest.raises(RetryNotScheduled):
-                attempt(message)
-        finally:
-            events.unregister("before-call.sqs.SendMessageBatch", _crash)
+        with crashing_before_requeue(), pytest.raises(RetryNotScheduled):
+            attempt(message)
         assert attempt(message, receive_count=2) == "duplicate"
 
     first = deliveries_table.get("series-user", delivery_id)
