@@ -295,6 +295,10 @@ class Webhooks:
             PortalSession, self._call("POST", "/v1/portal/sessions", body=body, as_user=False)
         )
 
+    def end_portal_session(self) -> None:
+        """Sign out: with a portal session token as the key, the session ends (403 otherwise)."""
+        self._call("DELETE", "/v1/portal/sessions/current", as_user=False)
+
     def create_api_key(self, user_id: str, *, role: str = "user") -> ApiKey:
         body = {"user_id": user_id, "role": role}
         return cast(ApiKey, self._call("POST", "/v1/admin/api-keys", body=body, as_user=False))

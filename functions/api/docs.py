@@ -491,6 +491,14 @@ OPERATIONS: dict[tuple[str, str], Op] = {
             "expires_at": "2026-11-30T10:15:02.114Z",
         },
     ),
+    ("delete", "/v1/portal/sessions/current"): Op(
+        "endPortalSession",
+        PORTAL,
+        "End the portal session (sign out)",
+        "Called with a portal session token (`wps_...`): the session is deleted and its token "
+        "stops working (within the API key cache time, 10 s by default, in every function "
+        "instance). Any other key is refused with 403.",
+    ),
     ("post", "/v1/admin/api-keys"): Op(
         "createApiKey",
         ADMIN,

@@ -181,6 +181,20 @@ def create_portal_session(
     }
 
 
+def end_portal_session(caller: Principal) -> None:
+    """Sign-out: the session's own record goes, so its token stops working at once in this
+    container and, in the others, when their key cache expires (WEBHOOKS_API_KEY_CACHE_SECONDS,
+    as for a revoked key). Only a session ends itself: API keys are revoked by an admin.
+    AWS calls: one Query (the key id index) and one DeleteItem.
+    """
+    if not caller.is_portal_session:
+        raise Forbidden(
+            "only a portal session can end itself; an admin revokes API keys "
+            "(DELETE /v1/admin/api-keys/{key_id})"
+        )
+    revoke_key(caller.key_id)
+
+
 def reset_caches() -> None:
     admin_key_store.reset_cache()
     _key_cache.clear()

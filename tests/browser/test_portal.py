@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from playwright.sync_api import Browser, Page, Route, expect
 
 from tests.browser.conftest import (
@@ -306,7 +307,18 @@ def test_the_token_stays_out_of_urls_and_storage_unless_remembered(
     page.get_by_label("Remember this link on this device").check()
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Signed out")).to_be_visible()
+    expect(page.locator("#view")).to_contain_text("link no longer works")
     assert page.evaluate("() => [localStorage.length, location.hash]") == [0, ""]
+
+    def refused() -> bool:  # other containers forget the session when their key cache expires
+        reply = requests.get(
+            f"{customer.local.base_url}/v1/webhooks",
+            headers={"Authorization": f"Bearer {customer.token}"},
+            timeout=10,
+        )
+        return reply.status_code == 401 and reply.json()["error"]["code"] == "session_expired"
+
+    assert poll(refused)
 
 
 def readme_example() -> str:

@@ -110,6 +110,11 @@ def test_an_admin_acts_for_a_user_and_manages_keys_and_sources(local: Any) -> No
     assert [s["id"] for s in own.list_sources()["data"]] == [source["id"]]
     own.delete_source(source["id"])
 
+    portal = Webhooks(local.base_url, admin.create_portal_session(user)["token"])
+    assert [h["id"] for h in portal.list_webhooks()["data"]] == [webhook["id"]]
+    portal.end_portal_session()  # sign-out
+    wait_until(lambda: _refused(portal))
+
     admin.revoke_api_key(key["id"])
     wait_until(lambda: _refused(own))
     assert isinstance(admin.peek_dlq("delivery"), list)

@@ -235,6 +235,16 @@ def open_portal(world: World) -> None:
     assert [item["id"] for item in ok(reply)["data"]] == [world.hook]
 
 
+def end_portal_session(world: World) -> None:
+    """Only a session ends itself: the admin is refused, even for bob; bob's session ends."""
+    path = "/v1/portal/sessions/current"
+    error_of(world.as_admin_for_bob("delete", path), 403, "forbidden")
+    made = ok(world.as_admin_for_bob("post", "/v1/portal/sessions"), 201)
+    bearer = {"authorization": f"Bearer {made['token']}"}
+    assert world.api.request("DELETE", path, headers=bearer).status == 204
+    error_of(world.api.request("GET", "/v1/webhooks", headers=bearer), 401, "session_expired")
+
+
 SCENARIOS: dict[Route, Callable[[World], None]] = {
     ("post", "/v1/webhooks"): create_webhook,
     ("get", "/v1/webhooks"): lambda world: same_list(world, "/v1/webhooks"),
@@ -272,6 +282,7 @@ SCENARIOS: dict[Route, Callable[[World], None]] = {
         world, "/v1/event-types/order.paid"
     ),
     ("post", "/v1/portal/sessions"): open_portal,
+    ("delete", "/v1/portal/sessions/current"): end_portal_session,
 }
 
 

@@ -242,3 +242,27 @@ def test_the_api_bundle_ships_the_page() -> None:
     shipped = {str(relative) for _, relative in FunctionCodeBundler("api").files()}
     for name in ("index.html", "app.js", "app.css"):
         assert f"functions/api/portal/{name}" in shipped
+
+
+# --- ending one ---------------------------------------------------------------------------------
+
+
+def test_sign_out_ends_the_session_and_only_a_session_can(
+    api: InProcessApi, bob: str, aws: dict[str, str]
+) -> None:
+    token = session(api, bob)["token"]
+    other = session(api, bob)["token"]
+    assert call(api, "GET", "/v1/webhooks", token).status == 200  # cached in this container
+
+    ended = call(api, "DELETE", "/v1/portal/sessions/current", token)
+
+    assert ended.status == 204, ended.body
+    assert error(call(api, "GET", "/v1/webhooks", token), 401)["code"] == "session_expired"
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    assert digest not in str(api_key_items(aws))
+    assert call(api, "GET", "/v1/webhooks", other).status == 200  # its other sessions stay
+    refused = error(api.request("DELETE", "/v1/portal/sessions/current", bob), 403)
+    assert "only a portal session" in refused["message"]
+    assert api.request("GET", "/v1/webhooks", bob).status == 200  # the API key still works
+    admin = error(api.request("DELETE", "/v1/portal/sessions/current", ADMIN_KEY), 403)
+    assert admin["code"] == "forbidden"

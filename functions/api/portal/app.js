@@ -160,7 +160,19 @@ function newestOnly() {
 
 const navigation = newestOnly();
 
-function endSession(signedOut = false) {
+/** Sign-out ends the session on the server too, so the link stops working everywhere; true
+ * when it did (or the session had already ended). */
+async function revokeSession() {
+  if (!state.token) return true;
+  try {
+    await api("DELETE", "/v1/portal/sessions/current");
+    return true;
+  } catch (error) {
+    return error instanceof SessionEnded;
+  }
+}
+
+function endSession(signedOut = false, revoked = true) {
   localStorage.removeItem(STORAGE_KEY);
   state.token = null;
   document.getElementById("nav").hidden = true;
@@ -170,9 +182,11 @@ function endSession(signedOut = false) {
     h(
       "p",
       {},
-      signedOut
-        ? "This page no longer holds your portal link. Open the link again to come back."
-        : "Your portal link has expired or is no longer valid. Ask the service you use for a new link.",
+      !signedOut
+        ? "Your portal link has expired or is no longer valid. Ask the service you use for a new link."
+        : revoked
+          ? "Your portal link no longer works. Ask the service you use for a new link to come back."
+          : "This page no longer holds your portal link, but the service could not be reached to end it: the link works until it expires.",
     ),
   );
 }
@@ -547,10 +561,10 @@ function start() {
     if (remember.checked && state.token) localStorage.setItem(STORAGE_KEY, state.token);
     else localStorage.removeItem(STORAGE_KEY);
   });
-  document.getElementById("forget").addEventListener("click", () => {
+  document.getElementById("forget").addEventListener("click", async () => {
     localStorage.removeItem(STORAGE_KEY);
     history.replaceState(null, "", window.location.pathname);
-    endSession(true);
+    endSession(true, await revokeSession());
   });
   if (!state.token) {
     show(h("h2", {}, "No portal link"), h("p", {}, "Open this page with the link you were given; it ends with #token=…"));

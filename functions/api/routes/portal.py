@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from functions.api.context import Owner
 from functions.api.docs import responses
-from functions.api.responses import json_response
+from functions.api.responses import json_response, no_content
 from shared.access import auth
 from shared.access.auth import Actor
 from shared.core.config import settings
@@ -52,6 +52,12 @@ def create_portal_session(
     user_id = portal_user(owner, request.user_id)
     session = auth.create_portal_session(owner.caller, user_id, request.ttl_seconds, base_url())
     return json_response(201, session)
+
+
+@router.delete("/sessions/current", responses=responses(204, None, 403))
+def end_portal_session(owner: Owner) -> Response[str]:
+    auth.end_portal_session(owner.caller)
+    return no_content()
 
 
 def portal_user(owner: Actor, body_user_id: str | None) -> str:
