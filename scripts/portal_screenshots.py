@@ -26,6 +26,9 @@ from infra.local.launch import ROOT, free_port, spawn, wait_healthy
 
 OUT = ROOT / "docs" / "portal"
 ADMIN_KEY = "wk_screenshots_admin_key"
+CHROMIUM = "/usr/bin/chromium"  # Debian's, which `make browser` installs (the tests use it too)
+# Without the background-networking flags chromium keeps calling Google's services, which on a
+# closed network floods it with refused connections.
 CHROMIUM_ARGS = [
     "--headless=new",
     "--no-sandbox",
@@ -149,7 +152,7 @@ def photograph(link: str, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
     with sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         for size, viewport in SIZES.items():
             page = browser.new_page(viewport=viewport)  # type: ignore[arg-type]
             page.goto(link)

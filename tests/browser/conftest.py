@@ -18,24 +18,12 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Page, Playwright, Request, expect, sync_playwright
 
+from scripts.portal_screenshots import CHROMIUM, CHROMIUM_ARGS
 from shared.core import clock
 from tests.support.local_api import wait_until
 from tests.support.local_service import LocalService, running_local_service
 from tests.support.receiver import Receiver
 
-CHROMIUM = "/usr/bin/chromium"
-# Without the background-networking flags chromium keeps calling Google's services, which on a
-# closed network floods it with refused connections.
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 375, "height": 800}

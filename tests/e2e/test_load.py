@@ -1,6 +1,6 @@
-"""Load through local mode: 1,000 events to 20 webhooks of one user, every delivery exactly once.
+"""Load through local mode: 500 events to 20 webhooks of one user, every delivery exactly once.
 
-Published as ten `POST /v1/events/batch` requests of 100 events; 20,000 deliveries go through
+Published as five `POST /v1/events/batch` requests of 100 events; 10,000 deliveries go through
 moto (queue, tables) and the local pollers to a real receiver, which counts what arrives by
 (event id, webhook path). The whole test runs under one hard deadline; it prints the rates it
 saw (moto bounds them) but asserts only outcomes. It has a local service of its own, so its
@@ -23,10 +23,12 @@ import requests
 from tests.support.local_service import running_local_service
 from tests.support.receiver import Receiver
 
-EVENTS = 1000
+# moto (one DynamoDB lock, one process) delivers ~45 a second on 2 cores, publishes and deliveries
+# together: 10,000 deliveries take ~230 s, half the deadline (20,000 came within 10 % of it).
+EVENTS = 500
 WEBHOOKS = 20
 PER_REQUEST = 100
-HARD_TIMEOUT = 600.0  # seconds for publishing and delivering everything (~300 s here)
+HARD_TIMEOUT = 600.0  # seconds for publishing and delivering everything
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +56,7 @@ class Deadline:
         return time.monotonic() - self.started
 
 
-def test_a_thousand_events_to_twenty_webhooks_arrive_exactly_once(
+def test_five_hundred_events_to_twenty_webhooks_arrive_exactly_once(
     local: Any, load_receiver: Receiver
 ) -> None:
     user_id = f"load-{uuid.uuid4().hex[:12]}"

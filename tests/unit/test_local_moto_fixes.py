@@ -124,6 +124,45 @@ def test_faster_sqs_receive_keeps_visibility_delay_and_retention() -> None:
             assert "Messages" not in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
 
 
+class WalkCounter(list):  # type: ignore[type-arg]
+    """A queue's message list that counts how often it is walked."""
+
+    walks = 0
+
+    def __iter__(self) -> Any:
+        WalkCounter.walks += 1
+        return super().__iter__()
+
+
+def test_a_send_does_not_walk_the_queue_and_the_counts_stay_right() -> None:
+    """Before: each message sent computed every queue attribute to read one, walking the whole
+    queue three times (a batch publish to 20 webhooks into a backlog took tens of seconds)."""
+    from moto import mock_aws
+    from moto.sqs.models import sqs_backends
+
+    from infra.local.moto_fixes import apply_all
+
+    apply_all()
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="backlog")["QueueUrl"]
+        entries = [{"Id": str(n), "MessageBody": f"m{n}"} for n in range(10)]
+        for _ in range(20):
+            sqs.send_message_batch(QueueUrl=url, Entries=entries)
+        queue = sqs_backends["123456789012"]["us-east-1"].get_queue("backlog")
+        queue._messages = WalkCounter(queue._messages)
+        WalkCounter.walks = 0
+
+        sqs.send_message_batch(QueueUrl=url, Entries=entries)
+        sqs.send_message(QueueUrl=url, MessageBody="one more", DelaySeconds=60)
+
+        assert WalkCounter.walks == 0
+        counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        assert counts["ApproximateNumberOfMessages"] == "210"
+        assert counts["ApproximateNumberOfMessagesDelayed"] == "1"
+        assert WalkCounter.walks > 0  # reading the counts still counts
+
+
 def test_messages_sent_while_others_are_deleted_are_never_lost() -> None:
     """Sends racing deletes on one queue: every message sent is received exactly once."""
     from moto import mock_aws
