@@ -122,7 +122,12 @@ def test_valid_requests_answer_their_documented_success_shape(schema: Any, world
     ok("GET /v1/webhooks/{webhook_id}/deliveries", 200, path_parameters=hook)
     ok("GET /v1/secret", 200)
     ok("POST /v1/secret/rotate", 200, body={"grace_seconds": 60})
-    ok("POST /v1/portal/sessions", 201, body={"ttl_seconds": 60})
+    session = ok("POST /v1/portal/sessions", 201, body={"ttl_seconds": 60})
+    ok(
+        "DELETE /v1/portal/sessions/current",
+        204,
+        headers={"authorization": f"Bearer {session['token']}"},
+    )
     ok("POST /v1/events", 202, body={"type": "order.paid", "data": {"n": 1}})
     ok("POST /v1/events/batch", 202, body={"events": [{"type": "order.paid", "data": {}}]})
     ok("GET /v1/events", 200, query={"direction": "outbound", "limit": 2})
