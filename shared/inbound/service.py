@@ -364,11 +364,8 @@ def load(message: Mapping[str, Any]) -> tuple[dict[str, Any] | None, dict[str, A
         config.events_table: [events_table.key(message["user_id"], message["event_id"], "inbound")],
         config.sources_table: [{"source_id": message["source_id"]}],
     }
-    found = dynamo.batch_get(keys, consistent=False)
     expected = [config.sources_table] + ([] if message.get("record") else [config.events_table])
-    missed = {table: keys[table] for table in expected if not found[table]}
-    if missed:
-        found.update(dynamo.batch_get(missed))
+    found = dynamo.batch_get_eventually(keys, required=expected)
     event = found[config.events_table]
     source = found[config.sources_table]
     return (event[0] if event else None), (source[0] if source else None)

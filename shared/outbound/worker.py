@@ -174,10 +174,7 @@ def load(message: dict[str, Any]) -> Loaded | None:
         config.events_table: [events_table.key(user_id, message["event_id"], _direction(message))],
         config.webhooks_table: hook_keys,
     }
-    found = dynamo.batch_get(keys, consistent=False)
-    missed = {table: asked for table, asked in keys.items() if len(found[table]) < len(asked)}
-    if missed:
-        found.update(dynamo.batch_get(missed))
+    found = dynamo.batch_get_eventually(keys)
     delivery = found[config.deliveries_table]
     if not delivery:
         return None
@@ -447,8 +444,8 @@ def _retry(delivery: dict[str, Any], failed_attempt: int) -> tuple[str, dict[str
     execution's name taken for 90 days, and the new series' attempt 1 is not the old one's."""
     message = {**queue_message(delivery), "attempt": failed_attempt + 1}
     series = delivery.get("series")
-    name = f"{delivery['delivery_id']}-{series}-{failed_attempt}" if series else None
-    return name or f"{delivery['delivery_id']}-{failed_attempt}", message
+    prefix = f"{delivery['delivery_id']}-{series}" if series else delivery["delivery_id"]
+    return f"{prefix}-{failed_attempt}", message
 
 
 def _next_retry(delivery: dict[str, Any], failed_attempt: int, delay: int | None) -> Retry | None:

@@ -21,7 +21,6 @@ from shared.core.config import settings
 from shared.outbound.publishing import queue_message
 from shared.outbound.worker import RetryNotScheduled, attempt
 from shared.store import deliveries as deliveries_table
-from shared.store import dynamo
 from tests.conftest import ADMIN_KEY
 from tests.support.api import InProcessApi
 from tests.support.faults import invoke_worker, receive_all
@@ -190,13 +189,7 @@ def test_a_recovered_delivery_recovers_a_lost_retry_under_a_name_of_its_own(
     assert _executions(aws) == [f"{delivery_id}-1"]
 
     # The delivery ends failed; the user recovers it: a new series, numbered from 1 again.
-    client("dynamodb").update_item(
-        TableName=settings().deliveries_table,
-        Key=dynamo.to_item(deliveries_table.key("series-user", delivery_id)),
-        UpdateExpression="SET #s = :f",
-        ExpressionAttributeNames={"#s": "status"},
-        ExpressionAttributeValues={":f": {"S": "failed"}},
-    )
+    assert deliveries_table.set_status("series-user", delivery_id, {"status": "failed"})
     since = {"since": clock.iso(clock.now() - 3600)}
     recovered = api.request("POST", f"/v1/webhooks/{webhook_id}/recover", key, since)
     assert recovered.json().get("recovering") == 1, recovered.body
