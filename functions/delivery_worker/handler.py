@@ -12,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared.core.batch import Received, batch_response, process_records
+from shared.core.batch import Received, batch_response, parsed_bodies, process_records
 from shared.core.observability import logger, metrics
 from shared.outbound import worker
 
@@ -25,14 +25,15 @@ OUTCOME_METRICS = {
 }
 
 
-def _run(received: Received) -> worker.Attempted:
-    return worker.run(received.body, received.receive_count)
-
-
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    failed, done = process_records(event, _run)
+    shelf = worker.load_batch(parsed_bodies(event))
+
+    def run(received: Received) -> worker.Attempted:
+        return worker.run(received.body, received.receive_count, shelf)
+
+    failed, done = process_records(event, run)
     pending = {id(result.retry): message_id for message_id, result in done if result.retry}
     lost = worker.schedule([result.retry for _, result in done if result.retry])
     failed += [pending[id(retry)] for retry in lost]

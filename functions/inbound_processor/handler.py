@@ -11,19 +11,21 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 # Your handler modules are imported here, each once (docs/inbound-handlers.md), e.g.
 # from functions.inbound_processor import billing
 from functions.inbound_processor.registry import handlers_for
-from shared.core.batch import process_batch
+from shared.core.batch import parsed_bodies, process_batch
 from shared.core.observability import logger, metrics
 from shared.inbound import service
+from shared.store import dynamo
 
 
-def handle_message(message: dict[str, Any]) -> str:
-    return service.process(message, handlers_for)
+def handle_message(message: dict[str, Any], shelf: dynamo.Shelf | None = None) -> str:
+    return service.process(message, handlers_for, shelf)
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    response, outcomes = process_batch(event, handle_message)
+    shelf = service.load_batch(parsed_bodies(event))
+    response, outcomes = process_batch(event, lambda message: handle_message(message, shelf))
     counted = Counter(outcomes)
     metrics.add_metric(name="InboundProcessed", unit=MetricUnit.Count, value=counted["processed"])
     # Retried failures, plus events whose body cannot be read (failed for good, not retried).

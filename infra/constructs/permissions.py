@@ -39,11 +39,8 @@ TABLE_ACTIONS: dict[str, tuple[TableActions, ...]] = {
         TableActions(res.API_KEYS, ("GetItem", "PutItem", "DeleteItem"), indexes=("Query",)),
         TableActions(res.WEBHOOKS, ("GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem")),
         # PutItem on events and deliveries went with publish (its caller-id transaction).
-        TableActions(
-            res.EVENTS,
-            ("BatchGetItem", "Query", "UpdateItem", "BatchWriteItem"),
-            indexes=("Query",),
-        ),
+        # No index: a list filters the Queries of its direction's partitions by type or source.
+        TableActions(res.EVENTS, ("BatchGetItem", "Query", "UpdateItem", "BatchWriteItem")),
         # No index: a webhook's deliveries (lists, recover, stats) are Queries on the table.
         TableActions(res.DELIVERIES, ("BatchGetItem", "Query", "UpdateItem", "BatchWriteItem")),
         TableActions(

@@ -143,8 +143,8 @@ def function_on_stack() -> str | None:
             innermost = False
             if filename.startswith(TESTS_DIR):
                 return None  # a test's own call, even from a hook inside function code
-        found = _function_of(filename) or found
-        frame = frame.f_back
+        found = found or _function_of(filename)  # the innermost: a test may run one function
+        frame = frame.f_back  # inside another's call (a processor inside the API's send)
     return found or getattr(threading.current_thread(), "_recorded_function", None)
 
 

@@ -67,6 +67,18 @@ def process_records(
     return failed, done
 
 
+def parsed_bodies(event: dict[str, Any]) -> list[Any]:
+    """The JSON bodies of a batch's records, for a read done once for the whole batch; a record
+    that does not parse is left out (its own run reports it)."""
+    bodies = []
+    for record in event.get("Records", []):
+        try:
+            bodies.append(json.loads(record["body"]))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return bodies
+
+
 def batch_response(failed_message_ids: list[str]) -> dict[str, Any]:
     """The partial batch response: the event source mapping deletes every other message."""
     return {"batchItemFailures": [{"itemIdentifier": mid} for mid in failed_message_ids]}

@@ -91,30 +91,26 @@ WEBHOOKS = Table(
 # Events and deliveries: what each write costs, counting index writes. DynamoDB bills a write to
 # every index an item lands in, by the projected size, and an update that changes a projected
 # attribute writes the index again. So:
-# - the direction is part of the table's partition key (shared/store/events.py), so a list of
-#   one direction needs no index. The indexes left are KEYS_ONLY: a list reads keys there and
-#   fetches the items with one BatchGetItem (shared/store/dynamo.py `sharded_page`), and no later
-#   update of an event (status, history, replays) writes an index at all. An outbound event
-#   lands in one (by_type; only inbound events carry `source_shard`, so by_source is sparse),
-#   1 WRU; an inbound event in two.
+# - events have no index. The direction is part of the table's partition key
+#   (shared/store/events.py), so a list of one direction Queries its 32 shards; a type or source
+#   filter runs on those Queries as a FilterExpression. A filtered list is billed for every event
+#   it reads past, but it is an operator's occasional read, where an index (even KEYS_ONLY, 1 WRU)
+#   was billed on every event published or received: 1 WRU of an outbound event's 2-3, 2 of an
+#   inbound event's 5.
 # - deliveries have no index. The table's partition key is derived from the delivery id, which
 #   carries a tag of its webhook (shared/store/deliveries.py): a webhook's deliveries are
 #   Queries on the table, a get by id computes its key, and an event lists its deliveries by the
 #   ids it records (`delivery_ids`, written with the event and by replay's own update). A
 #   first-try delivery is therefore 2 write units: its put at publish and the worker's record of
 #   the attempt, each 1 WRU while the item is under 1 KB.
-# Both expire by TTL after WEBHOOKS_RETENTION_DAYS (README: Retention). Every partition key here,
-# of the tables and of the indexes, ends in a shard of 32 taken from the item's id, so one tenant
+# Both expire by TTL after WEBHOOKS_RETENTION_DAYS (README: Retention). Every partition key of
+# both tables ends in a shard of 32 taken from the item's id, so one tenant
 # at 10,000 events/s writes no key more than ~625 times a second (shared/store/shards.py).
 EVENTS = Table(
     logical_id="Events",
     env_var="EVENTS_TABLE",
     partition_key="pk",  # user, direction and shard: see shared/store/events.py
     sort_key="event_id",
-    indexes=(
-        Index("by_type", "user_type", "event_id", projection="KEYS_ONLY"),
-        Index("by_source", "source_shard", "event_id", projection="KEYS_ONLY"),
-    ),
     ttl_attribute="expires_at",
 )
 DELIVERIES = Table(

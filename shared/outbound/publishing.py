@@ -10,8 +10,8 @@ caller id makes the publish idempotent, else BatchWriteItem per 25), and one Sen
 10 queued deliveries.
 
 Write units, index writes counted (shared/core/resources.py says why the tables are laid out so):
-the event is 1 WRU per KB in the table plus 1 WRU in its one KEYS_ONLY index (by_type; the
-direction is in the table's own key), shared by all its deliveries; each delivery is 1 WRU here
+the event is 1 WRU per KB in the table and nothing more (the events table has no index: lists
+filter their Queries instead), shared by all its deliveries; each delivery is 1 WRU here
 (no index) and 1 WRU when the worker records its attempt: 2 per first-try delivery beyond the
 event's own write. With a caller id, the transaction doubles what it writes (2 WRU per KB) and
 adds the claim.
@@ -181,7 +181,7 @@ def prepare(user_id: str, body: EventBody, hooks: list[dict[str, Any]]) -> Prepa
         "created_at": created_at,
         "body": envelope_text(envelope),
         "caller_id": body.id,
-        **events_table.index_attributes(user_id, "outbound", body.type, event_id=event_id),
+        **events_table.index_attributes(user_id, "outbound", event_id=event_id),
     }
     deliveries = fan_out(user_id, event_id, body.type, hooks, envelope)
     # The event lists its deliveries by id (the deliveries table has no by-event index).

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -96,6 +97,10 @@ def key_attributes(table: Table, index: str | None = None) -> list[str]:
 
 FILTERED_PAGE_READ = 1000
 SELECTIVE_SHARD_READ = 200
+# Items a filtered list page may scan past its shards' first reads (~10 MB of 1 KB items, about
+# 1,250 eventually consistent RRU, a second or two of parallel Queries): then it answers what it
+# found with a cursor to go on from (shared/store/shards.py `Merge`), well inside the API's 29 s.
+SELECTIVE_READ_BUDGET = 10_000
 
 
 def expiry(now: float | None = None) -> int:
@@ -225,9 +230,11 @@ def sharded_page(
     """One page, newest first, of the shards `key_values` of a list (shared/store/shards.py),
     expired items left out and `filters` (equalities) applied.
 
-    `selective`: the filters may skip most of what is read (a status filter), so each shard's
-    first read is wide (`SELECTIVE_SHARD_READ` items): DynamoDB bills by data read, not by
-    request, so this costs no more and saves the round trips of doubling reads.
+    `selective`: the filters may skip most of what is read (a status, type or source filter), so
+    each shard's first read is wide (`SELECTIVE_SHARD_READ` items): DynamoDB bills by data read,
+    not by request, so this costs no more and saves the round trips of doubling reads. Its reads
+    beyond those stop after `SELECTIVE_READ_BUDGET` items: a page of a rare match may come back
+    short (even empty) with a cursor to go on from.
 
     On the table (or an ALL index) the filters run in DynamoDB. On a KEYS_ONLY index the Queries
     read keys and one BatchGetItem (eventually consistent) fetches the page's items, which the
@@ -242,9 +249,11 @@ def sharded_page(
         _server_filter(base, table, filters)
     # A page's items are spread evenly over the shards: each first reads twice its share.
     size = max(2, -(-2 * limit // len(key_values)))
+    budget = None
     if selective:
         size = max(size, SELECTIVE_SHARD_READ)
-    merge = shards.Merge(base, key_name, key_values, sort_name, before, size)
+        budget = SELECTIVE_READ_BUDGET
+    merge = shards.Merge(base, key_name, key_values, sort_name, before, size, budget=budget)
 
     def accept(run: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if not keys_only:
@@ -371,7 +380,10 @@ def batch_get(
     """BatchGetItem across tables, `UnprocessedKeys` asked again with backoff
     (shared/store/batch_retry.py); 100 keys a call. Strongly consistent (2x the read cost) unless
     `consistent=False`: lists and views, which may lag a write by a second, read eventually."""
-    pending = [(table, to_item(key)) for table, table_keys in keys.items() for key in table_keys]
+    unique = {
+        (t, key_of(key, key)): (t, key) for t, table_keys in keys.items() for key in table_keys
+    }
+    pending = [(table, to_item(key)) for table, key in unique.values()]  # DynamoDB refuses repeats
     found: dict[str, list[dict[str, Any]]] = {table: [] for table in keys}
 
     def get_once(asked: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
@@ -393,18 +405,57 @@ def batch_get(
 
 
 def batch_get_eventually(
-    keys: dict[str, list[dict[str, Any]]], *, required: Iterable[str] | None = None
+    keys: dict[str, list[dict[str, Any]]], *, optional: Iterable[tuple[str, dict[str, Any]]] = ()
 ) -> dict[str, list[dict[str, Any]]]:
-    """`batch_get` eventually consistent (half the read units), then, for the tables in
-    `required` (all by default) where it found fewer items than asked, the same keys once more,
-    strongly: an eventual read may miss an item written moments before, which must not be taken
-    for one that is gone. AWS calls: 1 BatchGetItem; 2 when a required item was missed."""
+    """`batch_get` eventually consistent (half the read units), then the keys it missed once
+    more, strongly (all but the (table, key) pairs in `optional`, which may well not exist yet):
+    an eventual read may miss an item written moments before, which must not be taken for one
+    that is gone. AWS calls: 1 BatchGetItem (per 100 keys); 2 when an item was missed."""
     found = batch_get(keys, consistent=False)
-    tables = keys if required is None else required
-    missed = {table: keys[table] for table in tables if len(found[table]) < len(keys[table])}
-    if missed:
-        found.update(batch_get(missed))
+    skip = {(table, key_of(key, key)) for table, key in optional}
+    missed: dict[str, list[dict[str, Any]]] = {}
+    for table, asked in keys.items():
+        seen = {key_of(item, asked[0]) for item in found[table]} if asked else set()
+        for key in asked:
+            if key_of(key, key) not in seen and (table, key_of(key, key)) not in skip:
+                missed.setdefault(table, []).append(key)
+    for table, items in batch_get(missed).items() if missed else ():
+        found[table].extend(items)
     return found
+
+
+@dataclass(frozen=True)
+class Shelf:
+    """Items read together for several consumers (a queue batch's messages), by table and key:
+    the keys asked (a consumer whose keys were not all asked reads its own) and the items found."""
+
+    asked: frozenset[tuple[str, tuple[Any, ...]]] = frozenset()
+    items: dict[tuple[str, tuple[Any, ...]], dict[str, Any]] = field(default_factory=dict)
+
+    def holds(self, keys: dict[str, list[dict[str, Any]]]) -> bool:
+        return all((t, key_of(k, k)) in self.asked for t, ks in keys.items() for k in ks)
+
+    def take(self, table: str, key: dict[str, Any]) -> dict[str, Any] | None:
+        return self.items.get((table, key_of(key, key)))
+
+
+def shelve(
+    keys: dict[str, list[dict[str, Any]]], *, optional: Iterable[tuple[str, dict[str, Any]]] = ()
+) -> Shelf:
+    """`batch_get_eventually` of `keys`, each asked once, as a Shelf to take items from."""
+    found = batch_get_eventually(keys, optional=optional)
+    asked = frozenset((t, key_of(k, k)) for t, ks in keys.items() for k in ks)
+    items = {
+        (table, key_of(item, keys[table][0])): item
+        for table, table_items in found.items()
+        for item in table_items
+    }
+    return Shelf(asked, items)
+
+
+def key_of(item: Mapping[str, Any], like: Mapping[str, Any]) -> tuple[Any, ...]:
+    """An item's key as a hashable tuple, by the attribute names of the key `like`."""
+    return tuple((name, item.get(name)) for name in sorted(like))
 
 
 def update(

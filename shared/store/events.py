@@ -1,12 +1,14 @@
-"""Events table: partition = user, direction and shard; sort = time-ordered event id;
-KEYS_ONLY indexes for the type and source filters (why: shared/core/resources.py), and a TTL
-after WEBHOOKS_RETENTION_DAYS.
+"""Events table: partition = user, direction and shard; sort = time-ordered event id; no
+index (why: shared/core/resources.py), and a TTL after WEBHOOKS_RETENTION_DAYS.
 
 Every partition key ends in the event's shard (its id's last character, shared/store/shards.py):
 a get computes its key from (user, direction, id), a list merges the 32 shards of its key (64
 when it asks for both directions). The direction is part of the table's own key, not an index's,
 so that listing one direction costs no index write on every event: an event's id alone does not
-say its direction, so a get by id alone asks for both keys in one BatchGetItem.
+say its direction, so a get by id alone asks for both keys in one BatchGetItem. The type and
+source filters of a list run in DynamoDB on those same Queries (a FilterExpression): a filtered
+list reads, and is billed for, every event of its direction until its page fills, where an index
+would have billed a write on every event published or received.
 """
 
 from __future__ import annotations
@@ -35,26 +37,13 @@ def key(user_id: str, event_id: str, direction: str) -> dict[str, str]:
     return {"pk": partition(user_id, direction, shards.shard_of(event_id)), "event_id": event_id}
 
 
-def index_attributes(
-    user_id: str,
-    direction: str,
-    event_type: str,
-    *,
-    event_id: str,
-    source_id: str | None = None,
-) -> dict[str, Any]:
-    """What the store adds to every event record: its sharded partition key, the sharded keys of
-    the list indexes (`source_shard` only for an inbound event: by_source stays sparse) and the
-    TTL (`expires_at`, WEBHOOKS_RETENTION_DAYS from now). Both directions spread it in."""
-    shard = shards.shard_of(event_id)
-    attributes: dict[str, Any] = {
-        "pk": partition(user_id, direction, shard),
-        "user_type": f"{user_id}#{event_type}#{shard}",
+def index_attributes(user_id: str, direction: str, *, event_id: str) -> dict[str, Any]:
+    """What the store adds to every event record: its sharded partition key and the TTL
+    (`expires_at`, WEBHOOKS_RETENTION_DAYS from now). Both directions spread it in."""
+    return {
+        "pk": partition(user_id, direction, shards.shard_of(event_id)),
         "expires_at": dynamo.expiry(),
     }
-    if source_id:
-        attributes["source_shard"] = f"{source_id}#{shard}"
-    return attributes
 
 
 def get(user_id: str, event_id: str) -> dict[str, Any] | None:
@@ -88,8 +77,9 @@ def list_page(
     limit: int,
     cursor: str | None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Newest first, expired events left out; the most selective filter picks the index (or
-    the table), the rest filter its items. Every way merges 32 shards."""
+    """Newest first, expired events left out, the type and source filters applied by DynamoDB
+    on the Queries of the direction's 32 shards (both directions' 64 when none is asked; a
+    source is inbound only)."""
     scope = {
         "list": "events",
         "user_id": user_id,
@@ -97,41 +87,26 @@ def list_page(
         "type": event_type or None,
         "source_id": source_id or None,
     }
-    index, key_name, key_values, filters = _plan(user_id, direction, event_type, source_id)
+    filters = {
+        name: value for name, value in (("type", event_type), ("source_id", source_id)) if value
+    }
+    if source_id:
+        direction = direction or "inbound"
+    directions = [direction] if direction else list(DIRECTIONS)
+    every = shards.all_shards()
     return dynamo.sharded_page(
         table=res.EVENTS,
         table_name=settings().events_table,
-        key_name=key_name,
-        key_values=key_values,
+        key_name="pk",
+        key_values=[partition(user_id, d, s) for d in directions for s in every],
         sort_name="event_id",
         sort_prefix="evt_",
         limit=limit,
         cursor=cursor,
         scope=scope,
-        index=index,
         filters=filters or None,
+        selective=bool(filters),
     )
-
-
-def _plan(
-    user_id: str, direction: str | None, event_type: str | None, source_id: str | None
-) -> tuple[str | None, str, list[str], dict[str, Any]]:
-    """(index, key attribute, its sharded values, filters on the items) for a list's filters:
-    a source or a type picks its index, a direction alone the table's own keys, nothing both
-    directions' keys."""
-    every = shards.all_shards()
-    if source_id:
-        filters: dict[str, Any] = {"user_id": user_id}
-        if direction:
-            filters["direction"] = direction
-        if event_type:
-            filters["type"] = event_type
-        return "by_source", "source_shard", [f"{source_id}#{s}" for s in every], filters
-    if event_type:
-        filters = {"direction": direction} if direction else {}
-        return "by_type", "user_type", [f"{user_id}#{event_type}#{s}" for s in every], filters
-    directions = [direction] if direction else list(DIRECTIONS)
-    return None, "pk", [partition(user_id, d, s) for d in directions for s in every], {}
 
 
 def update(
@@ -141,7 +116,7 @@ def update(
     sets: dict[str, Any],
     appends: dict[str, list[Any]] | None = None,
 ) -> None:
-    """One UpdateItem: 1 WRU per KB of the item, no index write (the indexes are KEYS_ONLY)."""
+    """One UpdateItem: 1 WRU per KB of the item (the table has no index to write)."""
     dynamo.update(settings().events_table, key(user_id, event_id, direction), sets, appends=appends)
 
 

@@ -23,6 +23,7 @@ least half a unit. Lists are rare next to writes; the hot paths (publish, delive
 from __future__ import annotations
 
 import heapq
+import threading
 from collections.abc import Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -71,14 +72,26 @@ class Merge:
         before: str | None,
         page_size: int,
         between: tuple[str, str] | None = None,
+        budget: int | None = None,
     ) -> None:
         """`before` (exclusive) resumes a list; `between` (inclusive bounds) reads a window of
-        sort keys instead, e.g. the ULIDs of a time range (shared/store/deliveries.py)."""
+        sort keys instead, e.g. the ULIDs of a time range (shared/store/deliveries.py).
+
+        `budget`: how many items the reads after each shard's first may scan in all (a filtered
+        list whose matches are rare would otherwise read on past the API's 29 s). Once it is
+        spent, a shard that needs another read stops, and the merge stops at the newest position
+        down to which every shard was read (`boundary`): a page may come back short, even empty,
+        with a cursor that resumes there, and no item is skipped."""
         self.sort_name = sort_name
         self.between = between
         self.requests = [self._request(base, key_name, key, before, page_size) for key in keys]
         self.buffers: list[list[dict[str, Any]]] = [[] for _ in keys]
         self.pending: list[bool] = [True for _ in keys]  # more to read from DynamoDB
+        self.budget = budget
+        self.scanned = 0  # by the reads after each shard's first
+        self.boundary: str | None = None  # no item below it may be handed out this time
+        self.halted = False  # the stream ended at the boundary, not at the end of the data
+        self._lock = threading.Lock()
 
     def _request(
         self, base: dict[str, Any], key_name: str, key: str, before: str | None, size: int
@@ -105,6 +118,7 @@ class Merge:
 
     def _read(self, shard: int) -> None:
         request = self.requests[shard]
+        again = "ExclusiveStartKey" in request
         response = client("dynamodb").query(**request)
         self.buffers[shard].extend(response.get("Items", []))
         last = response.get("LastEvaluatedKey")
@@ -112,10 +126,19 @@ class Merge:
         if last:
             request["ExclusiveStartKey"] = last
             request["Limit"] = min(MAX_READ, request["Limit"] * 2)
+        if again:
+            with self._lock:
+                self.scanned += int(response.get("ScannedCount", 0))
 
     def _fill(self, shard: int) -> None:
-        """Read until the shard has a buffered item or nothing more (filters may empty pages)."""
+        """Read until the shard has a buffered item or nothing more (filters may empty pages),
+        or, the budget spent, stop it where it was read to."""
         while not self.buffers[shard] and self.pending[shard]:
+            start = self.requests[shard].get("ExclusiveStartKey")
+            if start is not None and self.budget is not None and self.scanned >= self.budget:
+                with self._lock:
+                    self.boundary = max(self.boundary or "", start[self.sort_name]["S"])
+                return
             self._read(shard)
 
     def items(self) -> Generator[dict[str, Any], None, None]:
@@ -125,6 +148,9 @@ class Merge:
         heap = [self._head(shard) for shard in range(len(self.requests)) if self.buffers[shard]]
         heapq.heapify(heap)
         while heap:
+            if self.boundary is not None and heap[0][0].value < self.boundary:
+                self.halted = True  # a stopped shard may hold items newer than this one
+                return
             _, shard = heapq.heappop(heap)
             yield self.buffers[shard].pop(0)
             self._fill(shard)
@@ -169,7 +195,9 @@ def page(
             break
         considered = run[-1][merge.sort_name]["S"]
         taken.extend(accept(run))
-    more = merge.more()
-    if considered is None or not more:
+    if not merge.more():
         return taken, None
-    return taken, cursors.seal({"before": considered}, scope)
+    resume = merge.boundary if merge.halted else considered
+    if resume is None:
+        return taken, None
+    return taken, cursors.seal({"before": resume}, scope)

@@ -69,9 +69,9 @@ def test_transactions_need_each_item_action_on_its_table() -> None:
 
 
 def test_index_queries_and_batches_name_every_resource() -> None:
-    query = {"TableName": "events", "IndexName": "by_type"}
+    query = {"TableName": "sources", "IndexName": "by_user"}
     assert permissions("dynamodb", "Query", query) == [
-        ("dynamodb:Query", TABLE + "events/index/by_type")
+        ("dynamodb:Query", TABLE + "sources/index/by_user")
     ]
     batch = {"RequestItems": {"a": {}, "b": {}}}
     assert permissions("dynamodb", "BatchGetItem", batch) == [
