@@ -11,6 +11,8 @@ Context (`-c key=value` or cdk.json):
   default 30; README: Retention).
 - `reserve_worker_concurrency`: `true` reserves each queue worker's maximum concurrency
   (see infra/declaration.py for why it is off by default).
+- `retired_indexes_kept`: how many of a table's dropped indexes an upgrade step still deploys
+  (CloudFormation deletes one index per table per update; README: Upgrading). Default 0.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from infra.constructs.naming import stack_name
 from infra.stack import ServerlessWebhooksStack
+from shared.core import resources as res
 from shared.core.config import DEFAULT_RETENTION_DAYS, retention_days
 
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
@@ -70,10 +73,21 @@ def build_app(
             str(app.node.try_get_context("retention_days") or DEFAULT_RETENTION_DAYS)
         ),
         strict_event_types=is_true(app.node.try_get_context("strict_event_types")),
+        retired_indexes_kept=retired_indexes_kept(app.node.try_get_context("retired_indexes_kept")),
     )
     if nag:
         cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app
+
+
+def retired_indexes_kept(value: Any) -> int:
+    """The `retired_indexes_kept` context: a whole number from 0 to the most indexes any table
+    retired (README: Upgrading); anything else stops the synth with the reason."""
+    most = max(len(table.retired_indexes) for table in res.TABLES)
+    text = str(value if value is not None else 0).strip()
+    if not text.isdigit() or int(text) > most:
+        raise ValueError(f"retired_indexes_kept must be a whole number from 0 to {most}: {value!r}")
+    return int(text)
 
 
 def main() -> None:

@@ -40,6 +40,7 @@ class ServerlessWebhooksStack(Stack):
         reserve_worker_concurrency: bool = False,
         retention_days: int = DEFAULT_RETENTION_DAYS,
         strict_event_types: bool = False,
+        retired_indexes_kept: int = 0,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -47,7 +48,12 @@ class ServerlessWebhooksStack(Stack):
         # (shared.store.secrets builds the names), the metrics `service` and the vended log groups.
         self.name_prefix = kebab_case(self.stack_name)
         self.secret_prefix = self.name_prefix
-        self.storage = Storage(self, "Storage", retention_days=retention_days)
+        self.storage = Storage(
+            self,
+            "Storage",
+            retention_days=retention_days,
+            retired_indexes_kept=retired_indexes_kept,
+        )
         self.queues = Queues(self, "Queues")
         self.retries = RetryStateMachine(
             self,

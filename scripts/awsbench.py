@@ -2,7 +2,7 @@
 
 moto runs as a server in a child process (with the test receiver), so the CPU time measured
 around a handler call in this process is the handler's own work, not the emulator's. Requests go
-through the local gateway in-process (authorizer first, as API Gateway does); the SQS consumers
+through the local gateway in-process, as API Gateway calls the functions; the SQS consumers
 are invoked directly with event-source-mapping events: delivery messages built from the publish
 answers exactly as `shared.outbound.publishing.queue_message` puts them on the queue, inbound
 messages read off the inbound queue.

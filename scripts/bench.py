@@ -120,7 +120,7 @@ def headings(report: Report) -> None:
         "AWS calls per operation",
         "Counted from botocore's `before-call` events on the boto3 clients the handlers use "
         "(`shared.core.aws.client`), against a moto server in a child process. Requests go through "
-        "the local gateway in-process (the authorizer first, as API Gateway does). Caches are "
+        "the local gateway in-process, as API Gateway calls the functions. Caches are "
         "warm: each operation ran once before the metered run.",
     )
     report.heading(
@@ -135,7 +135,7 @@ def headings(report: Report) -> None:
         "consistent, a Query by the bytes returned), SQS requests per 64 KB chunk, S3 PUT/GET, "
         "Secrets Manager calls, Step Functions transitions of the retry machine; the event source "
         "mapping's ReceiveMessage + DeleteMessageBatch shared by a batch of 10; one API Gateway "
-        "request (and one authorizer invocation) per API request; Lambda GB-seconds from the "
+        "request per API request (no authorizer); Lambda GB-seconds from the "
         "MEASURED handler CPU time (time.process_time around the handler, moto out of process, "
         "median of the timed runs), rounded up to 1 ms per invocation, x the function's memory "
         "in shared/core/resources.py. Each value also gives the total with Lambda billed on "
@@ -911,7 +911,7 @@ NOTES = """\
   per invocation, API Gateway access logs not counted.
 - Warm caches: each operation ran once before it was metered, so cached reads (signing secret
   60 s, API keys 10 s, admin key 300 s) cost nothing per event; a cold container pays one read
-  each. The authorizer runs on every API request (its results cache TTL is 0).
+  each. No authorizer: the API functions check keys themselves (cached 10 s).
 - The event source mapping is assumed to fill batches of 10: true under sustained load; with no
   batching window configured, thin traffic gets batches of 1 (see that row).
 - DynamoDB units: a write counts the larger of the item before and after it, and a write to

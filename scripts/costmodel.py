@@ -1,7 +1,8 @@
 """Dollars per million: list prices (scripts/prices.py) x the usage the bench measured.
 
 Each scenario is a sum of parts, every part scaled to ONE event (or delivery):
-- an API request: API Gateway request + the Lambda invocations behind it (authorizer, function);
+- an API request: API Gateway request + the Lambda invocation behind it (no authorizer: the
+  functions check API keys themselves, cached);
 - a consumer invocation of the SQS event source mapping, amortized over its batch: the mapping's
   ReceiveMessage + DeleteMessageBatch and the Lambda request are shared by the batch's messages;
 - the AWS usage the handlers caused (DynamoDB units, SQS, S3, Secrets Manager, Step Functions).
@@ -145,11 +146,9 @@ class Builder:
         self, op: OpResult, function: str, events_per_request: int, transitions: int
     ) -> None:
         """One event's share of an API request carrying `events_per_request` events: the request,
-        the authorizer in front when the route has one, the handler and its AWS usage."""
+        the function behind it and its AWS usage."""
         share = 1 / events_per_request
         self.api_requests(share)
-        if "authorizer" in op.invocations:
-            self.lambda_invocation("authorizer", op, share)
         self.lambda_invocation(function, op, share)
         self.usage(op.usage, share, transitions)
 
@@ -178,11 +177,11 @@ def build(results: AwsResults, memory: dict[str, int]) -> CostModel:
     if need("publish_1", "worker_10_ok"):
         first = Scenario(
             FIRST_SINGLE,
-            "POST /v1/events with one event matching one webhook (authorizer + api), then one "
+            "POST /v1/events with one event matching one webhook (the publish function), then one "
             "message of a delivery-worker batch of 10 succeeding at the first attempt",
         )
         b = Builder(first, memory)
-        b.api_call(ops["publish_1"], "api", 1, transitions)
+        b.api_call(ops["publish_1"], "publish", 1, transitions)
         b.consumer("delivery_worker", ops["worker_10_ok"], ESM_BATCH, transitions)
         model.scenarios.append(first)
     else:
@@ -194,7 +193,7 @@ def build(results: AwsResults, memory: dict[str, int]) -> CostModel:
             "delivery as above",
         )
         b = Builder(batch, memory)
-        b.api_call(ops["batch_of_100"], "api", 100, transitions)
+        b.api_call(ops["batch_of_100"], "publish", 100, transitions)
         b.consumer("delivery_worker", ops["worker_10_ok"], ESM_BATCH, transitions)
         model.scenarios.append(batch)
     if need("publish_10", "worker_10_ok"):
@@ -203,7 +202,7 @@ def build(results: AwsResults, memory: dict[str, int]) -> CostModel:
             "POST /v1/events with one event matching 10 webhooks, per delivery; delivery as above",
         )
         b = Builder(fanout, memory)
-        b.api_call(ops["publish_10"], "api", 10, transitions)
+        b.api_call(ops["publish_10"], "publish", 10, transitions)
         b.consumer("delivery_worker", ops["worker_10_ok"], ESM_BATCH, transitions)
         model.scenarios.append(fanout)
     if need("publish_1", "worker_10_ok", "worker_10_fail"):
@@ -215,7 +214,7 @@ def build(results: AwsResults, memory: dict[str, int]) -> CostModel:
             f"received again",
         )
         b = Builder(retry, memory)
-        b.api_call(ops["publish_1"], "api", 1, transitions)
+        b.api_call(ops["publish_1"], "publish", 1, transitions)
         b.consumer("delivery_worker", ops["worker_10_fail"], ESM_BATCH, transitions)
         b.consumer("delivery_worker", ops["worker_10_ok"], ESM_BATCH, transitions)
         model.scenarios.append(retry)
@@ -227,7 +226,7 @@ def build(results: AwsResults, memory: dict[str, int]) -> CostModel:
             "fill batches (no batching window is configured)",
         )
         b = Builder(lonely, memory)
-        b.api_call(ops["publish_1"], "api", 1, transitions)
+        b.api_call(ops["publish_1"], "publish", 1, transitions)
         b.consumer("delivery_worker", ops["worker_1_ok"], 1, transitions)
         model.scenarios.append(lonely)
     if need("inbound_new", "processor_10"):
@@ -287,7 +286,7 @@ def endpoint_down(ops: dict[str, OpResult], memory: dict[str, int], transitions:
         + (", then the delivery" if delivered else ", then dead-lettered"),
     )
     b = Builder(scenario, memory)
-    b.api_call(ops["publish_1"], "api", 1, transitions)
+    b.api_call(ops["publish_1"], "publish", 1, transitions)
     for number in range(1, failed + 1):
         op = ops.get(f"worker_10_fail_at_{number}", ops["worker_10_fail"])
         b.consumer("delivery_worker", op, ESM_BATCH, transitions)

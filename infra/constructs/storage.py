@@ -45,6 +45,12 @@ def raw_body_rule(retention_days: int) -> s3.LifecycleRule:
     )
 
 
+def kept_retired_indexes(spec: res.Table, kept: int) -> tuple[res.Index, ...]:
+    """The last `kept` of a table's retired indexes: what an upgrade step still deploys (README:
+    Upgrading). Nothing reads or writes them any more; they only wait for their turn to go."""
+    return spec.retired_indexes[len(spec.retired_indexes) - kept :] if kept > 0 else ()
+
+
 def _attribute(name: str) -> dynamodb.Attribute:
     return dynamodb.Attribute(name=name, type=dynamodb.AttributeType.STRING)
 
@@ -53,10 +59,16 @@ class Storage(Construct):
     """Tables keyed by declaration (`tables[spec.logical_id]`) plus the raw-body bucket."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, retention_days: int = DEFAULT_RETENTION_DAYS
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        retention_days: int = DEFAULT_RETENTION_DAYS,
+        retired_indexes_kept: int = 0,
     ) -> None:
         super().__init__(scope, construct_id)
         self.retention_days = retention_days
+        self.retired_indexes_kept = retired_indexes_kept
         self.tables: dict[str, dynamodb.Table] = {
             spec.logical_id: self._table(spec) for spec in res.TABLES
         }
@@ -89,7 +101,7 @@ class Storage(Construct):
             time_to_live_attribute=spec.ttl_attribute,
             removal_policy=RemovalPolicy.RETAIN,
         )
-        for index in spec.indexes:
+        for index in spec.indexes + kept_retired_indexes(spec, self.retired_indexes_kept):
             table.add_global_secondary_index(
                 index_name=index.name,
                 partition_key=_attribute(index.partition_key),

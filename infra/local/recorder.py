@@ -112,7 +112,7 @@ def install(function_name: str, out_path: str) -> None:
 
 
 def install_by_stack(out_path: str) -> None:
-    """Tests: attribute each call to the function whose code is on the call stack.
+    """Tests: attribute each call to the innermost function whose code is on the call stack.
 
     Each function's code lives in `functions/<name>/` and is bundled into that Lambda only, so
     a frame from that folder names the role the call runs with. A thread started from such code

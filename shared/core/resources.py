@@ -45,6 +45,11 @@ class Table:
     sort_key: str | None = None
     indexes: tuple[Index, ...] = ()
     ttl_attribute: str | None = None
+    # Indexes the last release had and this one dropped, oldest drop first. CloudFormation creates
+    # or deletes one global secondary index per table per update, so a stack deployed with them
+    # upgrades in steps: `cdk deploy -c retired_indexes_kept=N` keeps the last N (README:
+    # Upgrading); a new stack never has them.
+    retired_indexes: tuple[Index, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,10 @@ EVENTS = Table(
     partition_key="pk",  # user, direction and shard: see shared/store/events.py
     sort_key="event_id",
     ttl_attribute="expires_at",
+    retired_indexes=(
+        Index("by_type", "user_type", "event_id", projection="KEYS_ONLY"),
+        Index("by_source", "source_shard", "event_id", projection="KEYS_ONLY"),
+    ),
 )
 DELIVERIES = Table(
     logical_id="Deliveries",

@@ -358,13 +358,13 @@ def load_batch(messages: list[Any]) -> dynamo.Shelf:
     for message in messages:
         try:
             keys, maybe = _keys(message)
-        except (AttributeError, KeyError, TypeError):
-            continue  # not an inbound message: its own run reports it
+            asked, skippable = dynamo.key_ids(keys), dynamo.key_ids(_by_table(maybe))
+        except Exception as error:  # not an inbound message: its own run reports it, alone
+            log.info("message left to read alone", extra={"error": _error_code(error)})
+            continue
         for table, table_keys in keys.items():
             wanted.setdefault(table, []).extend(table_keys)
-            needed.update(
-                (table, dynamo.key_of(k, k)) for k in table_keys if (table, k) not in maybe
-            )
+        needed |= asked - skippable
         optional += maybe
     if not wanted:
         return dynamo.Shelf()
@@ -398,6 +398,13 @@ def load(
     event = shelf.take(config.events_table, keys[config.events_table][0])
     source = shelf.take(config.sources_table, keys[config.sources_table][0])
     return event, source
+
+
+def _by_table(pairs: list[tuple[str, dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for table, key in pairs:
+        grouped.setdefault(table, []).append(key)
+    return grouped
 
 
 def _keys(

@@ -104,7 +104,8 @@ def run(
     if held is not None:
         return held
     _reopen_if_redriven(message)
-    loaded = load(message, shelf)
+    # A redriven message reads after its reopen wrote the delivery, never the batch's earlier read.
+    loaded = load(message, None if message.get("kind") == DLQ_KIND else shelf)
     if loaded is None:
         return Attempted("missing")
     prepared = prepare(loaded, message, receive_count)
@@ -167,10 +168,13 @@ def load_batch(messages: list[Any]) -> dynamo.Shelf:
         try:
             if hold(message) is not None or message.get("kind") == DLQ_KIND:
                 continue
-            for table, table_keys in _keys(message).items():
-                wanted.setdefault(table, []).extend(table_keys)
-        except (AttributeError, KeyError, TypeError):
-            continue  # not a delivery message: its own run reports it
+            keys = _keys(message)
+            dynamo.key_ids(keys)  # keys DynamoDB could be asked for (hashable, plain values)
+        except Exception as error:  # not a delivery message: its own run reports it, alone
+            logger.info("message left to read alone", extra={"error": type(error).__name__})
+            continue
+        for table, table_keys in keys.items():
+            wanted.setdefault(table, []).extend(table_keys)
     if not wanted:
         return dynamo.Shelf()
     try:

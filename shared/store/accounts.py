@@ -1,10 +1,9 @@
 """A user's account record: which version of their signing secret is live.
 
-It sits in the webhooks table, in the user's own partition, under a sort key no webhook id can
-take (`#account`; webhook ids are `wh_...`). The delivery worker reads it in the BatchGetItem it
-already makes for the delivery, event and webhook, so knowing the live secret version costs it
-no extra call; the webhooks module keeps this record out of every webhook read, list and Query.
-"""
+It sits in the webhooks table, in the user's own partition, under a sort key no webhook id can take
+(`#account`; webhook ids are `wh_...`). The delivery worker reads it in the BatchGetItem it already
+makes for its batch's deliveries, events and webhooks, so knowing the live secret version costs it
+no extra call; the webhooks module keeps this record out of every webhook read, list and Query."""
 
 from __future__ import annotations
 

@@ -223,30 +223,21 @@ def sharded_page(
     limit: int,
     cursor: str | None,
     scope: Scope,
-    index: str | None = None,
     filters: dict[str, Any] | None = None,
     selective: bool = False,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """One page, newest first, of the shards `key_values` of a list (shared/store/shards.py),
-    expired items left out and `filters` (equalities) applied.
+    """One page, newest first, of the shards `key_values` of a table (shared/store/shards.py),
+    expired items left out and `filters` (equalities) applied by DynamoDB.
 
     `selective`: the filters may skip most of what is read (a status, type or source filter), so
     each shard's first read is wide (`SELECTIVE_SHARD_READ` items): DynamoDB bills by data read,
     not by request, so this costs no more and saves the round trips of doubling reads. Its reads
     beyond those stop after `SELECTIVE_READ_BUDGET` items: a page of a rare match may come back
     short (even empty) with a cursor to go on from.
-
-    On the table (or an ALL index) the filters run in DynamoDB. On a KEYS_ONLY index the Queries
-    read keys and one BatchGetItem (eventually consistent) fetches the page's items, which the
-    filters then check: the read price of indexes that no update writes (an item of up to 4 KB
-    is 0.5 RRU, where an ALL index would have read it with the Query).
     """
     before = shards.open_position(cursor, scope, sort_prefix)
-    declared = next((i for i in table.indexes if i.name == index), None)
-    keys_only = declared is not None and declared.projection != "ALL"
-    base: dict[str, Any] = {"TableName": table_name, **({"IndexName": index} if index else {})}
-    if not keys_only:
-        _server_filter(base, table, filters)
+    base: dict[str, Any] = {"TableName": table_name}
+    _server_filter(base, table, filters)
     # A page's items are spread evenly over the shards: each first reads twice its share.
     size = max(2, -(-2 * limit // len(key_values)))
     budget = None
@@ -254,14 +245,8 @@ def sharded_page(
         size = max(size, SELECTIVE_SHARD_READ)
         budget = SELECTIVE_READ_BUDGET
     merge = shards.Merge(base, key_name, key_values, sort_name, before, size, budget=budget)
-
-    def accept(run: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        if not keys_only:
-            return [from_item(item) for item in run]
-        fetched = _fetch(table, table_name, [from_item(item) for item in run])
-        return [i for i in fetched if i and not expired(i) and _matches(i, filters)]
-
-    return shards.page(merge, limit, accept, scope)
+    items, next_cursor = shards.page(merge, limit, scope)
+    return [from_item(item) for item in items], next_cursor
 
 
 def sharded_window(
@@ -304,21 +289,6 @@ def _server_filter(request: dict[str, Any], table: Table, filters: dict[str, Any
         request["FilterExpression"] = expression
         request["ExpressionAttributeNames"] = names
         request["ExpressionAttributeValues"] = values
-
-
-def _fetch(
-    table: Table, table_name: str, keys: list[dict[str, Any]]
-) -> list[dict[str, Any] | None]:
-    """The items of index `keys`, in their order (None for one deleted since)."""
-    names = [table.partition_key] + ([table.sort_key] if table.sort_key else [])
-    table_keys = [{name: key[name] for name in names} for key in keys]
-    found = batch_get({table_name: table_keys}, consistent=False)[table_name] if keys else []
-    by_key = {tuple(item[name] for name in names): item for item in found}
-    return [by_key.get(tuple(key[name] for name in names)) for key in table_keys]
-
-
-def _matches(item: dict[str, Any], filters: dict[str, Any] | None) -> bool:
-    return all(item.get(name) == value for name, value in (filters or {}).items())
 
 
 def query_all(**kwargs: Any) -> Iterator[dict[str, Any]]:
@@ -433,7 +403,7 @@ class Shelf:
     items: dict[tuple[str, tuple[Any, ...]], dict[str, Any]] = field(default_factory=dict)
 
     def holds(self, keys: dict[str, list[dict[str, Any]]]) -> bool:
-        return all((t, key_of(k, k)) in self.asked for t, ks in keys.items() for k in ks)
+        return key_ids(keys) <= self.asked
 
     def take(self, table: str, key: dict[str, Any]) -> dict[str, Any] | None:
         return self.items.get((table, key_of(key, key)))
@@ -444,13 +414,18 @@ def shelve(
 ) -> Shelf:
     """`batch_get_eventually` of `keys`, each asked once, as a Shelf to take items from."""
     found = batch_get_eventually(keys, optional=optional)
-    asked = frozenset((t, key_of(k, k)) for t, ks in keys.items() for k in ks)
+    asked = frozenset(key_ids(keys))
     items = {
         (table, key_of(item, keys[table][0])): item
         for table, table_items in found.items()
         for item in table_items
     }
     return Shelf(asked, items)
+
+
+def key_ids(keys: dict[str, list[dict[str, Any]]]) -> set[tuple[str, tuple[Any, ...]]]:
+    """(table, key) of every key, hashable (TypeError for a key holding a list or a map)."""
+    return {(table, key_of(key, key)) for table, table_keys in keys.items() for key in table_keys}
 
 
 def key_of(item: Mapping[str, Any], like: Mapping[str, Any]) -> tuple[Any, ...]:

@@ -4,13 +4,14 @@ during a grace window, the previous one and when it expires, stored as JSON in o
 
 User secrets, `{prefix}/users/<user id, escaped>/signing`: each write is a new Secrets Manager
 version whose VersionId we choose; which version is live is in the user's account record
-(shared/store/accounts.py). Only the API writes: it makes the secret with the user's first
-webhook, their first forwarding source, or their first GET /v1/secret (whichever comes first),
-and rotates it. The delivery worker only reads (its role may do nothing else): the account record
-arrives with the delivery's own BatchGetItem, and the secret is cached per container under the
-version it was read for, so a rotation reaches the very next attempt while a warm attempt costs
-no call here. A rotation writes the new version first and makes it live second. If the second
-write fails the rotation answers an error and every reader keeps the version its users were shown.
+(shared/store/accounts.py). Only the API writes: it makes the secret with the user's first webhook,
+their first forwarding source, or their first GET /v1/secret (whichever comes first), and rotates
+it. The delivery worker only reads (its role may do nothing else): the account record arrives with
+the batch's one BatchGetItem (shared/outbound/worker.py `load_batch`), and the secret is cached per
+container under the version it was read for, so a rotation reaches the very next attempt while a
+warm attempt costs no call here. A rotation writes the new version first and makes it live second.
+If the second write fails the rotation answers an error and every reader keeps the version its users
+were shown.
 
 Source secrets, `{prefix}/sources/<source id>`: the provider's secret, never returned by the API
 and never logged. Written by the API (create, rotate, delete); read by the inbound function

@@ -1,7 +1,7 @@
 """Write sharding of hot partition keys, and the merged, paginated Query that lists them.
 
 One tenant publishing 10,000 events/s to one webhook would otherwise write 10,000 items/s under
-one partition key of the events table (the user) and of each event index, and 20,000 writes/s
+one partition key of the events table (the user), and 20,000 writes/s
 (the put and the attempt record) under one of the deliveries table (the user's webhook tag).
 DynamoDB caps a partition at 1,000 write units/s and cannot split a key whose sort keys only
 grow (ULIDs), so these keys get a shard suffix: the last character of the item's id. ULID
@@ -14,17 +14,19 @@ key 20,000 / 32 = 625 writes/s: under 1,000 with room for retries' writes and it
 
 A list merges its shards: one Query per shard (in parallel), newest first, each resumed below
 the last item handed out, so the cursor is one sort key (`{"before": id}`), signed for the list.
-AWS calls of a list page: 32 Queries (8 at a time), plus one more Query for a shard that holds
-more of the page than its first read (rare: each first reads twice its share), plus, on a
-KEYS_ONLY index, one BatchGetItem. Read cost ~16 RRU: each eventually consistent Query bills at
-least half a unit. Lists are rare next to writes; the hot paths (publish, delivery) do no list.
+AWS calls of a list page: one Query per shard key, 8 at a time (32; 64 for events of both
+directions), plus one more Query for a shard that holds more of the page than its first read
+(rare: each first reads twice its share). A filtered list (a status, type or source) reads on
+until its page fills, at most `budget` items beyond the first reads (`Merge`). Read cost ~16 RRU
+unfiltered: each eventually consistent Query bills at least half a unit. Lists are rare next to
+writes; the hot paths (publish, delivery) do no list.
 """
 
 from __future__ import annotations
 
 import heapq
 import threading
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -156,6 +158,9 @@ class Merge:
             self._fill(shard)
             if self.buffers[shard]:
                 heapq.heappush(heap, self._head(shard))
+        # Every buffer ran dry, some shard stopped by the budget: resume at the boundary (also
+        # when nothing was handed out: an empty page that still has a cursor).
+        self.halted = self.boundary is not None
 
     def _head(self, shard: int) -> tuple[Any, int]:
         sort_key = self.buffers[shard][0][self.sort_name]["S"]
@@ -175,29 +180,15 @@ class _Descending:
         return self.value > other.value
 
 
-def page(
-    merge: Merge,
-    limit: int,
-    accept: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
-    scope: Scope,
-) -> tuple[list[dict[str, Any]], str | None]:
-    """Up to `limit` accepted items and the cursor after the last item considered.
-
-    `accept` turns a run of merged items into the ones to hand out (in order): the items
-    themselves, or for a KEYS_ONLY index the fetched items that pass the filters.
-    """
-    taken: list[dict[str, Any]] = []
-    considered: str | None = None
+def page(merge: Merge, limit: int, scope: Scope) -> tuple[list[dict[str, Any]], str | None]:
+    """Up to `limit` items (DynamoDB's typed form), and the cursor after the last one handed
+    out, or at the boundary where the read budget stopped the merge (`Merge`); None when
+    nothing is left."""
     stream = merge.items()
-    while len(taken) < limit:
-        run = [item for _, item in zip(range(limit - len(taken)), stream, strict=False)]
-        if not run:
-            break
-        considered = run[-1][merge.sort_name]["S"]
-        taken.extend(accept(run))
+    taken = [item for _, item in zip(range(limit), stream, strict=False)]
     if not merge.more():
         return taken, None
-    resume = merge.boundary if merge.halted else considered
-    if resume is None:
-        return taken, None
-    return taken, cursors.seal({"before": resume}, scope)
+    resume = merge.boundary if merge.halted else None
+    if resume is None and taken:
+        resume = taken[-1][merge.sort_name]["S"]
+    return taken, (cursors.seal({"before": resume}, scope) if resume is not None else None)

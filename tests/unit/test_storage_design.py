@@ -21,7 +21,7 @@ from tests.inbound_signers import sign
 from tests.support.api import InProcessApi
 from tests.support.aws_calls import CallCounter
 from tests.support.faults import invoke_worker, receive_all
-from tests.support.receiver import Receiver
+from tests.support.receiver import Receiver, Script
 from tests.support.write_units import WriteMeter
 from tests.unit.test_inbound_service import (
     create_source,
@@ -171,6 +171,58 @@ def test_a_processor_batch_reads_its_source_once_in_one_call(api: InProcessApi, 
     assert {event["status"] for event in listed} == {"processed"} and len(listed) == 10
 
 
+def test_a_redriven_message_beside_a_copy_of_its_delivery_reads_after_reopening(
+    api: InProcessApi, alice: str, receiver: Receiver
+) -> None:
+    """A dead-lettered delivery's DLQ message redriven into the same batch as a late copy of its
+    last attempt's message: the batch read saw the delivery `failed`, but the redrive reopens it
+    first and must read it again, or both messages are skipped and the redrive does nothing."""
+    url = receiver.script("/redriven", Script(statuses=[500, 200]))
+    body = {"url": url, "events": ["*"], "retry": {"attempts": 0}}
+    ok(api.request("POST", "/v1/webhooks", alice, body), 201)
+    delivery_id = publish(api, alice)["deliveries"][0]["delivery_id"]
+    (message,) = receive_all(settings().delivery_queue_url)
+    assert invoke_worker([message]) == {"batchItemFailures": []}
+    record = deliveries_table.get("alice", delivery_id)
+    assert record is not None and record["status"] == "failed"
+    (redriven,) = receive_all(settings().delivery_dlq_url)
+    late_copy = {**message, "MessageId": "late-copy", "ReceiptHandle": "late-copy"}
+
+    assert invoke_worker([late_copy, redriven]) == {"batchItemFailures": []}
+
+    assert len(receiver.received("/redriven")) == 2
+    record = deliveries_table.get("alice", delivery_id)
+    assert record is not None and record["status"] == "succeeded"
+
+
+def test_a_malformed_message_fails_alone_beside_the_batch_read(
+    api: InProcessApi, alice: str, receiver: Receiver
+) -> None:
+    """The batch read runs before the records: a message it cannot make keys of (a `not_before`
+    of NaN, a list for an id) must leave the read to the others and fail on its own, not fail the
+    whole invocation (SQS would then hand every message of the batch out again)."""
+    hook(api, alice, receiver.url("/beside-malformed"))
+    publish(api, alice)
+    (good,) = receive_all(settings().delivery_queue_url)
+    bad = [
+        {"MessageId": "nan", "ReceiptHandle": "nan", "Body": '{"not_before": NaN}'},
+        {"MessageId": "list", "ReceiptHandle": "list", "Body": '{"user_id": ["a"]}'},
+    ]
+    response = invoke_worker([*bad, good])
+    assert sorted(item["itemIdentifier"] for item in response["batchItemFailures"]) == [
+        "list",
+        "nan",
+    ]
+    assert len(receiver.received("/beside-malformed")) == 1
+    bad_inbound = {"MessageId": "src", "ReceiptHandle": "src", "Body": '{"source_id": ["x"]}'}
+    sources.clear_cache()
+    source = create_source(api, alice, "stripe")
+    body = stripe_body("evt_beside_malformed")
+    ok(post_inbound(api, source["id"], body, sign("stripe", body)))
+    response = process([bad_inbound, *drain_inbound()])
+    assert response == {"batchItemFailures": [{"itemIdentifier": "src"}]}
+
+
 def test_updating_an_event_writes_no_index(
     api: InProcessApi, alice: str, receiver: Receiver
 ) -> None:
@@ -252,12 +304,18 @@ def test_lists_merge_their_shards_in_order_page_by_page(
         assert seen == expected, path
 
 
+@pytest.mark.parametrize("rare_at", ["every ninth", "oldest"])
 def test_a_filtered_list_stops_at_its_read_budget_and_its_cursor_skips_nothing(
-    api: InProcessApi, alice: str, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+    api: InProcessApi,
+    alice: str,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+    rare_at: str,
 ) -> None:
     """A filter that matches rarely must not read on past the API's time limit: past its read
     budget a page comes back short (even empty) with a cursor, and following the cursors still
-    lists every match once, newest first.
+    lists every match once, newest first. With the only matches the oldest events, every shard
+    stops before finding one: the first page is empty and must still carry a cursor.
 
     AWS: a Query reads at most 1 MB per call and applies a FilterExpression after reading, so a
     page of a rare match may need many calls; API Gateway ends an integration after 29 s.
@@ -265,7 +323,10 @@ def test_a_filtered_list_stops_at_its_read_budget_and_its_cursor_skips_nothing(
     https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html
     """
     hook(api, alice, receiver.url("/budget"))
-    types = ["user.deleted" if n % 9 == 4 else "user.created" for n in range(200)]
+    if rare_at == "oldest":
+        types = ["user.deleted"] * 5 + ["user.created"] * 195
+    else:
+        types = ["user.deleted" if n % 9 == 4 else "user.created" for n in range(200)]
     published = []
     for start in (0, 100):
         chunk = [{"type": t, "data": {"n": start + n}} for n, t in enumerate(types[start:][:100])]
@@ -288,6 +349,47 @@ def test_a_filtered_list_stops_at_its_read_budget_and_its_cursor_skips_nothing(
             break
     assert seen == rare
     assert min(sizes[:-1]) < 5, sizes  # the budget cut a page short
+    if rare_at == "oldest":
+        assert sizes[0] == 0, sizes  # nothing found yet, and still a cursor
+
+
+def test_a_filtered_page_that_found_nothing_before_its_budget_still_has_a_cursor(
+    api: InProcessApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two shards of eleven events, the one match the oldest of each: every shard stops at the
+    budget with nothing found, so the page is empty, and its cursor must lead on to both."""
+    table = settings().events_table
+    rows = [(shard, n, "user.created") for shard in "01" for n in range(1, 11)]
+    rows += [(shard, 0, "user.deleted") for shard in "01"]
+    for shard, n, event_type in rows:
+        event_id = f"evt_01{n:02d}{'A' * 21}{shard}"
+        item = {
+            "pk": events_table.partition("carol", "outbound", shard),
+            "event_id": event_id,
+            "user_id": "carol",
+            "direction": "outbound",
+            "type": event_type,
+            "expires_at": dynamo.expiry(),
+        }
+        client("dynamodb").put_item(TableName=table, Item=dynamo.to_item(item))
+    monkeypatch.setattr(dynamo, "SELECTIVE_SHARD_READ", 1)
+    monkeypatch.setattr(dynamo, "SELECTIVE_READ_BUDGET", 1)
+    pages, cursor = [], None
+    for _ in range(10):
+        found, cursor = events_table.list_page(
+            "carol",
+            direction="outbound",
+            event_type="user.deleted",
+            source_id=None,
+            limit=5,
+            cursor=cursor,
+        )
+        pages.append([event["event_id"] for event in found])
+        if not cursor:
+            break
+    assert pages[0] == [], pages
+    listed = [event_id for page in pages for event_id in page]
+    assert listed == [f"evt_0100{'A' * 21}1", f"evt_0100{'A' * 21}0"]  # once each, newest first
 
 
 # --- A webhook's deliveries and an event's deliveries without indexes -----------------------
