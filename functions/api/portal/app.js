@@ -390,7 +390,9 @@ function deliveriesPanel(id) {
     );
     if (append) body.append(...rows);
     else body.replaceChildren(...rows);
-    if (!append && !rows.length) body.append(h("tr", {}, h("td", { colspan: 6 }, "No deliveries.")));
+    // A filtered page may come back empty with a cursor: the list read its budget (README: Operations).
+    const none = cursor ? "None among the newest deliveries read: Show more reads further." : "No deliveries.";
+    if (!append && !rows.length) body.append(h("tr", {}, h("td", { colspan: 6 }, none)));
   }
   table.append(
     h("caption", { class: "sr" }, "Deliveries to this endpoint"),
