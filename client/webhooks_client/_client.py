@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, cast
 from urllib.parse import quote
 
@@ -38,6 +38,17 @@ class ApiError(Exception):
 
 def _segment(value: str) -> str:
     return quote(value, safe="")
+
+
+def _every(fetch: Callable[[str | None], Any]) -> Iterator[Any]:
+    """The items of every page `fetch(cursor)` answers, until a page has no `next_cursor`."""
+    cursor = None
+    while True:
+        page = fetch(cursor)
+        yield from page["data"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return
 
 
 def _clean(values: dict[str, Any]) -> dict[str, Any]:
@@ -142,13 +153,7 @@ class Webhooks:
 
     def iter_webhooks(self) -> Iterator[Webhook]:
         """Every webhook, following the cursor page after page."""
-        cursor = None
-        while True:
-            page = self.list_webhooks(limit=100, cursor=cursor)
-            yield from page["data"]
-            cursor = page["next_cursor"]
-            if not cursor:
-                return
+        return cast(Iterator[Webhook], _every(lambda c: self.list_webhooks(limit=100, cursor=c)))
 
     def get_webhook(self, webhook_id: str) -> Webhook:
         return cast(Webhook, self._call("GET", f"/v1/webhooks/{_segment(webhook_id)}"))
@@ -187,6 +192,15 @@ class Webhooks:
         params = {"status": status, "limit": limit, "cursor": cursor}
         return cast(DeliveryPage, self._call("GET", path, params=params))
 
+    def iter_deliveries(self, webhook_id: str, *, status: str | None = None) -> Iterator[Delivery]:
+        """Every delivery of a webhook, newest first, following the cursor to its end: a page
+        filtered by `status` may come back short, even empty, before the list is done."""
+
+        def page(cursor: str | None) -> DeliveryPage:
+            return self.list_deliveries(webhook_id, status=status, limit=100, cursor=cursor)
+
+        return cast(Iterator[Delivery], _every(page))
+
     # ------------------------------------------------------------------ signing secret
 
     def get_secret(self) -> Secret:
@@ -224,6 +238,23 @@ class Webhooks:
             "cursor": cursor,
         }
         return cast(EventPage, self._call("GET", "/v1/events", params=params))
+
+    def iter_events(
+        self,
+        *,
+        direction: str | None = None,
+        type: str | None = None,
+        source_id: str | None = None,
+    ) -> Iterator[Event]:
+        """Every event matching the filters, newest first, following the cursor to its end: a
+        filtered page may come back short, even empty, before the list is done."""
+
+        def page(cursor: str | None) -> EventPage:
+            return self.list_events(
+                direction=direction, type=type, source_id=source_id, limit=100, cursor=cursor
+            )
+
+        return cast(Iterator[Event], _every(page))
 
     def get_event(self, event_id: str) -> Event:
         return cast(Event, self._call("GET", f"/v1/events/{_segment(event_id)}"))

@@ -58,6 +58,10 @@ def test_publish_deliver_verify_and_inspect(local: Any, receiver: Receiver) -> N
     assert hooks.list_deliveries(webhook["id"])["data"][0]["id"] == delivery_id
     assert hooks.get_event(published["event_id"])["type"] == "order.paid"
     assert published["event_id"] in [e["id"] for e in hooks.list_events()["data"]]
+    assert [e["id"] for e in hooks.iter_events(type="order.paid")] == [published["event_id"]]
+    assert list(hooks.iter_events(type="order.refunded")) == []
+    succeeded = hooks.iter_deliveries(webhook["id"], status="succeeded")
+    assert [d["id"] for d in succeeded] == [delivery_id]
 
 
 def test_update_retry_rotate_and_delete(local: Any, receiver: Receiver) -> None:

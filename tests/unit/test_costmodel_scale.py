@@ -222,7 +222,7 @@ def test_an_endpoint_down_a_day_fails_until_the_schedule_reaches_past_it() -> No
 
 def measured(name: str, wru: float, index_wru: float, executions: float = 0) -> OpResult:
     usage = Usage(wru=wru, index_wru=index_wru, sfn_executions=executions)
-    function = "api" if name.startswith("publish") else "delivery_worker"
+    function = "publish" if name.startswith("publish") else "delivery_worker"
     return OpResult(name, usage, {function: 1}, cpu={function: 0.001}, wall={function: 0.001})
 
 
@@ -236,10 +236,13 @@ def test_the_model_prices_index_writes_on_their_own_line_and_judges_each_target(
     }
     results = AwsResults(ops=ops, retry_transitions=4)
 
-    model = costmodel.build(results, {"api": 512, "delivery_worker": 512})
+    model = costmodel.build(results, {"publish": 512, "delivery_worker": 512})
 
     first = next(s for s in model.scenarios if s.name == costmodel.FIRST_SINGLE)
     lines = {line.component: line for line in first.merged()}
+    # The publish function's 1 ms at 0.5 GB, and a tenth of the worker's: the publish was once
+    # priced as the "api" function, which measured no time for it, so its duration counted 0.
+    assert lines["Lambda duration"].quantity == pytest.approx(0.0005 + 0.00005)
     assert lines["DynamoDB writes, indexes"].quantity == 6
     assert lines["DynamoDB writes, table"].quantity == 3
     assert abs(lines["DynamoDB writes, indexes"].dollars["cpu"] - 6 * 0.625) < 1e-9
