@@ -282,7 +282,9 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "listWebhookDeliveries",
         WEBHOOKS,
         "List a webhook's deliveries",
-        "Newest first, optionally by `status`, a page at a time.",
+        "Newest first, optionally by `status`, a page at a time. A `status` page reads a "
+        "bounded number of deliveries: it may come back short, even empty, with a "
+        "`next_cursor`; follow it until it is null.",
         response={"data": [_DELIVERY], "next_cursor": None},
     ),
     ("get", "/v1/secret"): Op(
@@ -327,7 +329,9 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         EVENTS,
         "List events",
         "Published (outbound) and received (inbound) events, newest first; filter by "
-        "`direction`, `type` or `source_id`.",
+        "`direction`, `type` or `source_id`. A `type` or `source_id` page reads a bounded "
+        "number of events: it may come back short, even empty, with a `next_cursor`; follow "
+        "it until it is null.",
         response={"data": [_SUMMARY], "next_cursor": None},
     ),
     ("get", "/v1/events/{event_id}"): Op(
