@@ -11,6 +11,8 @@ Context (`-c key=value` or cdk.json):
   default 30; README: Retention).
 - `reserve_worker_concurrency`: `true` reserves each queue worker's maximum concurrency
   (see infra/declaration.py for why it is off by default).
+- `inbound_function_url`: `true` gives the inbound function a public function URL that sources
+  hand to providers instead of the API's route (no API Gateway charge; README: Deploying to AWS).
 - `retired_indexes_kept`: how many of a table's dropped indexes an upgrade step still deploys
   (CloudFormation deletes one index per table per update; README: Upgrading). Default 0.
 """
@@ -74,6 +76,7 @@ def build_app(
         ),
         strict_event_types=is_true(app.node.try_get_context("strict_event_types")),
         retired_indexes_kept=retired_indexes_kept(app.node.try_get_context("retired_indexes_kept")),
+        inbound_function_url=is_true(app.node.try_get_context("inbound_function_url")),
     )
     if nag:
         cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))

@@ -180,6 +180,11 @@ INBOUND_PROCESSOR = Function(
 # at least 100 unreserved executions in the account
 # (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html), so on a new
 # account (limit 10 until raised) any reservation makes the deploy fail. On an account with room,
+# With `-c inbound_function_url=true` the inbound function is public without an API stage's
+# throttle in front: it reserves this much concurrency (about 5,000 receipts a second at ~10 ms
+# each), so a flood is throttled (429) instead of starving the API and the workers. A new account
+# (concurrency quota 10) cannot reserve it: ask for a quota raise before using the setting.
+INBOUND_URL_CONCURRENCY = 50
 # `cdk deploy -c reserve_worker_concurrency=true` also reserves each worker's max_concurrency,
 # guaranteeing the workers their share while the API is busy. A limit not well above the
 # workers' sum (a new account's 10) must be raised before real traffic (Service Quotas,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import Aspects, CfnOutput, Stack
+from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra import declaration as decl
@@ -19,7 +20,12 @@ from infra.constructs.secrets import AdminApiKey
 from infra.constructs.storage import Storage
 from infra.constructs.wildcards import wildcard_acknowledger
 from shared.core import resources as res
-from shared.core.config import DEFAULT_RETENTION_DAYS, RETENTION_ENV, STRICT_EVENT_TYPES_ENV
+from shared.core.config import (
+    DEFAULT_RETENTION_DAYS,
+    INBOUND_BASE_URL_ENV,
+    RETENTION_ENV,
+    STRICT_EVENT_TYPES_ENV,
+)
 
 __all__ = ["STACK_NAME", "ServerlessWebhooksStack"]
 
@@ -41,6 +47,7 @@ class ServerlessWebhooksStack(Stack):
         retention_days: int = DEFAULT_RETENTION_DAYS,
         strict_event_types: bool = False,
         retired_indexes_kept: int = 0,
+        inbound_function_url: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -85,6 +92,7 @@ class ServerlessWebhooksStack(Stack):
         self.functions.add_environment(RETENTION_ENV, str(retention_days))
         if strict_event_types:  # README "Event type catalog"; only publish checks types
             self.functions.function(decl.PUBLISH).add_environment(STRICT_EVENT_TYPES_ENV, "1")
+        self.inbound_url = self._inbound_function_url() if inbound_function_url else None
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -94,12 +102,39 @@ class ServerlessWebhooksStack(Stack):
             api=self.http_api,
             service_name=self.name_prefix,
             alarm_email=self.node.try_get_context("alarm_email"),
+            inbound_url=self.inbound_url is not None,
         )
         Aspects.of(self).add(wildcard_acknowledger(self.storage.raw_bodies, self.secret_prefix))
         CfnOutput(self, "ApiUrl", value=self.http_api.url, description="Base URL of the API")
+        if self.inbound_url is not None:
+            CfnOutput(
+                self,
+                "InboundUrl",
+                value=self.inbound_url.url,
+                description="The inbound function's URL, ending in /: sources' inbound_url is "
+                "<it>inbound/<source id>",
+            )
         CfnOutput(
             self,
             "AdminApiKeySecret",
             value=self.admin_key.secret_name,
             description="Secrets Manager secret holding the first admin API key (api_key)",
         )
+
+    def _inbound_function_url(self) -> lambda_.FunctionUrl:
+        """`-c inbound_function_url=true` (README: Deploying to AWS): provider webhooks reach the
+        inbound function through its own public function URL, which Lambda does not bill per
+        request, instead of the API's route (API Gateway: $1.00 per million). The function
+        checks every request itself (the source's signature), as it does behind the route; the
+        API hands out this URL as each source's `inbound_url`. Only the API function gets it:
+        the inbound function naming its own URL would be a cycle."""
+        inbound = self.functions.function(decl.INBOUND)
+        url = inbound.add_function_url(auth_type=lambda_.FunctionUrlAuthType.NONE)
+        # Anyone may call a public URL, and no API stage throttles it: reserved concurrency caps
+        # the function (a flood gets 429s, which providers retry) and keeps the rest of the
+        # account's pool for the API and the workers.
+        function = inbound.node.default_child
+        assert isinstance(function, lambda_.CfnFunction)
+        function.reserved_concurrent_executions = decl.INBOUND_URL_CONCURRENCY
+        self.functions.function(decl.API).add_environment(INBOUND_BASE_URL_ENV, url.url)
+        return url

@@ -32,6 +32,7 @@ RETRY_ONCE = "Outbound, delivered at the second attempt (one retry), single-even
 ENDPOINT_DOWN = "Outbound, endpoint down 24 h, default retry schedule, single-event publish"
 INBOUND_NEW = "Inbound, new event (receipt + processing)"
 INBOUND_DUPLICATE = "Inbound, duplicate (dropped at receipt)"
+INBOUND_NEW_URL = "Inbound, new event through the inbound function URL"
 # Issue 14's targets, dollars per million (Lambda on handler CPU time, index writes counted).
 TARGETS = {
     FIRST_SINGLE: 3.20,
@@ -152,6 +153,12 @@ class Builder:
         self.lambda_invocation(function, op, share)
         self.usage(op.usage, share, transitions)
 
+    def url_call(self, op: OpResult, function: str, transitions: int) -> None:
+        """One request to a function's own URL: the invocation and its AWS usage (Lambda bills
+        no per-request charge for function URLs)."""
+        self.lambda_invocation(function, op, 1)
+        self.usage(op.usage, 1, transitions)
+
     def consumer(self, function: str, op: OpResult, batch: int, transitions: int) -> None:
         """One message of a consumer batch of `batch` (op measured one such invocation)."""
         self.esm(batch)
@@ -230,15 +237,7 @@ def build(results: AwsResults, memory: dict[str, int]) -> CostModel:
         b.consumer("delivery_worker", ops["worker_1_ok"], 1, transitions)
         model.scenarios.append(lonely)
     if need("inbound_new", "processor_10"):
-        inbound = Scenario(
-            INBOUND_NEW,
-            "POST /inbound/{source_id} (GitHub preset, no authorizer), then one message of an "
-            "inbound-processor batch of 10 (no forward_url)",
-        )
-        b = Builder(inbound, memory)
-        b.api_call(ops["inbound_new"], "inbound", 1, transitions)
-        b.consumer("inbound_processor", ops["processor_10"], ESM_BATCH, transitions)
-        model.scenarios.append(inbound)
+        model.scenarios.append(inbound_new(ops, memory, transitions, via_url=False))
     else:
         model.missing["inbound new"] = results.inbound_error or "inbound measurements missing"
     if need("inbound_duplicate"):
@@ -251,9 +250,37 @@ def build(results: AwsResults, memory: dict[str, int]) -> CostModel:
         model.scenarios.append(duplicate)
     else:
         model.missing["inbound duplicate"] = results.inbound_error or "measurements missing"
+    if need("inbound_new", "processor_10"):
+        model.scenarios.append(inbound_new(ops, memory, transitions, via_url=True))
     for scenario in model.scenarios:
         scenario.target = TARGETS.get(scenario.name)
     return model
+
+
+def inbound_new(
+    ops: dict[str, OpResult], memory: dict[str, int], transitions: int, *, via_url: bool
+) -> Scenario:
+    """A new inbound event and its share of a processor batch of 10: posted to the API's route,
+    or (`via_url`) to the inbound function's own URL, which has no per-request charge."""
+    if via_url:
+        scenario = Scenario(
+            INBOUND_NEW_URL,
+            "as the inbound new-event row, the provider posting to the inbound function's own "
+            "URL (`-c inbound_function_url=true`: no API Gateway request)",
+        )
+    else:
+        scenario = Scenario(
+            INBOUND_NEW,
+            "POST /inbound/{source_id} (GitHub preset, no authorizer), then one message of an "
+            "inbound-processor batch of 10 (no forward_url)",
+        )
+    b = Builder(scenario, memory)
+    if via_url:
+        b.url_call(ops["inbound_new"], "inbound", transitions)
+    else:
+        b.api_call(ops["inbound_new"], "inbound", 1, transitions)
+    b.consumer("inbound_processor", ops["processor_10"], ESM_BATCH, transitions)
+    return scenario
 
 
 DOWN_SECONDS = 86400

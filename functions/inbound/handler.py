@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +53,11 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+INBOUND_PATH = re.compile(r"/inbound/([^/]+)")
+NO_ROUTE = Answer(404, {"error": {"code": "not_found", "message": "no such route"}})
+NOT_POST = Answer(
+    405, {"error": {"code": "method_not_allowed", "message": "send provider webhooks by POST"}}
+)
 BAD_BASE64 = Answer(400, {"error": {"code": "bad_request", "message": "body is not valid base64"}})
 INTERNAL_ERROR = Answer(
     500, {"error": {"code": "internal_error", "message": "internal error, retry later"}}
@@ -111,10 +117,28 @@ def count(answer: Answer) -> None:
     correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True
 )
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    source_id = str((event.get("pathParameters") or {}).get("source_id") or "")
-    answer = answer_request(source_id, event)
+    routed = source_id_of(event)
+    if isinstance(routed, Answer):  # a stray request to the function URL: not a provider's
+        return http_response(routed)
+    answer = answer_request(routed, event)
     count(answer)
     return http_response(answer)
+
+
+def source_id_of(event: dict[str, Any]) -> str | Answer:
+    """The source id: API Gateway's path parameter behind the route, else, from the function's
+    own URL (README: Deploying to AWS), which hands over any method and path, `POST
+    /inbound/{source_id}` parsed here (404 and 405 otherwise)."""
+    parameters = event.get("pathParameters") or {}
+    if "source_id" in parameters:
+        return str(parameters["source_id"] or "")
+    method = ((event.get("requestContext") or {}).get("http") or {}).get("method")
+    match = INBOUND_PATH.fullmatch(str(event.get("rawPath") or ""))
+    if match is None:
+        return NO_ROUTE
+    if method != "POST":
+        return Answer(405, NOT_POST.body, {"Allow": "POST"})
+    return match.group(1)
 
 
 def answer_request(source_id: str, event: dict[str, Any]) -> Answer:

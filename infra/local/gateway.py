@@ -146,7 +146,7 @@ class Gateway:
                 404, {"content-type": "application/json"}, b'{"message":"Not Found"}'
             )
         route, path_parameters = matched
-        event = build_event(method, path, query, headers, body, route, path_parameters)
+        event = build_event(method, path, query, headers, body, route.key, path_parameters)
         try:
             result = self.invoker.invoke(route.function, event, LambdaContext(route.function.name))
         except FunctionFailed:
@@ -160,9 +160,11 @@ def build_event(
     query: str,
     headers: Headers,
     body: bytes,
-    route: decl.Route,
+    route_key: str,
     path_parameters: dict[str, str],
 ) -> dict[str, Any]:
+    """API Gateway's HTTP API payload 2.0 for a request; a Lambda function URL sends the same
+    format with route key `$default` and no path parameters (`function_url_event`)."""
     lowered: dict[str, str] = {}
     cookies: list[str] = []
     pairs = headers.items() if isinstance(headers, Mapping) else headers
@@ -187,7 +189,6 @@ def build_event(
             f"{query_parameters[name]},{value}" if name in query_parameters else value
         )
     now = time.time()
-    route_key = route.key
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route_key,
@@ -222,6 +223,13 @@ def build_event(
     if body:
         event["body"] = body_text
     return event
+
+
+def function_url_event(method: str, raw_path: str, headers: Headers, body: bytes) -> dict[str, Any]:
+    """The event a Lambda function URL hands its function: payload 2.0, any method and path.
+    https://docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html#urls-payloads"""
+    path, _, query = raw_path.partition("?")
+    return build_event(method, path, query, headers, body, "$default", {})
 
 
 def to_http_response(result: dict[str, Any]) -> HttpResponse:

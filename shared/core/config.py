@@ -19,6 +19,8 @@ DEFAULT_RETENTION_DAYS = 30
 # README "Event type catalog": refuse publishing types missing from the catalog (CDK context
 # `strict_event_types=true` sets it on the publish function).
 STRICT_EVENT_TYPES_ENV = "WEBHOOKS_STRICT_EVENT_TYPES"
+# The inbound function's own URL when the stack gives it one (README: Deploying to AWS).
+INBOUND_BASE_URL_ENV = "INBOUND_BASE_URL"
 MAX_RETENTION_DAYS = 3650
 DISABLE_AFTER_ENV = "WEBHOOKS_DISABLE_AFTER_SECONDS"
 DEFAULT_DISABLE_AFTER_SECONDS = 5 * 86400
@@ -42,6 +44,7 @@ class Settings:
     admin_key_secret_id: str
     secret_prefix: str
     public_base_url: str
+    inbound_base_url: str  # where providers send: the inbound function URL, else the API's
     allow_private_targets: bool
     retry_schedule: tuple[int, ...] | None
     dlq_move_task: bool
@@ -111,6 +114,7 @@ def settings() -> Settings:
         admin_key_secret_id=env(res.ADMIN_KEY_SECRET_ENV, ""),
         secret_prefix=env(res.SECRET_PREFIX_ENV, "serverless-webhooks"),
         public_base_url=env("PUBLIC_BASE_URL", "").rstrip("/"),
+        inbound_base_url=(env(INBOUND_BASE_URL_ENV) or env("PUBLIC_BASE_URL", "")).rstrip("/"),
         allow_private_targets=env("WEBHOOKS_ALLOW_PRIVATE_TARGETS", "").lower() in TRUE_WORDS,
         retry_schedule=parse_retry_schedule(env("WEBHOOKS_RETRY_SCHEDULE", "")),
         # "Redrive all" by SQS StartMessageMoveTask on AWS (moto lacks it: local mode leaves it off)

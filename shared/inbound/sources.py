@@ -62,7 +62,9 @@ class ReceiptSource:
 
 
 def inbound_url(source_id: str) -> str:
-    return f"{settings().public_base_url}/inbound/{source_id}"
+    """Where the provider sends: the API's route, or the inbound function's own URL when the
+    stack has one (README: Deploying to AWS); the path is the same."""
+    return f"{settings().inbound_base_url}/inbound/{source_id}"
 
 
 def public_view(record: dict[str, Any]) -> dict[str, Any]:

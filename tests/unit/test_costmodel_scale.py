@@ -253,6 +253,24 @@ def test_the_model_prices_index_writes_on_their_own_line_and_judges_each_target(
     assert down_lines["DynamoDB writes, indexes"].quantity == 4 + 6 * 2  # publish + 6 attempts
 
 
+def test_the_inbound_function_url_row_is_the_inbound_row_without_api_gateway() -> None:
+    """Lambda bills no request charge for a function URL: the provider's post costs its
+    invocation only, one API Gateway HTTP API request ($1.00 per million) less.
+    https://aws.amazon.com/lambda/pricing/ ("Function URLs ... no additional charge")"""
+    usage = Usage(wru=1)
+    receipt = OpResult("inbound_new", usage, {"inbound": 1}, cpu={"inbound": 0.001})
+    processing = OpResult(
+        "processor_10", Usage(wru=20), {"inbound_processor": 1}, cpu={"inbound_processor": 0.01}
+    )
+    results = AwsResults(ops={"inbound_new": receipt, "processor_10": processing})
+
+    model = costmodel.build(results, {"inbound": 512, "inbound_processor": 512})
+
+    totals = {s.name: s.total("cpu") for s in model.scenarios}
+    difference = totals[costmodel.INBOUND_NEW] - totals[costmodel.INBOUND_NEW_URL]
+    assert difference == pytest.approx(1.00)
+
+
 def test_the_targets_table_is_computed_from_this_runs_figures(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -6,16 +6,17 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
+from functions.inbound.handler import lambda_handler as inbound_handler
 from functions.inbound_processor.handler import lambda_handler as processor_handler
-from infra.local.gateway import LambdaContext
+from infra.local.gateway import LambdaContext, function_url_event
 from infra.local.pollers import sqs_event
 from shared.core.aws import client
-from shared.core.config import settings
+from shared.core.config import INBOUND_BASE_URL_ENV, settings
 from shared.inbound import providers, service, sources
 from shared.inbound.service import MAX_BODY_BYTES
 from shared.store import dynamo
@@ -137,6 +138,40 @@ def test_receipt_records_event_stores_raw_body_and_queues(api: InProcessApi, key
     assert [item["id"] for item in listed.json()["data"]] == [answer["event_id"]]
     detail = api.request("GET", f"/v1/events/{answer['event_id']}", key).json()
     assert detail["payload"] == json.loads(body) and detail["status"] == "processed"
+
+
+def test_the_inbound_function_answers_through_its_own_function_url(
+    api: InProcessApi, key: str, setting: Callable[[str, str], None]
+) -> None:
+    """With `-c inbound_function_url=true` providers post to the inbound function's own URL (no
+    API Gateway request to pay for). Its events carry no path parameters and any method or path
+    reaches the function: it routes `POST /inbound/{source_id}` itself, and sources hand out
+    that URL as their `inbound_url`.
+
+    AWS: a function URL invokes its function with payload format 2.0, route key `$default`.
+    https://docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html#urls-payloads
+    """
+    function_url = "https://abcdefghij.lambda-url.us-east-1.on.aws/"
+    setting(INBOUND_BASE_URL_ENV, function_url)
+    source = create_source(api, key, "stripe")
+    assert source["inbound_url"] == f"{function_url}inbound/{source['id']}"
+    body = stripe_body("evt_function_url")
+    headers = {"content-type": "application/json", **sign("stripe", body)}
+
+    def post(method: str, path: str) -> dict[str, Any]:
+        event = function_url_event(method, path, headers, body)
+        return dict(inbound_handler(event, LambdaContext("inbound")))
+
+    answer = post("POST", f"/inbound/{source['id']}")
+    assert answer["statusCode"] == 200, answer
+    assert json.loads(answer["body"])["duplicate"] is False
+    assert json.loads(post("POST", f"/inbound/{source['id']}")["body"])["duplicate"] is True
+    refused = post("GET", f"/inbound/{source['id']}")
+    assert (refused["statusCode"], refused["headers"]["Allow"]) == (405, "POST")
+    assert post("POST", "/v1/webhooks")["statusCode"] == 404
+    assert post("POST", f"/inbound/{source['id']}/extra")["statusCode"] == 404
+    assert post("POST", "/inbound/%2e%2e")["statusCode"] == 404  # not a source id
+    assert len(drain_inbound()) == 1
 
 
 def test_duplicate_answers_the_first_event_id(api: InProcessApi, key: str) -> None:

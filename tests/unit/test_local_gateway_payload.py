@@ -69,7 +69,7 @@ def _local_event(content_type: str, body: bytes) -> dict[str, Any]:
             "Content-Type": content_type,
         },
         body,
-        route,
+        route.key,
         parameters,
     )
 
