@@ -56,7 +56,9 @@ class Answer:
 INBOUND_PATH = re.compile(r"/inbound/([^/]+)")
 NO_ROUTE = Answer(404, {"error": {"code": "not_found", "message": "no such route"}})
 NOT_POST = Answer(
-    405, {"error": {"code": "method_not_allowed", "message": "send provider webhooks by POST"}}
+    405,
+    {"error": {"code": "method_not_allowed", "message": "send provider webhooks by POST"}},
+    {"Allow": "POST"},
 )
 BAD_BASE64 = Answer(400, {"error": {"code": "bad_request", "message": "body is not valid base64"}})
 INTERNAL_ERROR = Answer(
@@ -137,7 +139,7 @@ def source_id_of(event: dict[str, Any]) -> str | Answer:
     if match is None:
         return NO_ROUTE
     if method != "POST":
-        return Answer(405, NOT_POST.body, {"Allow": "POST"})
+        return NOT_POST
     return match.group(1)
 
 

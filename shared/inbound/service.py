@@ -349,32 +349,10 @@ def handler_name(handler: Handler) -> str:
 
 def load_batch(messages: list[Any]) -> dynamo.Shelf:
     """The records and sources of a whole processor batch in one eventually consistent
-    BatchGetItem, each key once (a batch from one source reads its source once: 11 keys for 10
-    events, not 20); if the read fails, each message reads its own. AWS calls: 1 BatchGetItem;
-    2 when a source or a replayed record is missing."""
-    wanted: dict[str, list[dict[str, Any]]] = {}
-    optional: list[tuple[str, dict[str, Any]]] = []
-    needed: set[tuple[str, tuple[Any, ...]]] = set()
-    for message in messages:
-        try:
-            keys, maybe = _keys(message)
-            asked, skippable = dynamo.key_ids(keys), dynamo.key_ids(_by_table(maybe))
-        except Exception as error:  # not an inbound message: its own run reports it, alone
-            log.info("message left to read alone", extra={"error": _error_code(error)})
-            continue
-        for table, table_keys in keys.items():
-            wanted.setdefault(table, []).extend(table_keys)
-        needed |= asked - skippable
-        optional += maybe
-    if not wanted:
-        return dynamo.Shelf()
-    # A record one message may miss (a first run's) but another needs (a replay's) is re-read.
-    optional = [(t, k) for t, k in optional if (t, dynamo.key_of(k, k)) not in needed]
-    try:
-        return dynamo.shelve(wanted, optional=optional)
-    except Exception as error:
-        log.warning("batch read failed", extra={"error": _error_code(error)})
-        return dynamo.Shelf()
+    BatchGetItem, each key once (`dynamo.shelve_batch`: a batch from one source reads its source
+    once, 11 keys for 10 events, not 20). AWS calls: 1 BatchGetItem; 2 when a source or a
+    replayed record is missing."""
+    return dynamo.shelve_batch(messages, _keys)
 
 
 def load(
@@ -400,16 +378,7 @@ def load(
     return event, source
 
 
-def _by_table(pairs: list[tuple[str, dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
-    grouped: dict[str, list[dict[str, Any]]] = {}
-    for table, key in pairs:
-        grouped.setdefault(table, []).append(key)
-    return grouped
-
-
-def _keys(
-    message: Mapping[str, Any],
-) -> tuple[dict[str, list[dict[str, Any]]], list[tuple[str, dict[str, Any]]]]:
+def _keys(message: Mapping[str, Any]) -> dynamo.Reads:
     """The keys `load` reads (the record, the source) and those that may not exist yet (a first
     run's record)."""
     config = settings()

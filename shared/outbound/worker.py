@@ -158,30 +158,18 @@ def _reopen_if_redriven(message: dict[str, Any]) -> None:
 
 
 def load_batch(messages: list[Any]) -> dynamo.Shelf:
-    """The items of a whole worker batch in one eventually consistent BatchGetItem, each key once:
-    the batch's deliveries to one webhook share its webhook and account items, so ten read 22
-    items (11 RRU) where ten loads read 40 (20 RRU). Messages that `hold` sends back or that a DLQ
-    redrive reopens first (it writes their delivery) are left to load themselves, and so is the
-    whole batch if this read fails. AWS calls: 1 BatchGetItem; 2 when an item was missed."""
-    wanted: dict[str, list[dict[str, Any]]] = {}
-    for message in messages:
-        try:
-            if hold(message) is not None or message.get("kind") == DLQ_KIND:
-                continue
-            keys = _keys(message)
-            dynamo.key_ids(keys)  # keys DynamoDB could be asked for (hashable, plain values)
-        except Exception as error:  # not a delivery message: its own run reports it, alone
-            logger.info("message left to read alone", extra={"error": type(error).__name__})
-            continue
-        for table, table_keys in keys.items():
-            wanted.setdefault(table, []).extend(table_keys)
-    if not wanted:
-        return dynamo.Shelf()
-    try:
-        return dynamo.shelve(wanted)
-    except Exception as error:  # each message then reads for itself, and fails on its own
-        logger.warning("batch read failed", extra={"error": type(error).__name__})
-        return dynamo.Shelf()
+    """The items of a whole worker batch in one eventually consistent BatchGetItem, each key once
+    (`dynamo.shelve_batch`): the batch's deliveries to one webhook share its webhook and account
+    items, so ten read 22 items (11 RRU) where ten loads read 40 (20 RRU). Messages that `hold`
+    sends back or that a DLQ redrive reopens first (it writes their delivery) load themselves.
+    AWS calls: 1 BatchGetItem; 2 when an item was missed."""
+    return dynamo.shelve_batch(messages, _batch_reads)
+
+
+def _batch_reads(message: dict[str, Any]) -> dynamo.Reads | None:
+    if hold(message) is not None or message.get("kind") == DLQ_KIND:
+        return None
+    return _keys(message), []
 
 
 def load(message: dict[str, Any], shelf: dynamo.Shelf | None = None) -> Loaded | None:
