@@ -23,6 +23,9 @@ from infra.local.server import LocalHTTPServer
 
 log = logging.getLogger("local")
 
+# Ctrl-C or TERM to `make local` ends everything within this (the lifecycle test allows 5 s).
+STOP_SECONDS = 3.0
+
 
 class Service:
     """Everything `make local` runs, startable and stoppable from tests too."""
@@ -114,22 +117,23 @@ class Service:
         self.ready.set()
 
     def stop(self) -> None:
-        """Everything down within a few seconds: in-flight invocations are cut short (their SQS
+        """Everything down within STOP_SECONDS: in-flight invocations are cut short (their SQS
         messages come back after the visibility timeout, as when Lambda stops a container).
-        Everything is asked to stop first, then waited for against one deadline."""
-        until = time.monotonic() + 4
+        Everything is asked to stop first, then waited for against one deadline; whatever is
+        still running at the deadline is killed."""
+        until = time.monotonic() + STOP_SECONDS
         self.stop_event.set()
         if self.moto:
             self.moto.request_stop()
         if self.pools:
-            self.pools.close()
+            self.pools.close(until - 1.0)
         if self.http:
             self.http.shutdown()
             self.http.server_close()
-        for thread in self.threads:
-            thread.join(timeout=max(0.0, until - time.monotonic()))
+        for thread in self.threads:  # daemon threads: one still running ends with the process
+            thread.join(timeout=max(0.0, until - time.monotonic() - 0.5))
         if self.moto:
-            self.moto.stop(timeout=max(0.5, until - time.monotonic()))
+            self.moto.stop(timeout=max(0.1, until - time.monotonic()))
 
 
 def make_request_handler(gateway: Gateway, service: Service) -> type[BaseHTTPRequestHandler]:

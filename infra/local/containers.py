@@ -261,8 +261,9 @@ class FunctionPool:
     def containers(self) -> int:
         return self._count
 
-    def close(self) -> None:
-        """Stop idle containers and kill busy ones: local mode is going away."""
+    def close(self) -> list[Container]:
+        """Refuse new invocations, kill busy containers and ask idle ones to stop; return the
+        idle ones, for the caller to wait for (every pool against one deadline)."""
         with self._changed:
             self._closed = True
             idle, self._idle = self._idle, []
@@ -271,12 +272,9 @@ class FunctionPool:
             self._changed.notify_all()
         for container in busy:
             container.kill()
-        for container in idle:  # all asked at once, then each given what is left of 2 s
-            container.ask_to_stop()
-        until = time.monotonic() + 2
         for container in idle:
-            container.process.join(timeout=max(0.0, until - time.monotonic()))
-            container.kill()
+            container.ask_to_stop()
+        return idle
 
 
 class Pools:
@@ -296,6 +294,10 @@ class Pools:
     def invoke(self, function: decl.Function, event: dict[str, Any], context: LambdaContext) -> Any:
         return self[function].invoke(event, context)
 
-    def close(self) -> None:
-        for pool in self.by_name.values():
-            pool.close()
+    def close(self, until: float) -> None:
+        """Every container gone by `until` (a time.monotonic() value): all idle containers are
+        asked at once and waited for against that one deadline, then the slow ones killed."""
+        stopping = [container for pool in self.by_name.values() for container in pool.close()]
+        for container in stopping:
+            container.process.join(timeout=max(0.0, until - time.monotonic()))
+            container.kill()

@@ -82,6 +82,8 @@ class QueuePoller(threading.Thread):
 
     def poll_once(self) -> int:
         with receive_lock(self.queue_url):
+            if self.stop_event.is_set():  # pollers queue on this lock: none polls once stopping
+                return 0
             response = self.sqs.receive_message(
                 QueueUrl=self.queue_url,
                 MaxNumberOfMessages=self.batch_size,
