@@ -282,9 +282,11 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "listWebhookDeliveries",
         WEBHOOKS,
         "List a webhook's deliveries",
-        "Newest first, optionally by `status`, a page at a time. A `status` page reads a "
-        "bounded number of deliveries: it may come back short, even empty, with a "
-        "`next_cursor`; follow it until it is null.",
+        "Newest first, optionally by `status`, a page at a time, from their first attempt on "
+        "(a published delivery's record is written by its first attempt, normally within a "
+        "second; until then its event and `GET /v1/deliveries/{id}` show it `queued`). A "
+        "`status` page reads a bounded number of deliveries: it may come back short, even "
+        "empty, with a `next_cursor`; follow it until it is null.",
         response={"data": [_DELIVERY], "next_cursor": None},
     ),
     ("get", "/v1/secret"): Op(
@@ -361,7 +363,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         DELIVERIES,
         "Get a delivery",
         "Its status and the log of every attempt: status code, duration, error and the first "
-        "bytes of the receiver's answer.",
+        "bytes of the receiver's answer. Before its first attempt, `queued` with an empty log.",
         response={
             **_DELIVERY,
             "attempt_log": [

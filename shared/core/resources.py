@@ -104,13 +104,14 @@ WEBHOOKS = Table(
 #   inbound event's 5.
 # - deliveries have no index. The table's partition key is derived from the delivery id, which
 #   carries a tag of its webhook (shared/store/deliveries.py): a webhook's deliveries are
-#   Queries on the table, a get by id computes its key, and an event lists its deliveries by the
-#   ids it records (`delivery_ids`, written with the event and by replay's own update). A
-#   first-try delivery is therefore 2 write units: its put at publish and the worker's record of
-#   the attempt, each 1 WRU while the item is under 1 KB.
+#   Queries on the table, a get by id computes its key, and an event lists its deliveries
+#   (`delivery_ids`, and by webhook those published with it). A delivery published with its event
+#   is not written at publish: its first attempt writes its record (1 WRU while under 1 KB), and
+#   until then the event names it (its id is derived from the event's). A first-try delivery is
+#   therefore 1 write unit beside its event's, 2 in all for an event to one webhook.
 # Both expire by TTL after WEBHOOKS_RETENTION_DAYS (README: Retention). Every partition key of
 # both tables ends in a shard of 32 taken from the item's id, so one tenant
-# at 10,000 events/s writes no key more than ~625 times a second (shared/store/shards.py).
+# at 10,000 events/s writes no key more than ~313 times a second (shared/store/shards.py).
 EVENTS = Table(
     logical_id="Events",
     env_var="EVENTS_TABLE",

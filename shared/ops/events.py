@@ -10,7 +10,6 @@ from shared.core.config import settings
 from shared.core.errors import NotFound
 from shared.inbound import service as inbound_service
 from shared.outbound import deliveries, publishing, webhooks
-from shared.store import deliveries as deliveries_table
 from shared.store import dynamo, raw_bodies
 from shared.store import events as table
 from shared.store import webhooks as webhooks_table
@@ -47,8 +46,7 @@ def detail_view(record: dict[str, Any]) -> dict[str, Any]:
         if too_large or view["payload"] is None:  # the body is not inline: link the raw bytes
             view["raw_body_url"] = raw_bodies.link(record["raw_s3_key"])
     if record["direction"] == "outbound":
-        found = deliveries_table.get_many(record["user_id"], record.get("delivery_ids", []))
-        view["deliveries"] = [deliveries.public_view(item) for item in found]
+        view["deliveries"] = [deliveries.public_view(item) for item in deliveries.of_event(record)]
     return view
 
 

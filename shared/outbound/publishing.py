@@ -11,10 +11,11 @@ caller id makes the publish idempotent, else BatchWriteItem per 25), and one Sen
 
 Write units, index writes counted (shared/core/resources.py says why the tables are laid out so):
 the event is 1 WRU per KB in the table and nothing more (the events table has no index: lists
-filter their Queries instead), shared by all its deliveries; each delivery is 1 WRU here
-(no index) and 1 WRU when the worker records its attempt: 2 per first-try delivery beyond the
-event's own write. With a caller id, the transaction doubles what it writes (2 WRU per KB) and
-adds the claim.
+filter their Queries instead), shared by all its deliveries. A queued delivery is not written
+here: the event names it (by webhook: its id derives from the event's), and its first attempt
+writes its record, 1 WRU. A first-try delivery is so 1 WRU beyond the event's write (README
+"Delivery semantics"); a skipped one is written here. With a caller id, the transaction doubles
+what it writes (2 WRU per KB) and adds the claim.
 """
 
 from __future__ import annotations
@@ -47,6 +48,13 @@ class Prepared:
     idempotency_key: str | None
     answer: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """The deliveries written with the event: those its first attempt will not write
+        (skipped ones, and a rare id its event could not give: `fan_out`)."""
+        awaiting = events_table.awaiting(self.event)
+        return [d for d in self.deliveries if d["delivery_id"] not in awaiting]
+
 
 @dataclass(frozen=True)
 class Published:
@@ -76,9 +84,11 @@ def new_delivery(
     target: str = "webhook",
     source_id: str | None = None,
     status: str = "queued",
+    delivery_id: str | None = None,
+    created_at: str | None = None,
 ) -> dict[str, Any]:
-    now = clock.iso()
-    delivery_id = deliveries_table.new_id(webhook_id or source_id or event_id)
+    now = created_at or clock.iso()
+    delivery_id = delivery_id or deliveries_table.new_id(webhook_id or source_id or event_id)
     return {
         "user_id": user_id,
         "delivery_id": delivery_id,
@@ -94,6 +104,20 @@ def new_delivery(
         "updated_at": now,
         **deliveries_table.stored_attributes(user_id, delivery_id),
     }
+
+
+def awaiting_delivery(event: dict[str, Any], delivery_id: str, url: str | None) -> dict[str, Any]:
+    """The record a publish's delivery starts with, rebuilt from its event while it has none of
+    its own (before its first attempt writes it: `prepare`); `url` is its webhook's."""
+    return new_delivery(
+        user_id=event["user_id"],
+        event_id=event["event_id"],
+        event_type=event["type"],
+        url=url or "",
+        webhook_id=events_table.awaiting(event)[delivery_id],
+        delivery_id=delivery_id,
+        created_at=event["created_at"],
+    )
 
 
 def queue_message(delivery: dict[str, Any]) -> dict[str, Any]:
@@ -117,6 +141,8 @@ def fan_out(
     event_type: str,
     hooks: list[dict[str, Any]],
     envelope: dict[str, Any],
+    *,
+    created_at: str | None = None,
 ) -> list[dict[str, Any]]:
     """One delivery per webhook among `hooks` that wants the event: the one fan-out that
     publish, replay and the test send use (a caller aiming at one webhook passes it with
@@ -124,19 +150,34 @@ def fan_out(
 
     A webhook disabled by the service (`disabled_reason` set, README "Skipped deliveries and
     recover") gets a `skipped` delivery, written but never queued, which recover can send later.
+    At publish (`created_at`: the event's), a queued delivery's id is derived from the event's
+    (shared/store/deliveries.py `id_for_event`), unless another webhook of this event with the
+    same tag took it first (1 in 1,024 a pair): that one gets an id of its own.
     """
-    return [
-        new_delivery(
-            user_id=user_id,
-            event_id=event_id,
-            event_type=event_type,
-            url=hook["url"],
-            webhook_id=hook["webhook_id"],
-            status="skipped" if is_auto_disabled(hook) else "queued",
+    made: list[dict[str, Any]] = []
+    taken: set[str] = set()
+    for hook in hooks:
+        if not wants(hook, event_type, envelope):
+            continue
+        status = "skipped" if is_auto_disabled(hook) else "queued"
+        delivery_id = None
+        if created_at is not None and status == "queued":
+            derived = deliveries_table.id_for_event(event_id, hook["webhook_id"])
+            delivery_id = None if derived in taken else derived
+            taken.add(derived)
+        made.append(
+            new_delivery(
+                user_id=user_id,
+                event_id=event_id,
+                event_type=event_type,
+                url=hook["url"],
+                webhook_id=hook["webhook_id"],
+                status=status,
+                delivery_id=delivery_id,
+                created_at=created_at,
+            )
         )
-        for hook in hooks
-        if wants(hook, event_type, envelope)
-    ]
+    return made
 
 
 def wants(hook: dict[str, Any], event_type: str, envelope: dict[str, Any]) -> bool:
@@ -183,9 +224,17 @@ def prepare(user_id: str, body: EventBody, hooks: list[dict[str, Any]]) -> Prepa
         "caller_id": body.id,
         **events_table.index_attributes(user_id, "outbound", event_id=event_id),
     }
-    deliveries = fan_out(user_id, event_id, body.type, hooks, envelope)
-    # The event lists its deliveries by id (the deliveries table has no by-event index).
-    event["delivery_ids"] = [d["delivery_id"] for d in deliveries]
+    deliveries = fan_out(user_id, event_id, body.type, hooks, envelope, created_at=created_at)
+    # The event lists its deliveries (the deliveries table has no by-event index): by webhook
+    # those whose first attempt writes their record (2 WRU per first-try delivery), by id the
+    # others.
+    awaiting = [
+        d
+        for d in deliveries
+        if d["status"] == "queued" and deliveries_table.is_for_event(d["delivery_id"], event_id)
+    ]
+    event[events_table.QUEUED_WEBHOOKS] = [d["webhook_id"] for d in awaiting]
+    event["delivery_ids"] = [d["delivery_id"] for d in deliveries if d not in awaiting]
     key = f"publish#{user_id}#{body.id}" if body.id else None
     answer = answer_of(event_id, deliveries)
     return Prepared(event=event, deliveries=deliveries, idempotency_key=key, answer=answer)
@@ -209,7 +258,7 @@ def publish_many(user_id: str, bodies: Sequence[EventBody]) -> list[Published]:
                     IDEMPOTENCY_SECONDS,
                     prepared.answer,
                     prepared.event,
-                    prepared.deliveries,
+                    prepared.records,
                 )
                 if claimed.earlier_answer is not None:
                     results.append(Published(claimed.earlier_answer, duplicate=True))
@@ -219,7 +268,7 @@ def publish_many(user_id: str, bodies: Sequence[EventBody]) -> list[Published]:
             else:
                 written.append(prepared)
                 plain_events.append(prepared.event)
-                plain_deliveries.extend(prepared.deliveries)
+                plain_deliveries.extend(prepared.records)
             to_send.extend(queue_message(delivery) for delivery in to_queue(prepared.deliveries))
             results.append(Published(prepared.answer))
         events_table.put_batch(plain_events, plain_deliveries)
@@ -241,10 +290,10 @@ def _forget(written: list[Prepared]) -> None:
         events_table.delete_batch(
             [p.idempotency_key for p in written if p.idempotency_key],
             [p.event for p in written],
-            [d for p in written for d in p.deliveries],
+            [d for p in written for d in p.records],
         )
     except Exception:
-        records = sum(1 + bool(p.idempotency_key) + len(p.deliveries) for p in written)
+        records = sum(1 + bool(p.idempotency_key) + len(p.records) for p in written)
         logger.exception("could not undo a failed publish", extra={"records": records})
 
 
@@ -294,7 +343,7 @@ def test_event(user_id: str, webhook: dict[str, Any]) -> dict[str, Any]:
     )
     # A test send checks the endpoint: any event type, and the payload filter does not apply.
     prepared = prepare(user_id, body, [{**webhook, "events": ["*"], "filter": None}])
-    events_table.put_batch([prepared.event], prepared.deliveries)
+    events_table.put_batch([prepared.event], prepared.records)
     enqueue(to_queue(prepared.deliveries))
     delivery = prepared.deliveries[0]
     return {"event_id": prepared.event["event_id"], "delivery_id": delivery["delivery_id"]}

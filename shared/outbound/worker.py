@@ -35,7 +35,7 @@ from shared.core import clock
 from shared.core.config import settings
 from shared.core.observability import logger
 from shared.outbound import http_sender, operational_events, retry_carrier, retry_policy
-from shared.outbound.publishing import queue_message
+from shared.outbound.publishing import awaiting_delivery, queue_message
 from shared.outbound.retry_carrier import Retry
 from shared.outbound.signing import signature_headers
 from shared.store import accounts, dynamo, raw_bodies, secrets
@@ -62,6 +62,7 @@ class Loaded:
     event: dict[str, Any] | None
     webhook: dict[str, Any] | None
     account: dict[str, Any] | None = None  # names the live signing secret version
+    stored: bool = True  # False: a publish's delivery whose first attempt writes its record
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,20 @@ def load_batch(messages: list[Any]) -> dynamo.Shelf:
 def _batch_reads(message: dict[str, Any]) -> dynamo.Reads | None:
     if hold(message) is not None or message.get("kind") == DLQ_KIND:
         return None
-    return _keys(message), []
+    return _keys(message), _may_be_missing(message)
+
+
+def _may_be_missing(message: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The first attempt of a publish's delivery finds no record: that attempt writes it (the
+    event names the delivery meanwhile), so the missing item is not read again strongly."""
+    if message.get("attempt") != 1 or not deliveries_table.is_for_event(
+        str(message["delivery_id"]), str(message["event_id"])
+    ):
+        return []
+    config = settings()
+    return [
+        (config.deliveries_table, deliveries_table.key(message["user_id"], message["delivery_id"]))
+    ]
 
 
 def load(message: dict[str, Any], shelf: dynamo.Shelf | None = None) -> Loaded | None:
@@ -184,17 +198,17 @@ def load(message: dict[str, Any], shelf: dynamo.Shelf | None = None) -> Loaded |
     conditional record then recognizes as a duplicate, as it does for two copies received at
     once. What an eventual read can miss is an item written moments before (the delivery and
     event by publish, a webhook just created): any key it did not find is read again, strongly,
-    before anything is called gone. AWS calls: none from a shelf; else 1 BatchGetItem, 2 when an
-    item is missing.
+    before anything is called gone. A publish's delivery at its first attempt has no record
+    yet (README "Deliveries"): it is rebuilt from its event, which names it, and that attempt's
+    write creates it. AWS calls: none from a shelf; else 1 BatchGetItem, 2 when an item is
+    missing.
     """
     keys = _keys(message)
     if shelf is None or not shelf.holds(keys):
-        shelf = dynamo.shelve(keys)
+        shelf = dynamo.shelve(keys, optional=_may_be_missing(message))
     config = settings()
     user_id = message["user_id"]
     delivery = shelf.take(config.deliveries_table, keys[config.deliveries_table][0])
-    if delivery is None:
-        return None
     event = shelf.take(config.events_table, keys[config.events_table][0])
     account = shelf.take(config.webhooks_table, accounts.key(user_id))
     webhook_id = message.get("webhook_id")
@@ -203,7 +217,14 @@ def load(message: dict[str, Any], shelf: dynamo.Shelf | None = None) -> Loaded |
         if webhook_id
         else None
     )
-    return Loaded(delivery, event, webhook, account)
+    if delivery is not None:
+        return Loaded(delivery, event, webhook, account)
+    if event is None or not _may_be_missing(message):
+        return None
+    if message["delivery_id"] not in events_table.awaiting(event):
+        return None
+    rebuilt = awaiting_delivery(event, message["delivery_id"], (webhook or {}).get("url"))
+    return Loaded(rebuilt, event, webhook, account, stored=False)
 
 
 def _keys(message: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -241,7 +262,7 @@ def prepare(loaded: Loaded, message: dict[str, Any], receive_count: int) -> Requ
         return duplicate
     refusal = _refusal(loaded)
     if refusal is not None:
-        _finish_without_sending(delivery, refusal)
+        _finish_without_sending(loaded, refusal)
         return Attempted("failed")
     return _request(loaded)
 
@@ -342,7 +363,7 @@ def record(loaded: Loaded, request: Request, result: http_sender.SendResult) -> 
     decision = decide(loaded, request.number, result)
     if decision.outcome == "failed":
         dead_letter(delivery, request.number, decision.sets, entry)
-    if not _write(delivery, decision.sets, entry):
+    if not _write(loaded, decision.sets, entry):
         return Attempted("duplicate")  # a concurrent copy of this message recorded this attempt
     _log(delivery, request.number, result, decision)
     follow_up(loaded, decision)
@@ -385,7 +406,8 @@ def decide(loaded: Loaded, number: int, result: http_sender.SendResult) -> Decis
     return Decision("retrying", {**sets, "status": "retrying", "next_attempt_at": next_at}, delay)
 
 
-def _write(delivery: dict[str, Any], sets: dict[str, Any], entry: dict[str, Any]) -> bool:
+def _write(loaded: Loaded, sets: dict[str, Any], entry: dict[str, Any]) -> bool:
+    delivery = loaded.delivery
     return deliveries_table.record_attempt(
         delivery["user_id"],
         delivery["delivery_id"],
@@ -393,6 +415,7 @@ def _write(delivery: dict[str, Any], sets: dict[str, Any], entry: dict[str, Any]
         sets=sets,
         attempt_entry=entry,
         first_attempt_at=str(entry["started_at"]),
+        creating=None if loaded.stored else delivery,
     )
 
 
@@ -531,10 +554,12 @@ def dead_letter(
     )
 
 
-def _finish_without_sending(delivery: dict[str, Any], reason: str) -> None:
+def _finish_without_sending(loaded: Loaded, reason: str) -> None:
+    delivery = loaded.delivery
     now = clock.iso()
     deliveries_table.set_status(
         delivery["user_id"],
         delivery["delivery_id"],
         {"status": "failed", "last_error": reason, "updated_at": now, "next_attempt_at": None},
+        creating=None if loaded.stored else delivery,
     )

@@ -5,10 +5,13 @@ tag of its webhook, so both access paths are table reads (why: shared/core/resou
 - a webhook's deliveries are a Query on each of its tag's 32 shards (shared/store/shards.py),
   merged and filtered to that webhook (another webhook of the same user shares the tag with
   odds of 1 in 1,024 per pair: its deliveries are read and filtered out, never shown);
-- an event's deliveries are the ids the event records (`delivery_ids`), fetched by BatchGetItem.
+- an event's deliveries are those the event names (`delivery_ids`, and by webhook those published
+  with it), fetched by BatchGetItem.
 
 A delivery id stays `dlv_` + 26 Crockford characters, time-ordered: of the last three random
-characters, the first two are replaced by the tag; the last, still random, is the shard.
+characters, the first two are replaced by the tag; the last, still random, is the shard. A
+delivery published with its event takes the event's id instead (`id_for_event`): it has no record
+until its first attempt writes one, and its id leads to the event that names it meanwhile.
 """
 
 from __future__ import annotations
@@ -36,6 +39,31 @@ def new_id(owner: str) -> str:
     return made[: -TAG_LENGTH - 1] + tag(owner) + made[-1]
 
 
+def id_for_event(event_id: str, webhook_id: str) -> str:
+    """A publish's delivery id, derived from its event's: the event id's first 23 characters
+    after the prefix (its time and 65 random bits), the webhook's tag, the event's shard. Such a
+    delivery has no record until its first attempt writes one (README "Deliveries"); until then
+    its event names it (`queued_deliveries`), and `event_of` finds that event from the id alone.
+    Two webhooks of one event with the same tag would share it: the caller checks."""
+    body = event_id[len("evt_") :]
+    return "dlv_" + body[: -TAG_LENGTH - 1] + tag(webhook_id) + body[-1]
+
+
+def is_for_event(delivery_id: str, event_id: str) -> bool:
+    """Whether `delivery_id` is derived from `event_id` (`id_for_event`)."""
+    body = event_id[len("evt_") :]
+    return (
+        delivery_id[4 : -TAG_LENGTH - 1] == body[: -TAG_LENGTH - 1]
+        and delivery_id[-1:] == (body[-1:])
+    )
+
+
+def event_of(delivery_id: str) -> tuple[str, str]:
+    """(the event's shard, the event id's prefix) of a delivery id made by `id_for_event`: the
+    event is the one item of that outbound shard whose id starts so (65 random bits)."""
+    return delivery_id[-1:], "evt_" + delivery_id[4 : -TAG_LENGTH - 1]
+
+
 def partition(user_id: str, delivery_id: str) -> str:
     """`user#<tag><shard>`: the id's last three characters."""
     return f"{user_id}#{delivery_id[-TAG_LENGTH - 1 :]}"
@@ -58,14 +86,13 @@ def get(user_id: str, delivery_id: str) -> dict[str, Any] | None:
 
 
 def get_many(user_id: str, delivery_ids: list[str]) -> list[dict[str, Any]]:
-    """Unexpired deliveries among `delivery_ids`, oldest first: one eventually consistent
-    BatchGetItem per 100 ids (an event's deliveries, by the ids it records)."""
+    """The records among `delivery_ids`, even past their TTL (the caller leaves those out): one
+    eventually consistent BatchGetItem per 100 ids (an event's deliveries)."""
     if not delivery_ids:
         return []
     table = settings().deliveries_table
     keys = [key(user_id, delivery_id) for delivery_id in dict.fromkeys(delivery_ids)]
-    found = dynamo.batch_get({table: keys}, consistent=False)[table]
-    return sorted((d for d in found if not dynamo.expired(d)), key=lambda d: d["delivery_id"])
+    return dynamo.batch_get({table: keys}, consistent=False)[table]
 
 
 def list_for_webhook(
@@ -138,19 +165,37 @@ def record_attempt(
     sets: dict[str, Any],
     attempt_entry: dict[str, Any],
     first_attempt_at: str,
+    creating: dict[str, Any] | None = None,
 ) -> bool:
     """Write one attempt, guarded by the attempt count: a duplicate SQS copy cannot double it.
-    One UpdateItem, 1 WRU while the item is under 1 KB (the table has no index to write)."""
+    The first attempt of a publish's delivery writes its record (`creating`: the fields it
+    starts with), unless one exists. One UpdateItem, 1 WRU while the item is under 1 KB (the
+    table has no index to write): a first-try delivery is this one write."""
+    condition = "attempts = :previous"
+    absent: dict[str, Any] = {"first_attempt_at": first_attempt_at}
+    if creating is not None:
+        condition = "attribute_not_exists(delivery_id)"
+        absent = {**unset_fields(creating, sets), **absent}
     result = dynamo.update(
         settings().deliveries_table,
         key(user_id, delivery_id),
         sets,
-        condition="attempts = :previous",
-        condition_values={":previous": previous_attempts},
+        condition=condition,
+        condition_values=None if creating is not None else {":previous": previous_attempts},
         appends={"attempt_log": [attempt_entry]},
-        set_if_absent={"first_attempt_at": first_attempt_at},
+        set_if_absent=absent,
     )
     return result is not None
+
+
+def unset_fields(record: dict[str, Any], sets: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a new record that an update creating it must add beside `sets` (not its
+    key)."""
+    return {
+        name: value
+        for name, value in record.items()
+        if name not in sets and name not in ("pk", "delivery_id", "attempt_log")
+    }
 
 
 def set_status(
@@ -160,9 +205,20 @@ def set_status(
     *,
     only_if_status_in: tuple[str, ...] = (),
     only_if_unexpired: bool = False,
+    creating: dict[str, Any] | None = None,
 ) -> dict[str, Any] | None:
     """Change a delivery; None when it does not exist, is not in one of the given states or
-    (with `only_if_unexpired`) is past its TTL."""
+    (with `only_if_unexpired`) is past its TTL. With `creating` (the record of a delivery that
+    has none yet), write that record with `sets` instead, None when it exists already."""
+    if creating is not None:
+        return dynamo.update(
+            settings().deliveries_table,
+            key(user_id, delivery_id),
+            sets,
+            condition="attribute_not_exists(delivery_id)",
+            set_if_absent=unset_fields(creating, sets),
+            return_new=True,
+        )
     condition = "attribute_exists(delivery_id)"
     values: dict[str, Any] = {}
     names: dict[str, str] = {}

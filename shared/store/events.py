@@ -23,6 +23,9 @@ from shared.store import dedupe, dynamo, shards
 from shared.store import deliveries as deliveries_store
 
 DIRECTIONS = ("outbound", "inbound")
+# On an outbound event: the webhooks whose delivery has no record of its own until its first
+# attempt writes it; that delivery's id is derived (shared/store/deliveries.py `id_for_event`).
+QUEUED_WEBHOOKS = "queued_webhooks"
 
 
 def partition(user_id: str, direction: str, shard: str) -> str:
@@ -52,6 +55,42 @@ def get(user_id: str, event_id: str) -> dict[str, Any] | None:
     table = settings().events_table
     found = dynamo.batch_get({table: [key(user_id, event_id, d) for d in DIRECTIONS]})[table]
     return found[0] if found else None
+
+
+def of_delivery(user_id: str, delivery_id: str) -> dict[str, Any] | None:
+    """The outbound event a publish's delivery id was derived from (shared/store/deliveries.py
+    `id_for_event`), if that event names it as awaiting its first attempt: one Query of the
+    event's shard, by the id's prefix (read when a delivery has no record of its own yet)."""
+    shard, prefix = deliveries_store.event_of(delivery_id)
+    found = dynamo.query_all(
+        TableName=settings().events_table,
+        KeyConditionExpression="pk = :pk AND begins_with(event_id, :prefix)",
+        ExpressionAttributeValues={
+            ":pk": dynamo.to_value(partition(user_id, "outbound", shard)),
+            ":prefix": dynamo.to_value(prefix),
+        },
+        Limit=2,
+        ConsistentRead=True,
+    )
+    for event in found:
+        if delivery_id in awaiting(event):
+            return event
+    return None
+
+
+def awaiting(event: dict[str, Any]) -> dict[str, str]:
+    """{delivery id: webhook id} of the event's deliveries that have no record yet, unless
+    their first attempt wrote one since (the event is not updated then)."""
+    return {
+        deliveries_store.id_for_event(event["event_id"], webhook_id): webhook_id
+        for webhook_id in event.get(QUEUED_WEBHOOKS) or []
+    }
+
+
+def delivery_ids(event: dict[str, Any]) -> list[str]:
+    """Every delivery of an event: those written with it or by replay (`delivery_ids`), and those
+    whose first attempt writes their record."""
+    return list(event.get("delivery_ids") or []) + list(awaiting(event))
 
 
 def get_many(

@@ -18,6 +18,7 @@ import pytest
 from shared.core import clock
 from shared.core.aws import client
 from shared.core.config import settings
+from shared.outbound import deliveries as deliveries_service
 from shared.outbound.publishing import queue_message
 from shared.outbound.worker import RetryNotScheduled, attempt
 from shared.store import deliveries as deliveries_table
@@ -41,7 +42,7 @@ def _published(user: str, receiver: Any, path: str) -> tuple[dict[str, Any], str
     api.request("POST", "/v1/webhooks", key, {"url": url, "events": ["*"]})
     published = api.request("POST", "/v1/events", key, {"type": "a.b", "data": {}}).json()
     delivery_id = published["deliveries"][0]["delivery_id"]
-    delivery = deliveries_table.get(user, delivery_id)
+    delivery = deliveries_service.get_record(user, delivery_id)
     assert delivery is not None
     return delivery, delivery_id
 
@@ -183,7 +184,7 @@ def test_a_recovered_delivery_recovers_a_lost_retry_under_a_name_of_its_own(
             attempt(message)
         assert attempt(message, receive_count=2) == "duplicate"
 
-    first = deliveries_table.get("series-user", delivery_id)
+    first = deliveries_service.get_record("series-user", delivery_id)
     assert first is not None
     lose_the_retry_then_recover_it(queue_message(first))
     assert _executions(aws) == [f"{delivery_id}-1"]

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from shared.inbound import sources
+from shared.outbound import deliveries as deliveries_service
 from shared.outbound.publishing import queue_message
 from shared.outbound.worker import attempt
 from shared.store import deliveries as deliveries_table
@@ -40,7 +41,7 @@ def _published(user: str, receiver: Any, path: str) -> dict[str, Any]:
     url = receiver.script(path, Script(statuses=[200]))
     api.request("POST", "/v1/webhooks", key, {"url": url, "events": ["*"]})
     published = api.request("POST", "/v1/events", key, {"type": "a.b", "data": {}}).json()
-    delivery = deliveries_table.get(user, published["deliveries"][0]["delivery_id"])
+    delivery = deliveries_service.get_record(user, published["deliveries"][0]["delivery_id"])
     assert delivery is not None
     return delivery
 
@@ -56,7 +57,8 @@ def test_an_attempt_reads_once_and_eventually_consistent(lag: ReadLag, receiver:
 
 
 def test_items_an_eventual_read_missed_are_read_again_strongly(lag: ReadLag, receiver: Any) -> None:
-    """Without the strong re-read the delivery would look gone ("missing") and never be sent."""
+    """Without the strong re-read the event would look gone (its delivery has no record until
+    this attempt writes one) and the delivery would never be sent."""
     delivery = _published("lag-user", receiver, "/lag")
     lag.reads.clear()
     lag.lagging = True
@@ -66,6 +68,33 @@ def test_items_an_eventual_read_missed_are_read_again_strongly(lag: ReadLag, rec
     assert lag.reads == [{False}, {True}]
     assert len(receiver.received("/lag")) == 1
     recorded = deliveries_table.get("lag-user", delivery["delivery_id"])
+    assert recorded is not None and recorded["status"] == "succeeded"
+
+
+def test_a_replayed_delivery_the_eventual_read_missed_is_read_again_strongly(
+    lag: ReadLag, receiver: Any
+) -> None:
+    """A replay writes its delivery before queueing it: unlike a published delivery's first
+    attempt (whose record that attempt writes), its absence is a lag, and without the strong
+    re-read the delivery would look gone and never be sent."""
+    api = InProcessApi()
+    key = api.new_user_key(ADMIN_KEY, "replay-user")
+    url = receiver.script("/replayed", Script(statuses=[200]))
+    api.request("POST", "/v1/webhooks", key, {"url": url, "events": ["*"]})
+    event_id = api.request("POST", "/v1/events", key, {"type": "a.b", "data": {}}).json()[
+        "event_id"
+    ]
+    replayed = api.request("POST", f"/v1/events/{event_id}/replay", key, {}).json()
+    delivery_id = replayed["deliveries"][0]["delivery_id"]
+    delivery = deliveries_table.get("replay-user", delivery_id)
+    assert delivery is not None
+    lag.reads.clear()
+    lag.lagging = True
+
+    assert attempt(queue_message(delivery)) == "succeeded"
+
+    assert lag.reads == [{False}, {True}]
+    recorded = deliveries_table.get("replay-user", delivery_id)
     assert recorded is not None and recorded["status"] == "succeeded"
 
 

@@ -57,8 +57,11 @@ def publish(api: InProcessApi, key: str, **extra: Any) -> dict[str, Any]:
 
 
 def drain() -> None:
+    """Every queued delivery attempted, in worker batches of 10: a published delivery's first
+    attempt writes its record."""
     messages = receive_all(settings().delivery_queue_url)
-    assert invoke_worker(messages) == {"batchItemFailures": []}
+    for start in range(0, len(messages), 10):
+        assert invoke_worker(messages[start : start + 10]) == {"batchItemFailures": []}
 
 
 def expire(table: res.Table, key: dict[str, str], seconds_ago: int = 60) -> None:
@@ -80,13 +83,14 @@ def expire(table: res.Table, key: dict[str, str], seconds_ago: int = 60) -> None
 # --- Write units ----------------------------------------------------------------------------
 
 
-def test_a_first_try_delivery_costs_two_write_units_and_its_event_no_index_write(
+def test_a_first_try_delivery_is_one_write_beside_its_events_and_no_index_write(
     api: InProcessApi, alice: str, receiver: Receiver
 ) -> None:
     """Before: every index projected ALL, so the delivery's put and the worker's record of the
     attempt each wrote both delivery indexes (6 WRU per delivery) and the event two more; then
     the event still wrote a by_direction index (now the table's own key) and a KEYS_ONLY by_type
-    index (now a filter on the list's Queries).
+    index (now a filter on the list's Queries); then the delivery was put at publish and written
+    again by its attempt (now only its attempt writes it: the event names it until then).
 
     AWS: every write of an item to a table bills a write to each of its global secondary indexes
     the item lands in.
@@ -102,7 +106,7 @@ def test_a_first_try_delivery_costs_two_write_units_and_its_event_no_index_write
         meter.close()
     assert len(receiver.received("/cost")) == 1
     delivery_units = sum(n for name, n in units.items() if name.startswith("Deliveries"))
-    assert delivery_units == 2, units
+    assert delivery_units == 1, units
     assert units.get("Events") == 1, units
     assert not [name for name in units if "/" in name], units  # no index anywhere
 
@@ -256,6 +260,7 @@ def test_one_tenant_publishing_to_one_webhook_spreads_every_key_over_shards(
         for _ in range(4):
             batch = {"events": [{"type": "user.created", "data": {"n": n}} for n in range(80)]}
             ok(api.request("POST", "/v1/events/batch", alice, batch), 202)
+        drain()
     finally:
         meter.close()
     writes: dict[str, int] = {}
@@ -278,6 +283,7 @@ def test_lists_merge_their_shards_in_order_page_by_page(
     types = ["user.deleted" if n % 9 == 4 else "user.created" for n in range(45)]
     batch = {"events": [{"type": name, "data": {"n": n}} for n, name in enumerate(types)]}
     published = ok(api.request("POST", "/v1/events/batch", alice, batch), 202)["data"]
+    drain()
     events = sorted((p["event_id"] for p in published), reverse=True)
     rare = [p["event_id"] for p, t in zip(published, types, strict=True) if t == "user.deleted"]
     rare.sort(reverse=True)
@@ -291,7 +297,7 @@ def test_lists_merge_their_shards_in_order_page_by_page(
         ("/v1/events?direction=outbound&type=user.deleted&limit=7", rare),
         ("/v1/events?direction=outbound&limit=7", events),
         (f"/v1/webhooks/{webhook_id}/deliveries?limit=7", deliveries),
-        (f"/v1/webhooks/{webhook_id}/deliveries?status=queued&limit=7", deliveries),
+        (f"/v1/webhooks/{webhook_id}/deliveries?status=succeeded&limit=7", deliveries),
     ):
         seen, cursor = [], ""
         while True:
@@ -416,10 +422,93 @@ def test_a_webhook_sharing_a_tag_never_shows_another_webhooks_deliveries(
     )
     webhooks_table.put({**record, "webhook_id": twin})
     publish(api, alice)
+    drain()
     first_list = ok(api.request("GET", f"/v1/webhooks/{first}/deliveries", alice))["data"]
     twin_list = ok(api.request("GET", f"/v1/webhooks/{twin}/deliveries", alice))["data"]
     assert [d["webhook_id"] for d in first_list] == [first]
     assert [d["webhook_id"] for d in twin_list] == [twin]
+
+
+def test_a_published_delivery_shows_queued_until_its_first_attempt_writes_it(
+    api: InProcessApi, alice: str, receiver: Receiver
+) -> None:
+    """Publish writes the event only; the delivery is found through it (by id, on the event),
+    `queued`, until its first attempt creates its record, which then answers instead."""
+    url = receiver.url("/first-write")
+    webhook_id = hook(api, alice, url)
+    answer = publish(api, alice)
+    delivery_id = answer["deliveries"][0]["delivery_id"]
+    assert deliveries_table.get("alice", delivery_id) is None  # nothing written yet
+
+    shown = ok(api.request("GET", f"/v1/deliveries/{delivery_id}", alice))
+    assert shown["status"] == "queued" and shown["attempts"] == 0 and shown["attempt_log"] == []
+    assert (shown["webhook_id"], shown["event_id"], shown["url"]) == (
+        webhook_id,
+        answer["event_id"],
+        url,
+    )
+    event_view = ok(api.request("GET", f"/v1/events/{answer['event_id']}", alice))
+    assert [(d["id"], d["status"]) for d in event_view["deliveries"]] == [(delivery_id, "queued")]
+    retried = api.request("POST", f"/v1/deliveries/{delivery_id}/retry", alice, {})
+    assert retried.status == 409 and retried.json()["error"]["code"] == "delivery_not_failed"
+    listed = ok(api.request("GET", f"/v1/webhooks/{webhook_id}/deliveries", alice))["data"]
+    assert listed == []  # a webhook's list shows deliveries from their first attempt on
+
+    drain()
+
+    shown = ok(api.request("GET", f"/v1/deliveries/{delivery_id}", alice))
+    assert shown["status"] == "succeeded" and [e["attempt"] for e in shown["attempt_log"]] == [1]
+    assert shown["created_at"] == event_view["created_at"]
+    event_view = ok(api.request("GET", f"/v1/events/{answer['event_id']}", alice))
+    assert [(d["id"], d["status"]) for d in event_view["deliveries"]] == [
+        (delivery_id, "succeeded")
+    ]
+    listed = ok(api.request("GET", f"/v1/webhooks/{webhook_id}/deliveries", alice))["data"]
+    assert [d["id"] for d in listed] == [delivery_id]
+
+
+def test_two_webhooks_with_one_tag_get_two_deliveries(
+    api: InProcessApi, alice: str, receiver: Receiver
+) -> None:
+    """A published delivery's id is derived from its event and its webhook's tag: the second
+    webhook of a tag gets an id of its own, written at publish, and both are delivered."""
+    first = hook(api, alice, receiver.url("/tag-a"))
+    record = webhooks_table.get("alice", first)
+    assert record is not None
+    twin = next(
+        f"wh_{number:026d}"
+        for number in range(100000)
+        if deliveries_table.tag(f"wh_{number:026d}") == deliveries_table.tag(first)
+    )
+    webhooks_table.put({**record, "webhook_id": twin, "url": receiver.url("/tag-b")})
+    answer = publish(api, alice)
+    ids = [d["delivery_id"] for d in answer["deliveries"]]
+    assert len(set(ids)) == 2
+    derived = [i for i in ids if deliveries_table.is_for_event(i, answer["event_id"])]
+    assert len(derived) == 1
+    (own,) = set(ids) - set(derived)
+    assert deliveries_table.get("alice", own) is not None  # written at publish
+    assert deliveries_table.get("alice", derived[0]) is None  # written by its first attempt
+    drain()
+    assert len(receiver.received("/tag-a")) == len(receiver.received("/tag-b")) == 1
+    view = ok(api.request("GET", f"/v1/events/{answer['event_id']}", alice))
+    assert sorted((d["id"], d["status"]) for d in view["deliveries"]) == sorted(
+        (i, "succeeded") for i in ids
+    )
+
+
+def test_a_queued_delivery_to_a_deleted_webhook_ends_failed_with_a_record(
+    api: InProcessApi, alice: str, receiver: Receiver
+) -> None:
+    webhook_id = hook(api, alice, receiver.url("/deleted"))
+    delivery_id = publish(api, alice)["deliveries"][0]["delivery_id"]
+    assert api.request("DELETE", f"/v1/webhooks/{webhook_id}", alice).status == 204
+    drain()
+    record = deliveries_table.get("alice", delivery_id)
+    assert record is not None and record["status"] == "failed"
+    assert record["last_error"] == "webhook was deleted or disabled"
+    assert record["event_id"] and record["created_at"] and record["expires_at"]
+    assert receiver.received("/deleted") == []
 
 
 def test_an_event_lists_its_deliveries_and_those_of_its_replays(
@@ -444,6 +533,7 @@ def test_events_and_deliveries_expire_after_the_retention_setting(
     hook(api, alice, receiver.url("/ttl"))
     before = int(time.time())
     answer = publish(api, alice)
+    drain()
     event = events_table.get("alice", answer["event_id"])
     delivery = deliveries_table.get("alice", answer["deliveries"][0]["delivery_id"])
     assert event is not None and delivery is not None
@@ -565,6 +655,7 @@ def test_lists_skip_expired_events(
 def test_lists_skip_expired_deliveries(api: InProcessApi, alice: str, receiver: Receiver) -> None:
     webhook_id = hook(api, alice, receiver.url("/expired-deliveries"))
     kept, gone = publish(api, alice), publish(api, alice)
+    drain()
     gone_id = gone["deliveries"][0]["delivery_id"]
     expire(res.DELIVERIES, deliveries_table.key("alice", gone_id))
     listed = ok(api.request("GET", f"/v1/webhooks/{webhook_id}/deliveries", alice))["data"]
@@ -582,6 +673,7 @@ def test_local_modes_sweep_deletes_expired_events_and_deliveries(
 
     webhook_id = hook(api, alice, receiver.url("/swept"))
     answer = publish(api, alice)
+    drain()
     assert expire_ttl_items(now=time.time() + 31 * DAY) >= 2
     assert events_table.get("alice", answer["event_id"]) is None
     assert deliveries_table.get("alice", answer["deliveries"][0]["delivery_id"]) is None
