@@ -409,18 +409,24 @@ def test_delivery_ids_carry_their_webhooks_tag_and_keep_the_public_shape() -> No
     assert deliveries_table.partition("alice", made) == expected
 
 
-def test_a_webhook_sharing_a_tag_never_shows_another_webhooks_deliveries(
-    api: InProcessApi, alice: str, receiver: Receiver
-) -> None:
-    first = hook(api, alice, receiver.url("/first"))
-    record = webhooks_table.get("alice", first)
+def add_twin(webhook_id: str, url: str) -> str:
+    """Another webhook of alice's whose id has the same tag (1 in 1,024 pairs do), to `url`."""
+    record = webhooks_table.get("alice", webhook_id)
     assert record is not None
     twin = next(
         f"wh_{number:026d}"
         for number in range(100000)
-        if deliveries_table.tag(f"wh_{number:026d}") == deliveries_table.tag(first)
+        if deliveries_table.tag(f"wh_{number:026d}") == deliveries_table.tag(webhook_id)
     )
-    webhooks_table.put({**record, "webhook_id": twin})
+    webhooks_table.put({**record, "webhook_id": twin, "url": url})
+    return twin
+
+
+def test_a_webhook_sharing_a_tag_never_shows_another_webhooks_deliveries(
+    api: InProcessApi, alice: str, receiver: Receiver
+) -> None:
+    first = hook(api, alice, receiver.url("/first"))
+    twin = add_twin(first, receiver.url("/first"))
     publish(api, alice)
     drain()
     first_list = ok(api.request("GET", f"/v1/webhooks/{first}/deliveries", alice))["data"]
@@ -473,14 +479,7 @@ def test_two_webhooks_with_one_tag_get_two_deliveries(
     """A published delivery's id is derived from its event and its webhook's tag: the second
     webhook of a tag gets an id of its own, written at publish, and both are delivered."""
     first = hook(api, alice, receiver.url("/tag-a"))
-    record = webhooks_table.get("alice", first)
-    assert record is not None
-    twin = next(
-        f"wh_{number:026d}"
-        for number in range(100000)
-        if deliveries_table.tag(f"wh_{number:026d}") == deliveries_table.tag(first)
-    )
-    webhooks_table.put({**record, "webhook_id": twin, "url": receiver.url("/tag-b")})
+    add_twin(first, receiver.url("/tag-b"))
     answer = publish(api, alice)
     ids = [d["delivery_id"] for d in answer["deliveries"]]
     assert len(set(ids)) == 2
