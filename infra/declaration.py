@@ -190,6 +190,9 @@ INBOUND_URL_CONCURRENCY = 50
 # workers' sum (a new account's 10) must be raised before real traffic (Service Quotas,
 # "Concurrent executions"): below it, busy workers can still take the whole pool.
 FUNCTIONS: tuple[Function, ...] = (API, PUBLISH, INBOUND, DELIVERY_WORKER, INBOUND_PROCESSOR)
+# The functions that publish events (the API's test send among them), whose deliveries' records
+# the delivery worker writes at their first attempt: a deploy updates them after the worker.
+PUBLISHERS: tuple[Function, ...] = (API, PUBLISH)
 
 
 @dataclass(frozen=True)

@@ -193,8 +193,9 @@ class Webhooks:
         return cast(DeliveryPage, self._call("GET", path, params=params))
 
     def iter_deliveries(self, webhook_id: str, *, status: str | None = None) -> Iterator[Delivery]:
-        """Every delivery of a webhook, newest first, following the cursor to its end: a page
-        filtered by `status` may come back short, even empty, before the list is done."""
+        """Every delivery of a webhook from its first attempt on (README "Delivery semantics"),
+        newest first, following the cursor to its end: a page filtered by `status` may come back
+        short, even empty, before the list is done."""
 
         def page(cursor: str | None) -> DeliveryPage:
             return self.list_deliveries(webhook_id, status=status, limit=100, cursor=cursor)

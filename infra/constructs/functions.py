@@ -59,6 +59,16 @@ class Functions(Construct):
             fn = self._function(spec, environment)
             grant_declared_access(fn, spec, resources)
             self.functions[spec.name] = fn
+        self._update_the_worker_first()
+
+    def _update_the_worker_first(self) -> None:
+        """The functions that publish are updated after the delivery worker (CloudFormation
+        updates a resource after those it depends on, and rolls back in reverse): a published
+        delivery's record is written by its first attempt (README "Delivery semantics"), which a
+        worker of a release before that would take for a delivery that is gone."""
+        worker = self.functions[decl.DELIVERY_WORKER.name]
+        for spec in decl.PUBLISHERS:
+            self.functions[spec.name].node.add_dependency(worker)
 
     def function(self, spec: decl.Function) -> lambda_.Function:
         return self.functions[spec.name]

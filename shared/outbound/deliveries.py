@@ -14,7 +14,6 @@ from shared.outbound.publishing import enqueue
 from shared.store import deliveries as table
 from shared.store import dynamo
 from shared.store import events as events_table
-from shared.store import webhooks as webhooks_table
 
 PUBLIC_FIELDS = (
     "webhook_id",
@@ -71,7 +70,7 @@ def expired_error(delivery_id: str) -> NotFound:
 def get_record(user_id: str, delivery_id: str) -> dict[str, Any]:
     """The delivery; 404 `not_found`, or `delivery_expired` past its TTL (swept or not yet).
     A publish's delivery that has no record yet (its first attempt writes it) is rebuilt from
-    its event, `queued` (AWS calls: 1 BatchGetItem; +1 Query and 1 BatchGetItem then)."""
+    its event, `queued` (AWS calls: 1 BatchGetItem; +1 Query when there is no record)."""
     record = table.get(user_id, delivery_id) or _awaiting(user_id, delivery_id)
     if record is None:
         raise NotFound(f"delivery {delivery_id} not found")
@@ -84,11 +83,9 @@ def _awaiting(user_id: str, delivery_id: str) -> dict[str, Any] | None:
     event = events_table.of_delivery(user_id, delivery_id)
     if event is None:
         return None
-    webhook_id = events_table.awaiting(event)[delivery_id]
-    url = webhooks_table.urls(user_id, [webhook_id]).get(webhook_id)
     # It is kept as long as its event: past the event's TTL it has expired too.
     return {
-        **publishing.awaiting_delivery(event, delivery_id, url),
+        **publishing.awaiting_delivery(event, delivery_id),
         "expires_at": event.get("expires_at"),
     }
 
@@ -96,13 +93,11 @@ def _awaiting(user_id: str, delivery_id: str) -> dict[str, Any] | None:
 def of_event(event: dict[str, Any]) -> list[dict[str, Any]]:
     """Every unexpired delivery of an outbound event, oldest first: the records (one
     BatchGetItem per 100), and those whose first attempt has not written theirs yet, rebuilt from
-    the event, `queued` (+1 BatchGetItem of their webhooks' urls)."""
-    user_id = event["user_id"]
-    found = table.get_many(user_id, events_table.delivery_ids(event))
+    the event, `queued`."""
+    found = table.get_many(event["user_id"], events_table.delivery_ids(event))
     written = {record["delivery_id"] for record in found}
-    awaiting = {d: w for d, w in events_table.awaiting(event).items() if d not in written}
-    urls = webhooks_table.urls(user_id, list(awaiting.values()))
-    rebuilt = [publishing.awaiting_delivery(event, d, urls.get(w)) for d, w in awaiting.items()]
+    awaiting = [d for d in events_table.awaiting(event) if d not in written]
+    rebuilt = [publishing.awaiting_delivery(event, delivery_id) for delivery_id in awaiting]
     kept = [record for record in found if not dynamo.expired(record)]
     return sorted(kept + rebuilt, key=lambda record: record["delivery_id"])
 

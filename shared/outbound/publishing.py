@@ -2,7 +2,7 @@
 
 A webhook matches when its type patterns match and its payload filter (shared/outbound/filters.py,
 evaluated in memory: no AWS call) lets the envelope through; a webhook the service disabled gets
-a `skipped` delivery, written with the others but never queued (1 WRU, no attempt record).
+a `skipped` delivery, written with the event but never queued (1 WRU, no attempt record).
 
 AWS calls for an event matching N webhooks: 1 Query (the user's active and auto-disabled
 webhooks), the event and delivery writes batched (one TransactWriteItems of up to 100 items when a
@@ -106,15 +106,16 @@ def new_delivery(
     }
 
 
-def awaiting_delivery(event: dict[str, Any], delivery_id: str, url: str | None) -> dict[str, Any]:
+def awaiting_delivery(event: dict[str, Any], delivery_id: str) -> dict[str, Any]:
     """The record a publish's delivery starts with, rebuilt from its event while it has none of
-    its own (before its first attempt writes it: `prepare`); `url` is its webhook's."""
+    its own (before its first attempt writes it: `prepare`), as publish would have written it."""
+    webhook_id = events_table.awaiting(event)[delivery_id]
     return new_delivery(
         user_id=event["user_id"],
         event_id=event["event_id"],
         event_type=event["type"],
-        url=url or "",
-        webhook_id=events_table.awaiting(event)[delivery_id],
+        url=event[events_table.QUEUED_WEBHOOKS][webhook_id],
+        webhook_id=webhook_id,
         delivery_id=delivery_id,
         created_at=event["created_at"],
     )
@@ -225,16 +226,18 @@ def prepare(user_id: str, body: EventBody, hooks: list[dict[str, Any]]) -> Prepa
         **events_table.index_attributes(user_id, "outbound", event_id=event_id),
     }
     deliveries = fan_out(user_id, event_id, body.type, hooks, envelope, created_at=created_at)
-    # The event lists its deliveries (the deliveries table has no by-event index): by webhook
-    # those whose first attempt writes their record (2 WRU per first-try delivery), by id the
-    # others.
-    awaiting = [
-        d
+    # The event lists its deliveries (the deliveries table has no by-event index): by webhook,
+    # with its url, those whose first attempt writes their record (1 WRU each beside the
+    # event's), by id the others.
+    awaiting = {
+        d["delivery_id"]: d
         for d in deliveries
         if d["status"] == "queued" and deliveries_table.is_for_event(d["delivery_id"], event_id)
+    }
+    event[events_table.QUEUED_WEBHOOKS] = {d["webhook_id"]: d["url"] for d in awaiting.values()}
+    event["delivery_ids"] = [
+        d["delivery_id"] for d in deliveries if d["delivery_id"] not in awaiting
     ]
-    event[events_table.QUEUED_WEBHOOKS] = [d["webhook_id"] for d in awaiting]
-    event["delivery_ids"] = [d["delivery_id"] for d in deliveries if d not in awaiting]
     key = f"publish#{user_id}#{body.id}" if body.id else None
     answer = answer_of(event_id, deliveries)
     return Prepared(event=event, deliveries=deliveries, idempotency_key=key, answer=answer)
@@ -314,7 +317,8 @@ class InternalEvent:
 
 def publish_internal(user_id: str, event_type: str, data: dict[str, Any]) -> Published:
     """Publish an event of the service's own to `user_id`'s webhooks, like any publish: 1 Query,
-    1 BatchWriteItem (event and deliveries), 1 SendMessageBatch when a webhook matches."""
+    1 BatchWriteItem (the event, naming its deliveries), 1 SendMessageBatch when a webhook
+    matches."""
     return publish(user_id, InternalEvent(event_type, data))
 
 

@@ -175,8 +175,10 @@ def _batch_reads(message: dict[str, Any]) -> dynamo.Reads | None:
 
 def _may_be_missing(message: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """The first attempt of a publish's delivery finds no record: that attempt writes it (the
-    event names the delivery meanwhile), so the missing item is not read again strongly."""
-    if message.get("attempt") != 1 or not deliveries_table.is_for_event(
+    event names the delivery meanwhile), so the missing item is not read again strongly. So may
+    a DLQ redrive of one whose first attempt dead-lettered it but could not write its record."""
+    first = message.get("attempt") == 1 or message.get("kind") == DLQ_KIND
+    if not first or not deliveries_table.is_for_event(
         str(message["delivery_id"]), str(message["event_id"])
     ):
         return []
@@ -196,16 +198,17 @@ def load(message: dict[str, Any], shelf: dynamo.Shelf | None = None) -> Loaded |
     stale signs with a secret still inside its rotation grace; and a stale delivery (a duplicate
     SQS copy read just after its attempt was recorded) at worst sends once more, which the
     conditional record then recognizes as a duplicate, as it does for two copies received at
-    once. What an eventual read can miss is an item written moments before (the delivery and
-    event by publish, a webhook just created): any key it did not find is read again, strongly,
-    before anything is called gone. A publish's delivery at its first attempt has no record
-    yet (README "Deliveries"): it is rebuilt from its event, which names it, and that attempt's
-    write creates it. AWS calls: none from a shelf; else 1 BatchGetItem, 2 when an item is
-    missing.
+    once. What an eventual read can miss is an item written moments before (the event by
+    publish, a delivery by a replay, a webhook just created): any key it did not find is read again, strongly,
+    before anything is called gone. A DLQ redrive reads strongly: it has just reopened its
+    delivery. A publish's delivery at its first attempt has no record yet (README "Delivery
+    semantics"): it is rebuilt from its event, which names it, and that attempt's write creates
+    it. AWS calls: none from a shelf; else 1 BatchGetItem, 2 when an item is missing.
     """
     keys = _keys(message)
     if shelf is None or not shelf.holds(keys):
-        shelf = dynamo.shelve(keys, optional=_may_be_missing(message))
+        redriven = message.get("kind") == DLQ_KIND
+        shelf = dynamo.shelve(keys, optional=_may_be_missing(message), strong=redriven)
     config = settings()
     user_id = message["user_id"]
     delivery = shelf.take(config.deliveries_table, keys[config.deliveries_table][0])
@@ -223,7 +226,7 @@ def load(message: dict[str, Any], shelf: dynamo.Shelf | None = None) -> Loaded |
         return None
     if message["delivery_id"] not in events_table.awaiting(event):
         return None
-    rebuilt = awaiting_delivery(event, message["delivery_id"], (webhook or {}).get("url"))
+    rebuilt = awaiting_delivery(event, message["delivery_id"])
     return Loaded(rebuilt, event, webhook, account, stored=False)
 
 

@@ -42,8 +42,9 @@ def new_id(owner: str) -> str:
 def id_for_event(event_id: str, webhook_id: str) -> str:
     """A publish's delivery id, derived from its event's: the event id's first 23 characters
     after the prefix (its time and 65 random bits), the webhook's tag, the event's shard. Such a
-    delivery has no record until its first attempt writes one (README "Deliveries"); until then
-    its event names it (`queued_deliveries`), and `event_of` finds that event from the id alone.
+    delivery has no record until its first attempt writes one (README "Delivery semantics");
+    until then its event names it (`queued_webhooks`), and `event_of` finds that event from the
+    id alone.
     Two webhooks of one event with the same tag would share it: the caller checks."""
     body = event_id[len("evt_") :]
     return "dlv_" + body[: -TAG_LENGTH - 1] + tag(webhook_id) + body[-1]
@@ -174,14 +175,16 @@ def record_attempt(
     condition = "attempts = :previous"
     absent: dict[str, Any] = {"first_attempt_at": first_attempt_at}
     if creating is not None:
-        condition = "attribute_not_exists(delivery_id)"
+        # Or one exists without an attempt: a copy of this message found the webhook gone and
+        # ended it (`set_status` creating it failed) while this copy was sending.
+        condition = "attribute_not_exists(delivery_id) OR attempts = :previous"
         absent = {**unset_fields(creating, sets), **absent}
     result = dynamo.update(
         settings().deliveries_table,
         key(user_id, delivery_id),
         sets,
         condition=condition,
-        condition_values=None if creating is not None else {":previous": previous_attempts},
+        condition_values={":previous": previous_attempts},
         appends={"attempt_log": [attempt_entry]},
         set_if_absent=absent,
     )
@@ -189,12 +192,14 @@ def record_attempt(
 
 
 def unset_fields(record: dict[str, Any], sets: dict[str, Any]) -> dict[str, Any]:
-    """The fields of a new record that an update creating it must add beside `sets` (not its
-    key)."""
+    """The fields of a new record that an update creating it must add beside `sets`: not its
+    key, nor the empty ones a put leaves out."""
     return {
         name: value
         for name, value in record.items()
-        if name not in sets and name not in ("pk", "delivery_id", "attempt_log")
+        if value is not None
+        and name not in sets
+        and name not in ("pk", "delivery_id", "attempt_log")
     }
 
 

@@ -413,10 +413,14 @@ class Shelf:
 
 
 def shelve(
-    keys: dict[str, list[dict[str, Any]]], *, optional: Iterable[tuple[str, dict[str, Any]]] = ()
+    keys: dict[str, list[dict[str, Any]]],
+    *,
+    optional: Iterable[tuple[str, dict[str, Any]]] = (),
+    strong: bool = False,
 ) -> Shelf:
-    """`batch_get_eventually` of `keys`, each asked once, as a Shelf to take items from."""
-    found = batch_get_eventually(keys, optional=optional)
+    """`batch_get_eventually` of `keys` (`strong`: one strongly consistent `batch_get`, for a
+    reader that has just written one of them), each asked once, as a Shelf to take items from."""
+    found = batch_get(keys) if strong else batch_get_eventually(keys, optional=optional)
     asked = frozenset(key_ids(keys))
     items = {
         (table, key_of(item, keys[table][0])): item

@@ -17,15 +17,20 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.core import clock
 from shared.core import resources as res
 from shared.core.config import settings
 from shared.store import dedupe, dynamo, shards
 from shared.store import deliveries as deliveries_store
 
 DIRECTIONS = ("outbound", "inbound")
-# On an outbound event: the webhooks whose delivery has no record of its own until its first
-# attempt writes it; that delivery's id is derived (shared/store/deliveries.py `id_for_event`).
+# On an outbound event: {webhook id: url at publish} of the deliveries that have no record of
+# their own until their first attempt writes it; their ids are derived from the event's
+# (shared/store/deliveries.py `id_for_event`).
 QUEUED_WEBHOOKS = "queued_webhooks"
+# How long after its publish a delivery may still await its first attempt: the longest a queue
+# message lives (the delivery DLQ's retention, counted from the message's first enqueue).
+AWAITING_SECONDS = res.DELIVERY_QUEUE.dlq_retention_days * 86400
 
 
 def partition(user_id: str, direction: str, shard: str) -> str:
@@ -78,12 +83,19 @@ def of_delivery(user_id: str, delivery_id: str) -> dict[str, Any] | None:
     return None
 
 
-def awaiting(event: dict[str, Any]) -> dict[str, str]:
-    """{delivery id: webhook id} of the event's deliveries that have no record yet, unless
-    their first attempt wrote one since (the event is not updated then)."""
+def awaiting(event: dict[str, Any], now: float | None = None) -> dict[str, str]:
+    """{delivery id: webhook id} of the event's deliveries that had no record when it was
+    published (their first attempt writes it; the event is not updated then). Only while one
+    may still be waiting: its message lives at most AWAITING_SECONDS, and its record, once
+    written, outlives the retention from the event's creation. Past the shorter of the two, a
+    delivery without a record has expired, not yet to start (a replay keeps the event longer)."""
+    window = min(AWAITING_SECONDS, settings().retention_days * 86400)
+    moment = clock.now() if now is None else now
+    if moment >= clock.parse_iso(str(event["created_at"])) + window:
+        return {}
     return {
         deliveries_store.id_for_event(event["event_id"], webhook_id): webhook_id
-        for webhook_id in event.get(QUEUED_WEBHOOKS) or []
+        for webhook_id in event.get(QUEUED_WEBHOOKS) or {}
     }
 
 

@@ -1,16 +1,16 @@
 """Write sharding of hot partition keys, and the merged, paginated Query that lists them.
 
 One tenant publishing 10,000 events/s to one webhook would otherwise write 10,000 items/s under
-one partition key of the events table (the user), and 20,000 writes/s
-(the put and the attempt record) under one of the deliveries table (the user's webhook tag).
+one partition key of the events table (the user), and as many first-attempt records under one of
+the deliveries table (the user's webhook tag), more with retries.
 DynamoDB caps a partition at 1,000 write units/s and cannot split a key whose sort keys only
 grow (ULIDs), so these keys get a shard suffix: the last character of the item's id. ULID
 randomness is 16 Crockford characters of 80 random bits, so that character is uniform over
 `SHARDS` = 32 values, and a get by id computes its key from the id alone.
 
 Why 32: at 10,000 events/s the busiest key takes 10,000 / 32 = 313 event puts/s, and a delivery
-key 20,000 / 32 = 625 writes/s: under 1,000 with room for retries' writes and items of 2-3 KB.
-16 would put a delivery key at 1,250/s; 64 would double what every list reads for no need.
+key as many attempt records: under 1,000 with room for retries' writes and items of 2-3 KB. 16
+would put a key at 625/s before retries; 64 would double what every list reads for no need.
 
 A list merges its shards: one Query per shard (in parallel), newest first, each resumed below
 the last item handed out, so the cursor is one sort key (`{"before": id}`), signed for the list.

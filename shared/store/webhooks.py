@@ -44,16 +44,6 @@ def get(user_id: str, webhook_id: str) -> dict[str, Any] | None:
     return from_item(item) if item else None
 
 
-def urls(user_id: str, webhook_ids: list[str]) -> dict[str, str]:
-    """{webhook id: url} of those that exist: one eventually consistent BatchGetItem per 100."""
-    if not webhook_ids:
-        return {}
-    table = settings().webhooks_table
-    keys = [key(user_id, webhook_id) for webhook_id in dict.fromkeys(webhook_ids)]
-    found = dynamo.batch_get({table: keys}, consistent=False)[table]
-    return {item["webhook_id"]: item["url"] for item in found}
-
-
 def list_page(
     user_id: str, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:

@@ -19,9 +19,10 @@ from typing import Any
 
 import pytest
 
+from infra import declaration as decl
 from infra.app import retired_indexes_kept
 from shared.core import resources as res
-from tests.infra.conftest import stage_template
+from tests.infra.conftest import Synth, stage_template
 
 pytestmark = pytest.mark.xdist_group("cdk")
 
@@ -85,3 +86,18 @@ def test_a_new_stack_has_no_retired_index(steps: list[dict[str, set[str]]]) -> N
 def test_a_bad_retired_indexes_kept_is_refused(value: str) -> None:
     with pytest.raises(ValueError, match="retired_indexes_kept"):
         retired_indexes_kept(value)
+
+
+def test_a_deploy_updates_the_delivery_worker_before_the_functions_that_publish(
+    synth: Synth,
+) -> None:
+    """Publishing leaves a delivery's record to its first attempt, which a worker of an earlier
+    release would take for a delivery that is gone: CloudFormation updates a resource after the
+    resources it depends on (and rolls back in the reverse order), so each publishing function
+    depends on the worker.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-dependson.html
+    """
+    worker = synth.function_id(decl.DELIVERY_WORKER)
+    for spec in (decl.PUBLISH, decl.API):
+        depends = synth.json["Resources"][synth.function_id(spec)].get("DependsOn", [])
+        assert worker in depends, (spec.name, depends)

@@ -19,6 +19,7 @@ from shared.core import clock
 from shared.core.aws import client
 from shared.core.config import settings
 from shared.outbound import deliveries as deliveries_service
+from shared.outbound import worker
 from shared.outbound.publishing import queue_message
 from shared.outbound.worker import RetryNotScheduled, attempt
 from shared.store import deliveries as deliveries_table
@@ -203,3 +204,55 @@ def test_a_recovered_delivery_recovers_a_lost_retry_under_a_name_of_its_own(
     assert len(names) == 2 and f"{delivery_id}-1" in names, names
     (new_name,) = [name for name in names if name != f"{delivery_id}-1"]
     assert new_name.startswith(f"{delivery_id}-") and new_name.endswith("-1")
+
+
+# --- A published delivery's first attempt writes its record ---------------------------------
+
+
+def test_a_copy_that_sent_records_its_attempt_over_a_copy_that_found_the_webhook_gone(
+    aws: dict[str, str], receiver: Any
+) -> None:
+    """Two copies of a first attempt: one reads the webhook active and sends; meanwhile the
+    webhook is deleted and the other copy ends the delivery (creating its record, `failed`,
+    no attempt). The send still gets recorded: its receiver has the event."""
+    api = InProcessApi()
+    key = api.new_user_key(ADMIN_KEY, "race-user")
+    url = receiver.script("/race", Script(statuses=[200]))
+    hook = api.request("POST", "/v1/webhooks", key, {"url": url, "events": ["*"]}).json()["id"]
+    published = api.request("POST", "/v1/events", key, {"type": "a.b", "data": {}}).json()
+    delivery_id = published["deliveries"][0]["delivery_id"]
+    message = queue_message(deliveries_service.get_record("race-user", delivery_id))
+    sending = worker.load(message)
+    assert sending is not None and not sending.stored
+    request = worker.prepare(sending, message, 1)
+    assert isinstance(request, worker.Request)
+
+    assert api.request("DELETE", f"/v1/webhooks/{hook}", key).status == 204
+    assert attempt(message) == "failed"  # the other copy: webhook gone
+    assert worker.record(sending, request, worker.send(request)).outcome == "succeeded"
+
+    record = deliveries_table.get("race-user", delivery_id)
+    assert record is not None and record["status"] == "succeeded" and record["attempts"] == 1
+    assert len(receiver.received("/race")) == 1
+
+
+def test_a_redriven_dead_letter_of_a_delivery_without_a_record_is_sent(
+    aws: dict[str, str], receiver: Any
+) -> None:
+    """The dead letter is sent before the attempt's record is written: if that write failed,
+    redriving it must still deliver (the delivery is rebuilt from its event), not drop it as
+    missing."""
+    api = InProcessApi()
+    key = api.new_user_key(ADMIN_KEY, "redrive-user")
+    url = receiver.script("/redrive", Script(statuses=[200]))
+    api.request("POST", "/v1/webhooks", key, {"url": url, "events": ["*"]})
+    published = api.request("POST", "/v1/events", key, {"type": "a.b", "data": {}}).json()
+    delivery_id = published["deliveries"][0]["delivery_id"]
+    delivery = deliveries_service.get_record("redrive-user", delivery_id)
+    dead_letter = worker.dlq_record(delivery, 1, {"last_status_code": 500}, clock.iso())
+
+    assert attempt(dead_letter) == "succeeded"
+
+    record = deliveries_table.get("redrive-user", delivery_id)
+    assert record is not None and record["status"] == "succeeded"
+    assert len(receiver.received("/redrive")) == 1

@@ -15,8 +15,10 @@ from typing import Any
 
 import pytest
 
+from shared.core import clock
 from shared.inbound import sources
 from shared.outbound import deliveries as deliveries_service
+from shared.outbound import worker
 from shared.outbound.publishing import queue_message
 from shared.outbound.worker import attempt
 from shared.store import deliveries as deliveries_table
@@ -96,6 +98,24 @@ def test_a_replayed_delivery_the_eventual_read_missed_is_read_again_strongly(
     assert lag.reads == [{False}, {True}]
     recorded = deliveries_table.get("replay-user", delivery_id)
     assert recorded is not None and recorded["status"] == "succeeded"
+
+
+def test_a_dlq_redrive_reads_its_reopened_delivery_strongly(lag: ReadLag, receiver: Any) -> None:
+    """A redrive first reopens its delivery (`failed` to `queued`), then reads it: an eventually
+    consistent read may return the item as it was before that write, and the redrive would be
+    skipped as a finished delivery. AWS: "the response might not reflect the results of a
+    recently completed write operation".
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.ReadConsistency.html
+    """
+    delivery = _published("dlq-user", receiver, "/dlq")
+    assert attempt(queue_message(delivery)) == "succeeded"
+    assert deliveries_table.set_status("dlq-user", delivery["delivery_id"], {"status": "failed"})
+    lag.reads.clear()
+
+    assert attempt(worker.dlq_record(delivery, 1, {}, clock.iso())) == "succeeded"
+
+    assert lag.reads == [{True}]
+    assert len(receiver.received("/dlq")) == 2
 
 
 @pytest.fixture

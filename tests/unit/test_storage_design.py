@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from shared.core import clock
 from shared.core import resources as res
 from shared.core.aws import client
 from shared.core.config import retention_days, settings
@@ -507,7 +508,43 @@ def test_a_queued_delivery_to_a_deleted_webhook_ends_failed_with_a_record(
     assert record is not None and record["status"] == "failed"
     assert record["last_error"] == "webhook was deleted or disabled"
     assert record["event_id"] and record["created_at"] and record["expires_at"]
+    assert record["url"] == receiver.url("/deleted")  # as published, the webhook being gone
+    assert "source_id" not in record  # as a put at publish left it out
     assert receiver.received("/deleted") == []
+
+
+class _Later:
+    """`time` as shared/core/clock.py sees it, `days` ahead."""
+
+    def __init__(self, days: int) -> None:
+        self.offset = days * DAY
+
+    def time(self) -> float:
+        return time.time() + self.offset
+
+
+def test_a_swept_delivery_of_a_replayed_event_is_gone_not_queued_again(
+    api: InProcessApi, alice: str, receiver: Receiver, setting: Any, monkeypatch: Any
+) -> None:
+    """A replay keeps its event as long as its new deliveries, longer than those published with
+    it: once their records expire and are swept, the event still names them, but they are gone
+    (404), not `queued` again."""
+    from infra.local.moto_fixes import expire_ttl_items
+
+    setting("WEBHOOKS_RETENTION_DAYS", "7")
+    hook(api, alice, receiver.url("/swept-replay"))
+    answer = publish(api, alice)
+    drain()
+    delivery_id = answer["deliveries"][0]["delivery_id"]
+    monkeypatch.setattr(clock, "time", _Later(6))
+    replayed = ok(api.request("POST", f"/v1/events/{answer['event_id']}/replay", alice, {}), 202)
+    monkeypatch.setattr(clock, "time", _Later(8))
+    assert expire_ttl_items(now=time.time() + 8 * DAY) >= 1  # the published delivery's record
+
+    reply = api.request("GET", f"/v1/deliveries/{delivery_id}", alice)
+    assert reply.status == 404 and reply.json()["error"]["code"] == "not_found", reply.body
+    view = ok(api.request("GET", f"/v1/events/{answer['event_id']}", alice))
+    assert [d["id"] for d in view["deliveries"]] == [replayed["deliveries"][0]["delivery_id"]]
 
 
 def test_an_event_lists_its_deliveries_and_those_of_its_replays(
