@@ -199,11 +199,12 @@ def load(message: dict[str, Any], shelf: dynamo.Shelf | None = None) -> Loaded |
     SQS copy read just after its attempt was recorded) at worst sends once more, which the
     conditional record then recognizes as a duplicate, as it does for two copies received at
     once. What an eventual read can miss is an item written moments before (the event by
-    publish, a delivery by a replay, a webhook just created): any key it did not find is read again, strongly,
-    before anything is called gone. A DLQ redrive reads strongly: it has just reopened its
-    delivery. A publish's delivery at its first attempt has no record yet (README "Delivery
-    semantics"): it is rebuilt from its event, which names it, and that attempt's write creates
-    it. AWS calls: none from a shelf; else 1 BatchGetItem, 2 when an item is missing.
+    publish, a delivery by a replay, a webhook just created): any key it did not find is read
+    again, strongly, before anything is called gone. A DLQ redrive reads strongly: it has just
+    reopened its delivery. A publish's delivery at its first attempt has no record yet (README
+    "Delivery semantics"): it is rebuilt from its event, which names it, and that attempt's
+    write creates it. AWS calls: none from a shelf; else 1 BatchGetItem, 2 when an item is
+    missing.
     """
     keys = _keys(message)
     if shelf is None or not shelf.holds(keys):
