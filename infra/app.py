@@ -13,6 +13,8 @@ Context (`-c key=value` or cdk.json):
   (see infra/declaration.py for why it is off by default).
 - `inbound_function_url`: `true` gives the inbound function a public function URL that sources
   hand to providers instead of the API's route (no API Gateway charge; README: Deploying to AWS).
+- `publish_function_url`: `true` gives the publish function one too, for publishers to post
+  events to instead of the API's route (README: Deploying to AWS).
 - `retired_indexes_kept`: how many of a table's dropped indexes an upgrade step still deploys
   (CloudFormation deletes one index per table per update; README: Upgrading). Default 0.
 """
@@ -32,6 +34,7 @@ if __package__ in (None, ""):  # run as a script: infra/ must not shadow the `co
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
+from infra import declaration as decl
 from infra.constructs.naming import stack_name
 from infra.stack import ServerlessWebhooksStack
 from shared.core import resources as res
@@ -76,7 +79,9 @@ def build_app(
         ),
         strict_event_types=is_true(app.node.try_get_context("strict_event_types")),
         retired_indexes_kept=retired_indexes_kept(app.node.try_get_context("retired_indexes_kept")),
-        inbound_function_url=is_true(app.node.try_get_context("inbound_function_url")),
+        public_urls=tuple(
+            spec for spec in decl.PUBLIC_URLS if is_true(app.node.try_get_context(spec.context))
+        ),
     )
     if nag:
         cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))

@@ -185,11 +185,47 @@ INBOUND_PROCESSOR = Function(
 # each), so a flood is throttled (429) instead of starving the API and the workers. A new account
 # (concurrency quota 10) cannot reserve it: ask for a quota raise before using the setting.
 INBOUND_URL_CONCURRENCY = 50
+# `-c publish_function_url=true`, the same for the publish function: about 5,000 single
+# publishes a second at ~20 ms each, or 100 batch requests of 100 events at ~200 ms each.
+PUBLISH_URL_CONCURRENCY = 100
 # `cdk deploy -c reserve_worker_concurrency=true` also reserves each worker's max_concurrency,
 # guaranteeing the workers their share while the API is busy. A limit not well above the
 # workers' sum (a new account's 10) must be raised before real traffic (Service Quotas,
 # "Concurrent executions"): below it, busy workers can still take the whole pool.
 FUNCTIONS: tuple[Function, ...] = (API, PUBLISH, INBOUND, DELIVERY_WORKER, INBOUND_PROCESSOR)
+
+
+@dataclass(frozen=True)
+class PublicUrl:
+    """A function's own public Lambda function URL, opted into with `-c <context>=true` (README:
+    Deploying to AWS): its callers skip the API's route and API Gateway's charge per request.
+    No API stage throttles it, so the function reserves `concurrency`; `output` names the stack
+    output holding the URL (described by `description`) and, with `5xx`, the alarm on its server
+    errors."""
+
+    context: str
+    function: Function
+    concurrency: int
+    output: str
+    description: str
+
+
+INBOUND_URL = PublicUrl(
+    "inbound_function_url",
+    INBOUND,
+    INBOUND_URL_CONCURRENCY,
+    "InboundUrl",
+    "The inbound function's URL, ending in /: sources' inbound_url is <it>inbound/<source id>",
+)
+PUBLISH_URL = PublicUrl(
+    "publish_function_url",
+    PUBLISH,
+    PUBLISH_URL_CONCURRENCY,
+    "PublishUrl",
+    "The publish function's URL, ending in /: POST <it>v1/events and <it>v1/events/batch with "
+    "an API key, as on the API",
+)
+PUBLIC_URLS: tuple[PublicUrl, ...] = (INBOUND_URL, PUBLISH_URL)
 # The functions that publish events (the API's test send among them), whose deliveries' records
 # the delivery worker writes at their first attempt: a deploy updates them after the worker.
 PUBLISHERS: tuple[Function, ...] = (API, PUBLISH)

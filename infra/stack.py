@@ -47,7 +47,7 @@ class ServerlessWebhooksStack(Stack):
         retention_days: int = DEFAULT_RETENTION_DAYS,
         strict_event_types: bool = False,
         retired_indexes_kept: int = 0,
-        inbound_function_url: bool = False,
+        public_urls: tuple[decl.PublicUrl, ...] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -92,7 +92,7 @@ class ServerlessWebhooksStack(Stack):
         self.functions.add_environment(RETENTION_ENV, str(retention_days))
         if strict_event_types:  # README "Event type catalog"; only publish checks types
             self.functions.function(decl.PUBLISH).add_environment(STRICT_EVENT_TYPES_ENV, "1")
-        self.inbound_url = self._inbound_function_url() if inbound_function_url else None
+        self.public_urls = {spec.output: self._public_url(spec) for spec in public_urls}
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -102,17 +102,16 @@ class ServerlessWebhooksStack(Stack):
             api=self.http_api,
             service_name=self.name_prefix,
             alarm_email=self.node.try_get_context("alarm_email"),
-            inbound_url=self.inbound_url is not None,
+            public_urls=public_urls,
         )
         Aspects.of(self).add(wildcard_acknowledger(self.storage.raw_bodies, self.secret_prefix))
         CfnOutput(self, "ApiUrl", value=self.http_api.url, description="Base URL of the API")
-        if self.inbound_url is not None:
+        for spec in public_urls:
             CfnOutput(
                 self,
-                "InboundUrl",
-                value=self.inbound_url.url,
-                description="The inbound function's URL, ending in /: sources' inbound_url is "
-                "<it>inbound/<source id>",
+                spec.output,
+                value=self.public_urls[spec.output].url,
+                description=spec.description,
             )
         CfnOutput(
             self,
@@ -121,20 +120,21 @@ class ServerlessWebhooksStack(Stack):
             description="Secrets Manager secret holding the first admin API key (api_key)",
         )
 
-    def _inbound_function_url(self) -> lambda_.FunctionUrl:
-        """`-c inbound_function_url=true` (README: Deploying to AWS): provider webhooks reach the
-        inbound function through its own public function URL, which Lambda does not bill per
-        request, instead of the API's route (API Gateway: $1.00 per million). The function
-        checks every request itself (the source's signature), as it does behind the route; the
-        API hands out this URL as each source's `inbound_url`. Only the API function gets it:
+    def _public_url(self, spec: decl.PublicUrl) -> lambda_.FunctionUrl:
+        """`-c <spec.context>=true` (README: Deploying to AWS): callers reach the function through
+        its own public function URL, which Lambda does not bill per request, instead of the API's
+        route (API Gateway: $1.00 per million). The function checks every request itself, as it
+        does behind the route (a provider's signature; an API key). For the inbound function the
+        API hands out this URL as each source's `inbound_url`: only the API function gets it, as
         the inbound function naming its own URL would be a cycle."""
-        inbound = self.functions.function(decl.INBOUND)
-        url = inbound.add_function_url(auth_type=lambda_.FunctionUrlAuthType.NONE)
+        target = self.functions.function(spec.function)
+        url = target.add_function_url(auth_type=lambda_.FunctionUrlAuthType.NONE)
         # Anyone may call a public URL, and no API stage throttles it: reserved concurrency caps
-        # the function (a flood gets 429s, which providers retry) and keeps the rest of the
+        # the function (a flood gets 429s, which callers retry) and keeps the rest of the
         # account's pool for the API and the workers.
-        function = inbound.node.default_child
+        function = target.node.default_child
         assert isinstance(function, lambda_.CfnFunction)
-        function.reserved_concurrent_executions = decl.INBOUND_URL_CONCURRENCY
-        self.functions.function(decl.API).add_environment(INBOUND_BASE_URL_ENV, url.url)
+        function.reserved_concurrent_executions = spec.concurrency
+        if spec is decl.INBOUND_URL:
+            self.functions.function(decl.API).add_environment(INBOUND_BASE_URL_ENV, url.url)
         return url

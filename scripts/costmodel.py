@@ -33,6 +33,9 @@ ENDPOINT_DOWN = "Outbound, endpoint down 24 h, default retry schedule, single-ev
 INBOUND_NEW = "Inbound, new event (receipt + processing)"
 INBOUND_DUPLICATE = "Inbound, duplicate (dropped at receipt)"
 INBOUND_NEW_URL = "Inbound, new event through the inbound function URL"
+FIRST_SINGLE_URL = (
+    "Outbound, first-try delivery, single-event publish through the publish function URL"
+)
 # Issue 14's targets, dollars per million (Lambda on handler CPU time, index writes counted).
 TARGETS = {
     FIRST_SINGLE: 3.20,
@@ -252,6 +255,16 @@ def build(results: AwsResults, memory: dict[str, int]) -> CostModel:
         model.missing["inbound duplicate"] = results.inbound_error or "measurements missing"
     if need("inbound_new", "processor_10"):
         model.scenarios.append(inbound_new(ops, memory, transitions, via_url=True))
+    if need("publish_1", "worker_10_ok"):
+        by_url = Scenario(
+            FIRST_SINGLE_URL,
+            "as the single-publish first-try row, the publisher posting to the publish "
+            "function's own URL (`-c publish_function_url=true`: no API Gateway request)",
+        )
+        b = Builder(by_url, memory)
+        b.url_call(ops["publish_1"], "publish", transitions)
+        b.consumer("delivery_worker", ops["worker_10_ok"], ESM_BATCH, transitions)
+        model.scenarios.append(by_url)
     for scenario in model.scenarios:
         scenario.target = TARGETS.get(scenario.name)
     return model

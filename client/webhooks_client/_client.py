@@ -56,7 +56,9 @@ def _clean(values: dict[str, Any]) -> dict[str, Any]:
 
 
 class Webhooks:
-    """A client for one deployment, authenticated by an API key (or a portal session token)."""
+    """A client for one deployment, authenticated by an API key (or a portal session token).
+    `publish_url`: where to publish instead of `base_url`, a deployment's publish function URL
+    (stack output `PublishUrl`, README "Deploying to AWS")."""
 
     def __init__(
         self,
@@ -66,8 +68,10 @@ class Webhooks:
         timeout: float = 30.0,
         session: requests.Session | None = None,
         user_id: str | None = None,
+        publish_url: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.publish_url = (publish_url or base_url).rstrip("/")
         self.timeout = timeout
         self._session = session or requests.Session()
         self._api_key = api_key
@@ -81,6 +85,7 @@ class Webhooks:
             timeout=self.timeout,
             session=self._session,
             user_id=user_id,
+            publish_url=self.publish_url,
         )
 
     # ------------------------------------------------------------------ transport
@@ -93,13 +98,14 @@ class Webhooks:
         body: Any = None,
         params: dict[str, Any] | None = None,
         as_user: bool = True,
+        base_url: str | None = None,
     ) -> Any:
         query = _clean(params or {})
         if as_user and self._user_id is not None:
             query["user_id"] = self._user_id
         response = self._session.request(
             method,
-            f"{self.base_url}{path}",
+            f"{base_url or self.base_url}{path}",
             json=body,
             params=query or None,
             headers={"Authorization": f"Bearer {self._api_key}"},
@@ -216,10 +222,12 @@ class Webhooks:
     def publish(self, type: str, data: dict[str, Any], *, id: str | None = None) -> Published:
         """Publishes one event; `id` makes a repeat of the same call a no-op (`duplicate`)."""
         body = _clean({"type": type, "data": data, "id": id})
-        return cast(Published, self._call("POST", "/v1/events", body=body))
+        answer = self._call("POST", "/v1/events", body=body, base_url=self.publish_url)
+        return cast(Published, answer)
 
     def publish_batch(self, events: list[dict[str, Any]]) -> list[Published]:
-        answer = self._call("POST", "/v1/events/batch", body={"events": events})
+        body = {"events": events}
+        answer = self._call("POST", "/v1/events/batch", body=body, base_url=self.publish_url)
         return cast(list[Published], answer["data"])
 
     def list_events(

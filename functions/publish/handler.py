@@ -5,8 +5,12 @@ Lean on purpose: no Powertools resolver and no pydantic, whose imports alone cos
 (the rules of the documented models, same errors); the OpenAPI document is served by the `api`
 function, which declares these routes for it (functions/api/routes/events.py).
 
-AWS calls per single publish, the key cached: 3 (the webhook Query, the event and deliveries
-written, one SendMessageBatch: shared/outbound/publishing.py); a key not cached adds one GetItem.
+It serves the API's two routes and, with `-c publish_function_url=true`, its own function URL
+(README: Deploying to AWS), which hands over any method and path: `route_of` keeps the two.
+
+AWS calls per single publish, the key cached: 3 (the webhook Query, the event written naming
+its deliveries, one SendMessageBatch: shared/outbound/publishing.py); a key not cached adds one
+GetItem.
 Every event is checked against the event type catalog first (shared/outbound/event_types.py,
 README "Event type catalog"): no call on a warm container, one Query per container per
 `WEBHOOKS_EVENT_TYPE_CACHE_SECONDS`.
@@ -31,7 +35,7 @@ from shared.access.http import (
     lambda_response,
     strict_json,
 )
-from shared.core.errors import DomainError, InvalidRequest, NotFound
+from shared.core.errors import DomainError, InvalidRequest, MethodNotAllowed, NotFound
 from shared.core.observability import logger
 from shared.outbound import event_types, publishing
 from shared.outbound.event_types import Checked
@@ -39,6 +43,7 @@ from shared.schemas.publish import EventIn, parse_batch, parse_event
 
 SINGLE = "POST /v1/events"
 BATCH = "POST /v1/events/batch"
+PATHS = {route.split(" ", 1)[1]: route for route in (SINGLE, BATCH)}
 
 
 @logger.inject_lambda_context(
@@ -56,9 +61,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
 def handle(event: dict[str, Any]) -> dict[str, Any]:
     """Who may publish, then the body, then the publish: the order the `api` function keeps."""
-    route = event.get("routeKey")
-    if route not in (SINGLE, BATCH):
-        raise NotFound("no such route", code="route_not_found")
+    route = route_of(event)
     actor = admit(event.get("headers") or {}, event.get("queryStringParameters"), admin=False)
     logger.append_keys(user_id=actor.caller.user_id, key_id=actor.caller.key_id)
     check_body(event)
@@ -68,6 +71,22 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
     if route == SINGLE:
         return publish_one(actor, in_catalog([parse_event(body)], batch=False)[0])
     return publish_batch(actor, in_catalog(parse_batch(body), batch=True))
+
+
+def route_of(event: dict[str, Any]) -> str:
+    """SINGLE or BATCH: API Gateway's route key behind the API, else, from the function's own
+    URL (route key `$default`), the method and path; 404 for any other path, 405 for another
+    method on these two."""
+    route = str(event.get("routeKey") or "")
+    if route == "$default":
+        method = str(((event.get("requestContext") or {}).get("http") or {}).get("method"))
+        path = str(event.get("rawPath") or "")
+        if path in PATHS and method != "POST":
+            raise MethodNotAllowed("publish events by POST", allow="POST")
+        route = PATHS.get(path, "")
+    if route not in (SINGLE, BATCH):
+        raise NotFound("no such route", code="route_not_found")
+    return route
 
 
 def in_catalog(events: list[EventIn], batch: bool) -> list[EventIn]:

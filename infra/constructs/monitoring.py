@@ -55,7 +55,7 @@ class Monitoring(Construct):
         api: HttpApi,
         service_name: str = SERVICE_NAME,
         alarm_email: str | None = None,
-        inbound_url: bool = False,
+        public_urls: tuple[decl.PublicUrl, ...] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         self.service_name = service_name
@@ -80,14 +80,15 @@ class Monitoring(Construct):
             API_5XX_THRESHOLD,
             "More than 5 server errors from the HTTP API in 5 minutes.",
         )
-        if inbound_url:  # its answers no longer pass through the API (README: Deploying to AWS)
+        for url in public_urls:  # answers that skip the API (README: Deploying to AWS)
             self._alarm(
-                "InboundUrl5xx",
-                functions.function(decl.INBOUND).metric(
+                f"{url.output}5xx",
+                functions.function(url.function).metric(
                     "Url5xxCount", period=FIVE_MINUTES, statistic=cw.Stats.SUM
                 ),
                 API_5XX_THRESHOLD,
-                "More than 5 server errors from the inbound function URL in 5 minutes.",
+                f"More than 5 server errors from the {url.function.name} function URL in 5 "
+                "minutes.",
             )
         action = cw_actions.SnsAction(self.topic)
         for alarm in self.alarms:

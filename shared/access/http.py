@@ -20,6 +20,7 @@ from shared.core.errors import (
     Forbidden,
     InternalError,
     InvalidRequest,
+    MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
     ServiceUnavailable,
@@ -42,6 +43,7 @@ STATUS: dict[type[DomainError], int] = {
     Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
+    MethodNotAllowed: 405,
     PayloadTooLarge: 413,
     ServiceUnavailable: 503,
     BatchRefused: 500,
@@ -63,7 +65,10 @@ def lambda_response(status: int, body: Any) -> dict[str, Any]:
 
 
 def error_response(error: DomainError) -> dict[str, Any]:
-    return lambda_response(status_of(error), error.body())
+    response = lambda_response(status_of(error), error.body())
+    if isinstance(error, MethodNotAllowed):
+        response["headers"]["Allow"] = error.allow
+    return response
 
 
 def check_body(event: dict[str, Any]) -> None:

@@ -45,6 +45,16 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class MethodNotAllowed(DomainError):
+    """A route asked with a method it does not take; `allow` names the ones it does."""
+
+    code = "method_not_allowed"
+
+    def __init__(self, message: str, *, allow: str) -> None:
+        super().__init__(message)
+        self.allow = allow
+
+
 class PayloadTooLarge(DomainError):
     code = "payload_too_large"
 

@@ -271,6 +271,22 @@ def test_the_inbound_function_url_row_is_the_inbound_row_without_api_gateway() -
     assert difference == pytest.approx(1.00)
 
 
+def test_the_publish_function_url_row_is_the_single_publish_row_without_api_gateway() -> None:
+    """As for inbound: publishing to the publish function's own URL costs its invocation only.
+    https://aws.amazon.com/lambda/pricing/ ("Function URLs ... no additional charge")"""
+    publish = OpResult("publish_1", Usage(wru=1), {"publish": 1}, cpu={"publish": 0.001})
+    worker = OpResult(
+        "worker_10_ok", Usage(wru=10), {"delivery_worker": 1}, cpu={"delivery_worker": 0.01}
+    )
+    results = AwsResults(ops={"publish_1": publish, "worker_10_ok": worker})
+
+    model = costmodel.build(results, {"publish": 512, "delivery_worker": 512})
+
+    totals = {s.name: s.total("cpu") for s in model.scenarios}
+    difference = totals[costmodel.FIRST_SINGLE] - totals[costmodel.FIRST_SINGLE_URL]
+    assert difference == pytest.approx(1.00)
+
+
 def test_the_targets_table_is_computed_from_this_runs_figures(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
