@@ -185,8 +185,9 @@ INBOUND_PROCESSOR = Function(
 # each), so a flood is throttled (429) instead of starving the API and the workers. A new account
 # (concurrency quota 10) cannot reserve it: ask for a quota raise before using the setting.
 INBOUND_URL_CONCURRENCY = 50
-# `-c publish_function_url=true`, the same for the publish function: about 5,000 single
-# publishes a second at ~20 ms each, or 100 batch requests of 100 events at ~200 ms each.
+# `-c publish_function_url=true`, the same for the publish function (its API route shares the
+# reservation): about 3,500 single publishes a second at ~27 ms each, or 400 batch requests of
+# 100 events at ~250 ms each.
 PUBLISH_URL_CONCURRENCY = 100
 # `cdk deploy -c reserve_worker_concurrency=true` also reserves each worker's max_concurrency,
 # guaranteeing the workers their share while the API is busy. A limit not well above the

@@ -119,3 +119,13 @@ def test_each_public_function_is_capped_and_its_errors_alarm(with_url: Synth, sy
         for spec in decl.PUBLIC_URLS
     )
     assert len(alarms) == len(synth.resources("AWS::CloudWatch::Alarm")) + len(decl.PUBLIC_URLS)
+
+
+def test_the_inbound_urls_output_and_alarm_keep_their_names(with_url: Synth) -> None:
+    """Stacks deployed with the inbound URL before the publish URL existed keep its output and
+    its alarm: a new logical id would replace the alarm (and its history) on upgrade."""
+    assert "InboundUrl" in with_url.json["Outputs"] and "PublishUrl" in with_url.json["Outputs"]
+    names = list(with_url.resources("AWS::CloudWatch::Alarm"))
+    assert [n for n in names if n.startswith("MonitoringInboundUrl5xx")] == [
+        "MonitoringInboundUrl5xxF0AFDA0A"
+    ]

@@ -49,9 +49,10 @@ def test_the_publish_function_answers_its_two_routes_through_its_own_url(
     batch = through_url("POST", "/v1/events/batch", alice, {"events": [event, event]})
     assert batch["statusCode"] == 202 and len(json.loads(batch["body"])["data"]) == 2
 
-    refused = through_url("GET", "/v1/events", alice, None)
-    assert (refused["statusCode"], refused["headers"]["Allow"]) == (405, "POST")
-    assert json.loads(refused["body"])["error"]["code"] == "method_not_allowed"
+    for method in ("GET", "HEAD", "OPTIONS", "PUT"):
+        refused = through_url(method, "/v1/events", alice, None)
+        assert (refused["statusCode"], refused["headers"]["Allow"]) == (405, "POST"), method
+        assert json.loads(refused["body"])["error"]["code"] == "method_not_allowed"
     for path in ("/v1/webhooks", "/v1/events/", "/"):
         missing = through_url("POST", path, alice, event)
         assert missing["statusCode"] == 404, path
