@@ -254,3 +254,25 @@ def test_a_failed_announcement_never_fails_the_delivery(
     view = ok(api.request("GET", f"/v1/webhooks/{hook}", alice))
     assert (view["active"], view["disabled_reason"]) == (False, "gone")
     assert receiver.received("/ops") == []
+
+
+def test_an_ops_webhook_the_service_disabled_keeps_the_workers_announcements_as_skipped(
+    ops_api: InProcessApi, alice: str, env: dict[str, str], receiver: Receiver
+) -> None:
+    """The worker's own announcement to an `_ops` webhook the service disabled is a `skipped`
+    delivery, written with its event (README "Skipped deliveries and recover"): recover can
+    send it once the receiver is back."""
+    api = ops_api
+    gone = ops_webhook(api, receiver.script("/ops-gone", Script(statuses=[410])))
+    ok(api.request("POST", "/v1/secret/rotate", alice))
+    assert drain(env) == 1  # `secret.rotated` meets the 410: the `_ops` webhook is disabled
+    hook = register(api, alice, receiver.script("/alice-gone", Script(statuses=[410])))
+    publish(api, alice)
+
+    assert drain(env) == 1  # alice's delivery; `webhook.disabled` is not queued to `_ops`
+
+    ok(api.request("GET", f"/v1/webhooks/{hook}", alice))
+    path = f"/v1/webhooks/{gone}/deliveries?user_id={OPS}&status=skipped"
+    (skipped,) = ok(api.request("GET", path, ADMIN_KEY))["data"]
+    assert skipped["event_type"] == "webhook.disabled"
+    assert len(receiver.received("/ops-gone")) == 1  # only the first announcement was sent
