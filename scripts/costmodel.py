@@ -185,15 +185,7 @@ def build(results: AwsResults, memory: dict[str, int]) -> CostModel:
         return not absent
 
     if need("publish_1", "worker_10_ok"):
-        first = Scenario(
-            FIRST_SINGLE,
-            "POST /v1/events with one event matching one webhook (the publish function), then one "
-            "message of a delivery-worker batch of 10 succeeding at the first attempt",
-        )
-        b = Builder(first, memory)
-        b.api_call(ops["publish_1"], "publish", 1, transitions)
-        b.consumer("delivery_worker", ops["worker_10_ok"], ESM_BATCH, transitions)
-        model.scenarios.append(first)
+        model.scenarios.append(first_try_single(ops, memory, transitions, via_url=False))
     else:
         model.missing["first-try delivery"] = "publish or worker measurements missing"
     if need("batch_of_100", "worker_10_ok"):
@@ -256,18 +248,37 @@ def build(results: AwsResults, memory: dict[str, int]) -> CostModel:
     if need("inbound_new", "processor_10"):
         model.scenarios.append(inbound_new(ops, memory, transitions, via_url=True))
     if need("publish_1", "worker_10_ok"):
-        by_url = Scenario(
+        model.scenarios.append(first_try_single(ops, memory, transitions, via_url=True))
+    for scenario in model.scenarios:
+        scenario.target = TARGETS.get(scenario.name)
+    return model
+
+
+def first_try_single(
+    ops: dict[str, OpResult], memory: dict[str, int], transitions: int, *, via_url: bool
+) -> Scenario:
+    """One event published alone to one webhook and its share of a worker batch of 10 that
+    delivers at the first attempt: posted to the API's route, or (`via_url`) to the publish
+    function's own URL, which has no per-request charge."""
+    if via_url:
+        scenario = Scenario(
             FIRST_SINGLE_URL,
             "as the single-publish first-try row, the publisher posting to the publish "
             "function's own URL (`-c publish_function_url=true`: no API Gateway request)",
         )
-        b = Builder(by_url, memory)
+    else:
+        scenario = Scenario(
+            FIRST_SINGLE,
+            "POST /v1/events with one event matching one webhook (the publish function), then one "
+            "message of a delivery-worker batch of 10 succeeding at the first attempt",
+        )
+    b = Builder(scenario, memory)
+    if via_url:
         b.url_call(ops["publish_1"], "publish", transitions)
-        b.consumer("delivery_worker", ops["worker_10_ok"], ESM_BATCH, transitions)
-        model.scenarios.append(by_url)
-    for scenario in model.scenarios:
-        scenario.target = TARGETS.get(scenario.name)
-    return model
+    else:
+        b.api_call(ops["publish_1"], "publish", 1, transitions)
+    b.consumer("delivery_worker", ops["worker_10_ok"], ESM_BATCH, transitions)
+    return scenario
 
 
 def inbound_new(

@@ -253,38 +253,46 @@ def test_the_model_prices_index_writes_on_their_own_line_and_judges_each_target(
     assert down_lines["DynamoDB writes, indexes"].quantity == 4 + 6 * 2  # publish + 6 attempts
 
 
-def test_the_inbound_function_url_row_is_the_inbound_row_without_api_gateway() -> None:
-    """Lambda bills no request charge for a function URL: the provider's post costs its
-    invocation only, one API Gateway HTTP API request ($1.00 per million) less.
-    https://aws.amazon.com/lambda/pricing/ ("Function URLs ... no additional charge")"""
-    usage = Usage(wru=1)
-    receipt = OpResult("inbound_new", usage, {"inbound": 1}, cpu={"inbound": 0.001})
-    processing = OpResult(
-        "processor_10", Usage(wru=20), {"inbound_processor": 1}, cpu={"inbound_processor": 0.01}
-    )
-    results = AwsResults(ops={"inbound_new": receipt, "processor_10": processing})
+def _measured(name: str, function: str, wru: int, cpu: float) -> OpResult:
+    """An operation as the bench measures it: one invocation of `function`, `wru` written."""
+    return OpResult(name, Usage(wru=wru), {function: 1}, {function: cpu})
 
-    model = costmodel.build(results, {"inbound": 512, "inbound_processor": 512})
+
+@pytest.mark.parametrize(
+    ("ops", "by_api", "by_url"),
+    [
+        (
+            [
+                _measured("inbound_new", "inbound", 1, 0.001),
+                _measured("processor_10", "inbound_processor", 20, 0.01),
+            ],
+            costmodel.INBOUND_NEW,
+            costmodel.INBOUND_NEW_URL,
+        ),
+        (
+            [
+                _measured("publish_1", "publish", 1, 0.001),
+                _measured("worker_10_ok", "delivery_worker", 10, 0.01),
+            ],
+            costmodel.FIRST_SINGLE,
+            costmodel.FIRST_SINGLE_URL,
+        ),
+    ],
+    ids=["inbound", "publish"],
+)
+def test_a_function_url_row_is_its_api_row_without_the_api_gateway_request(
+    ops: list[OpResult], by_api: str, by_url: str
+) -> None:
+    """Lambda bills no request charge for a function URL: a post to the inbound or publish
+    function's own URL costs its invocation only, one API Gateway HTTP API request ($1.00 per
+    million) less.
+    https://aws.amazon.com/lambda/pricing/ ("Function URLs ... no additional charge")"""
+    memory = {name: 512 for op in ops for name in op.cpu}
+
+    model = costmodel.build(AwsResults(ops={op.name: op for op in ops}), memory)
 
     totals = {s.name: s.total("cpu") for s in model.scenarios}
-    difference = totals[costmodel.INBOUND_NEW] - totals[costmodel.INBOUND_NEW_URL]
-    assert difference == pytest.approx(1.00)
-
-
-def test_the_publish_function_url_row_is_the_single_publish_row_without_api_gateway() -> None:
-    """As for inbound: publishing to the publish function's own URL costs its invocation only.
-    https://aws.amazon.com/lambda/pricing/ ("Function URLs ... no additional charge")"""
-    publish = OpResult("publish_1", Usage(wru=1), {"publish": 1}, cpu={"publish": 0.001})
-    worker = OpResult(
-        "worker_10_ok", Usage(wru=10), {"delivery_worker": 1}, cpu={"delivery_worker": 0.01}
-    )
-    results = AwsResults(ops={"publish_1": publish, "worker_10_ok": worker})
-
-    model = costmodel.build(results, {"publish": 512, "delivery_worker": 512})
-
-    totals = {s.name: s.total("cpu") for s in model.scenarios}
-    difference = totals[costmodel.FIRST_SINGLE] - totals[costmodel.FIRST_SINGLE_URL]
-    assert difference == pytest.approx(1.00)
+    assert totals[by_api] - totals[by_url] == pytest.approx(1.00)
 
 
 def test_the_targets_table_is_computed_from_this_runs_figures(
