@@ -272,13 +272,9 @@ def first_try_single(
             "POST /v1/events with one event matching one webhook (the publish function), then one "
             "message of a delivery-worker batch of 10 succeeding at the first attempt",
         )
-    b = Builder(scenario, memory)
-    if via_url:
-        b.url_call(ops["publish_1"], "publish", transitions)
-    else:
-        b.api_call(ops["publish_1"], "publish", 1, transitions)
-    b.consumer("delivery_worker", ops["worker_10_ok"], ESM_BATCH, transitions)
-    return scenario
+    posted = (ops["publish_1"], "publish")
+    consumed = (ops["worker_10_ok"], "delivery_worker")
+    return _posted_then_consumed(scenario, memory, transitions, posted, consumed, via_url)
 
 
 def inbound_new(
@@ -298,12 +294,27 @@ def inbound_new(
             "POST /inbound/{source_id} (GitHub preset, no authorizer), then one message of an "
             "inbound-processor batch of 10 (no forward_url)",
         )
+    posted = (ops["inbound_new"], "inbound")
+    consumed = (ops["processor_10"], "inbound_processor")
+    return _posted_then_consumed(scenario, memory, transitions, posted, consumed, via_url)
+
+
+def _posted_then_consumed(
+    scenario: Scenario,
+    memory: dict[str, int],
+    transitions: int,
+    posted: tuple[OpResult, str],
+    consumed: tuple[OpResult, str],
+    via_url: bool,
+) -> Scenario:
+    """A request (`posted`: the operation and its function) through the API's route or the
+    function's own URL, then its message's share of a consumer batch of 10."""
     b = Builder(scenario, memory)
     if via_url:
-        b.url_call(ops["inbound_new"], "inbound", transitions)
+        b.url_call(posted[0], posted[1], transitions)
     else:
-        b.api_call(ops["inbound_new"], "inbound", 1, transitions)
-    b.consumer("inbound_processor", ops["processor_10"], ESM_BATCH, transitions)
+        b.api_call(posted[0], posted[1], 1, transitions)
+    b.consumer(consumed[1], consumed[0], ESM_BATCH, transitions)
     return scenario
 
 
