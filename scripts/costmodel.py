@@ -260,18 +260,12 @@ def first_try_single(
     """One event published alone to one webhook and its share of a worker batch of 10 that
     delivers at the first attempt: posted to the API's route, or (`via_url`) to the publish
     function's own URL, which has no per-request charge."""
-    if via_url:
-        scenario = Scenario(
-            FIRST_SINGLE_URL,
-            "as the single-publish first-try row, the publisher posting to the publish "
-            "function's own URL (`-c publish_function_url=true`: no API Gateway request)",
-        )
-    else:
-        scenario = Scenario(
-            FIRST_SINGLE,
-            "POST /v1/events with one event matching one webhook (the publish function), then one "
-            "message of a delivery-worker batch of 10 succeeding at the first attempt",
-        )
+    by_api = Scenario(
+        FIRST_SINGLE,
+        "POST /v1/events with one event matching one webhook (the publish function), then one "
+        "message of a delivery-worker batch of 10 succeeding at the first attempt",
+    )
+    scenario = _through_url(by_api, FIRST_SINGLE_URL, "publish") if via_url else by_api
     posted = (ops["publish_1"], "publish")
     consumed = (ops["worker_10_ok"], "delivery_worker")
     return _posted_then_consumed(scenario, memory, transitions, posted, consumed, via_url)
@@ -282,21 +276,24 @@ def inbound_new(
 ) -> Scenario:
     """A new inbound event and its share of a processor batch of 10: posted to the API's route,
     or (`via_url`) to the inbound function's own URL, which has no per-request charge."""
-    if via_url:
-        scenario = Scenario(
-            INBOUND_NEW_URL,
-            "as the inbound new-event row, the provider posting to the inbound function's own "
-            "URL (`-c inbound_function_url=true`: no API Gateway request)",
-        )
-    else:
-        scenario = Scenario(
-            INBOUND_NEW,
-            "POST /inbound/{source_id} (GitHub preset, no authorizer), then one message of an "
-            "inbound-processor batch of 10 (no forward_url)",
-        )
+    by_api = Scenario(
+        INBOUND_NEW,
+        "POST /inbound/{source_id} (GitHub preset, no authorizer), then one message of an "
+        "inbound-processor batch of 10 (no forward_url)",
+    )
+    scenario = _through_url(by_api, INBOUND_NEW_URL, "inbound") if via_url else by_api
     posted = (ops["inbound_new"], "inbound")
     consumed = (ops["processor_10"], "inbound_processor")
     return _posted_then_consumed(scenario, memory, transitions, posted, consumed, via_url)
+
+
+def _through_url(by_api: Scenario, name: str, function: str) -> Scenario:
+    """The row of `by_api` when the request goes to `function`'s own URL instead."""
+    return Scenario(
+        name,
+        f"as the '{by_api.name}' row, posted to the {function} function's own URL "
+        f"(`-c {function}_function_url=true`: no API Gateway request)",
+    )
 
 
 def _posted_then_consumed(

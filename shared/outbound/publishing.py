@@ -47,13 +47,9 @@ class Prepared:
     deliveries: list[dict[str, Any]]
     idempotency_key: str | None
     answer: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def records(self) -> list[dict[str, Any]]:
-        """The deliveries written with the event: those its first attempt will not write
-        (skipped ones, and a rare id its event could not give: `fan_out`)."""
-        awaiting = events_table.awaiting(self.event)
-        return [d for d in self.deliveries if d["delivery_id"] not in awaiting]
+    # The deliveries written with the event: those no first attempt will write (skipped ones,
+    # and a rare id its event could not give: `fan_out`).
+    records: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -235,12 +231,11 @@ def prepare(user_id: str, body: EventBody, hooks: list[dict[str, Any]]) -> Prepa
         if d["status"] == "queued" and deliveries_table.is_for_event(d["delivery_id"], event_id)
     }
     event[events_table.QUEUED_WEBHOOKS] = {d["webhook_id"]: d["url"] for d in awaiting.values()}
-    event["delivery_ids"] = [
-        d["delivery_id"] for d in deliveries if d["delivery_id"] not in awaiting
-    ]
+    records = [d for d in deliveries if d["delivery_id"] not in awaiting]
+    event["delivery_ids"] = [d["delivery_id"] for d in records]
     key = f"publish#{user_id}#{body.id}" if body.id else None
     answer = answer_of(event_id, deliveries)
-    return Prepared(event=event, deliveries=deliveries, idempotency_key=key, answer=answer)
+    return Prepared(event, deliveries, key, answer, records)
 
 
 def publish_many(user_id: str, bodies: Sequence[EventBody]) -> list[Published]:
