@@ -248,7 +248,7 @@ def first_run_message(record: dict[str, Any], run_id: str, body: bytes) -> dict[
     """The queue message of a new event: the record and the body (base64), or the body's S3 key
     when it would not fit in a message (then stored first: one PutObject)."""
     message = queue_message(record["user_id"], record["event_id"], record["source_id"], run_id)
-    message["record"] = {**record, "run_id": run_id}
+    message["record"] = dict(record)
     message["body"] = base64.b64encode(body).decode()
     if len(json.dumps(message)) <= QUEUE_MESSAGE_LIMIT:
         return message
@@ -489,7 +489,7 @@ def _body_fields(run: Run, event: Mapping[str, Any], inbound: InboundEvent) -> d
     except Exception as error:
         _record_failure(run, f"raw body could not be stored: {_error_code(error)}", retryable=True)
         raise
-    if raw_bodies.INLINE_ATTRIBUTE in where:
+    if raw_bodies.is_inline(where):
         return where  # the payload is read from the inline body (`payload_of`): stored once
     return {**fields, **where}
 
@@ -497,7 +497,7 @@ def _body_fields(run: Run, event: Mapping[str, Any], inbound: InboundEvent) -> d
 def payload_of(record: Mapping[str, Any]) -> Any:
     """What an inbound event shows as `payload`: the stored one, else the one its inline raw body
     holds (kept once, as the body: a DynamoDB write unit per KB)."""
-    if record.get("payload") is not None or record.get(raw_bodies.INLINE_ATTRIBUTE) is None:
+    if record.get("payload") is not None or not raw_bodies.is_inline(record):
         return record.get("payload")
     body = raw_bodies.body_of(record)
     return storable_payload(body, decode(body, str(record.get("content_type") or "")))
@@ -647,7 +647,7 @@ def replay(user_id: str, record: Mapping[str, Any]) -> dict[str, Any]:
         user_id,
         record["event_id"],
         "inbound",
-        {"status": "received", "updated_at": now, "run_id": run_id},
+        {"status": "received", "updated_at": now},
         appends={"history": [{"at": now, "action": "replay", "run_id": run_id}]},
     )
     message = queue_message(user_id, record["event_id"], str(record.get("source_id")), run_id)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -275,10 +276,13 @@ def test_raw_bytes_are_stored_exactly_and_the_body_limit(local: Any, inbound: In
 
 
 def stored_raw(local: Any, source_id: str, event_id: str) -> bytes:
-    """The raw body where processing stored it: inline on the event record, else in S3."""
+    """The raw body where processing stored it: inline on the event record (deflated when that
+    is smaller), else in S3."""
     dynamodb = local.client("dynamodb")
     [table] = [name for name in dynamodb.list_tables()["TableNames"] if name.endswith("-Events")]
     item = wait_for(lambda: next(iter(by_event_id(dynamodb, table, event_id)), None))
+    if "raw_deflated" in item:  # raw DEFLATE (RFC 1951)
+        return zlib.decompress(bytes(item["raw_deflated"]["B"]), -15)
     if "raw_body" in item:
         return bytes(item["raw_body"]["B"])
     key = item["raw_s3_key"]["S"]

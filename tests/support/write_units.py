@@ -6,12 +6,11 @@ on GSI write costs describes
 the table write, 1 WRU per started KB of the item, plus one write to every index the item lands
 in (it carries the index's keys), sized by the projected item; an update writes an index only
 when it sets or removes an attribute that index projects or is keyed on. A transaction costs
-twice. Item sizes are approximated from the attribute names and their JSON-encoded values.
+twice. Item sizes as DynamoDB computes them (scripts/itemsize.py, the bench's own rule).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections import Counter
@@ -19,18 +18,10 @@ from typing import Any
 
 import boto3
 
+from scripts.itemsize import item_size as _size
 from shared.core import resources as res
 from shared.core.aws import client
 from shared.core.config import settings
-from shared.store.dynamo import from_item
-
-
-def _size(item: dict[str, Any]) -> int:
-    plain = from_item(item)
-    return sum(
-        len(name.encode()) + len(json.dumps(value, default=str).encode())
-        for name, value in plain.items()
-    )
 
 
 def _value(typed: dict[str, Any]) -> str:

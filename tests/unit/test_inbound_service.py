@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,7 +21,7 @@ from shared.core.aws import client
 from shared.core.config import INBOUND_BASE_URL_ENV, settings
 from shared.inbound import providers, service, sources
 from shared.inbound.service import MAX_BODY_BYTES
-from shared.store import dynamo
+from shared.store import dynamo, raw_bodies
 from shared.store import events as events_table
 from tests.conftest import ADMIN_KEY
 from tests.inbound_signers import HMAC_RULE, SECRETS, sign
@@ -78,7 +80,10 @@ def stripe_body(event_id: str = "evt_invoice_1", **changes: Any) -> bytes:
 
 
 def raw_object(event: dict[str, Any]) -> bytes:
-    """The stored raw body, read straight from where the record says: inline or in S3."""
+    """The stored raw body, read straight from where the record says: inline (raw DEFLATE, RFC
+    1951, or as sent) or in S3."""
+    if event.get("raw_deflated") is not None:
+        return zlib.decompress(bytes(event["raw_deflated"].value), -15)
     if event.get("raw_body") is not None:
         return bytes(event["raw_body"].value)
     obj = client("s3").get_object(Bucket=settings().raw_body_bucket, Key=event["raw_s3_key"])
@@ -570,11 +575,78 @@ def test_processing_a_small_event_writes_its_record_once_with_the_body_inline(
     assert detail["payload"] == json.loads(body) and "raw_body_url" not in detail
 
 
+def github_push(commits: int) -> bytes:
+    """A GitHub push body of `commits` commits: JSON as providers send it, repetitive keys."""
+    return json.dumps(
+        {
+            "ref": "refs/heads/main",
+            "repository": {"id": 1296269, "full_name": "octocat/Hello-World", "private": False},
+            "pusher": {"name": "octocat", "email": "octocat@github.com"},
+            "commits": [
+                {
+                    "id": f"{number:040x}",
+                    "message": f"Fix the flaky test number {number}",
+                    "timestamp": f"2026-11-24T16:{number % 60:02d}:18Z",
+                    "author": {"name": "Ada", "email": "ada@example.com", "username": "ada"},
+                    "added": [],
+                    "removed": [],
+                    "modified": [f"src/module_{number}.py"],
+                }
+                for number in range(commits)
+            ],
+        }
+    ).encode()
+
+
+def test_a_body_that_deflates_within_the_limit_is_stored_inline_deflated(
+    api: InProcessApi, key: str, calls: Any
+) -> None:
+    """A 20 KB body is past the 4 KB inline limit as sent, not once deflated: no PutObject, and
+    replay and the API read it back byte for byte."""
+    source = create_source(api, key, "github")
+    body = github_push(75)
+    assert len(body) > 20_000 > 4 * raw_bodies.INLINE_LIMIT
+    event_id = post_inbound(api, source["id"], body, sign("github", body)).json()["event_id"]
+    messages = drain_inbound()
+    calls.reset()
+    assert process(messages) == {"batchItemFailures": []}
+    assert dict(calls.calls) == {"dynamodb.BatchGetItem": 1, "dynamodb.UpdateItem": 1}
+    record = event_record("alice", event_id)
+    packed = bytes(record["raw_deflated"].value)
+    assert len(packed) <= raw_bodies.INLINE_LIMIT < len(body)
+    assert "raw_body" not in record and "raw_s3_key" not in record
+    assert raw_object(record) == body and record["size_bytes"] == len(body)
+    detail = api.request("GET", f"/v1/events/{event_id}", key).json()
+    assert detail["payload"] == json.loads(body) and "raw_body_url" not in detail
+    assert api.request("POST", f"/v1/events/{event_id}/replay", key, {}).status == 202
+    assert process(drain_inbound()) == {"batchItemFailures": []}
+    replayed = event_record("alice", event_id)
+    assert replayed["status"] == "processed" and raw_object(replayed) == body
+    assert [entry["action"] for entry in replayed["history"]] == [
+        "processed",
+        "replay",
+        "processed",
+    ]
+
+
+def test_a_body_that_deflating_would_grow_is_kept_as_sent(api: InProcessApi, key: str) -> None:
+    source = create_source(api, key, "github")
+    body = b'{"zen":"a"}'
+    assert len(raw_bodies.deflate(body)) >= len(body)
+    event_id = post_inbound(api, source["id"], body, sign("github", body)).json()["event_id"]
+    assert process(drain_inbound()) == {"batchItemFailures": []}
+    record = event_record("alice", event_id)
+    assert bytes(record["raw_body"].value) == body and "raw_deflated" not in record
+    assert api.request("GET", f"/v1/events/{event_id}", key).json()["payload"] == {"zen": "a"}
+
+
 def test_a_body_past_the_inline_limit_is_stored_in_s3_by_the_processor(
     api: InProcessApi, key: str, calls: Any
 ) -> None:
     source = create_source(api, key, "hmac")
-    body = json.dumps({"type": "big.doc", "text": "x" * 20_000}).encode()
+    # Random text: a body that does not deflate below the inline limit either.
+    body = json.dumps({"type": "big.doc", "text": base64.b64encode(os.urandom(9_000)).decode()})
+    body = body.encode()
     calls.reset()
     event_id = post_inbound(api, source["id"], body, sign("hmac", body)).json()["event_id"]
     assert receipt_calls(calls) == {"dynamodb.PutItem": 1, "sqs.SendMessage": 1}
@@ -583,8 +655,8 @@ def test_a_body_past_the_inline_limit_is_stored_in_s3_by_the_processor(
     assert process(messages) == {"batchItemFailures": []}
     assert calls.calls["s3.PutObject"] == 1 and calls.calls["dynamodb.UpdateItem"] == 1
     record = event_record("alice", event_id)
-    assert "raw_body" not in record and raw_object(record) == body
-    assert record["payload"] == json.loads(body)
+    assert "raw_body" not in record and "raw_deflated" not in record
+    assert raw_object(record) == body and record["payload"] == json.loads(body)
 
 
 def test_a_body_too_large_for_a_queue_message_goes_to_s3_at_receipt(

@@ -3,12 +3,14 @@ table layouts behind the list routes. In-process over moto with a real HTTP rece
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
+from scripts.awsbench import GITHUB_BODY_TEMPLATE
 from shared.core import clock
 from shared.core import resources as res
 from shared.core.aws import client
@@ -110,6 +112,33 @@ def test_a_first_try_delivery_is_one_write_beside_its_events_and_no_index_write(
     assert delivery_units == 1, units
     assert units.get("Events") == 1, units
     assert not [name for name in units if "/" in name], units  # no index anywhere
+
+
+def test_a_new_inbound_event_is_two_writes_its_claim_and_its_record(
+    api: InProcessApi, alice: str
+) -> None:
+    """The bench's GitHub pull_request body (0.4 KB): the dedupe claim (1 WRU) and the record's
+    one write when processing ends (1 WRU). Before, the record kept the body as sent and its last
+    run id twice, and came to 1.2 KB: 2 WRU. Inline bodies are now deflated
+    (shared/store/raw_bodies.py).
+
+    AWS: a write consumes 1 WRU per KB of the item, the larger of before and after; an item's
+    size is its attribute names plus values.
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html
+    """
+    sources.clear_cache()
+    source = create_source(api, alice, "github")
+    body = json.dumps(GITHUB_BODY_TEMPLATE, separators=(",", ":")).encode()
+    headers = {**sign("github", body, event_header="pull_request"), "User-Agent": "GitHub-Hookshot"}
+    meter = WriteMeter()
+    try:
+        ok(post_inbound(api, source["id"], body, headers))
+        assert process(drain_inbound()) == {"batchItemFailures": []}
+        units = meter.settle()
+    finally:
+        meter.close()
+    assert dict(units) == {"Dedupe": 1, "Events": 1}, units
 
 
 def batch_reads(
