@@ -17,15 +17,23 @@ from shared.inbound import service
 from shared.store import dynamo
 
 
-def handle_message(message: dict[str, Any], shelf: dynamo.Shelf | None = None) -> str:
-    return service.process(message, handlers_for, shelf)
+def handle_message(
+    message: dict[str, Any],
+    shelf: dynamo.Shelf | None = None,
+    bundled: service.Bundled = service.NOTHING_BUNDLED,
+) -> str:
+    return service.process(message, handlers_for, shelf, bundled)
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    shelf = service.load_batch(parsed_bodies(event))
-    response, outcomes = process_batch(event, lambda message: handle_message(message, shelf))
+    messages = parsed_bodies(event)
+    shelf = service.load_batch(messages)
+    bundled = service.bundle_bodies(messages, shelf)  # large bodies: one S3 object per source
+    response, outcomes = process_batch(
+        event, lambda message: handle_message(message, shelf, bundled)
+    )
     counted = Counter(outcomes)
     metrics.add_metric(name="InboundProcessed", unit=MetricUnit.Count, value=counted["processed"])
     # Retried failures, plus events whose body cannot be read (failed for good, not retried).

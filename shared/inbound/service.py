@@ -21,7 +21,8 @@ type), forwards the original body to the source's `forward_url` through the outb
 machinery, and writes the event once: `processed`, or `failed` with the reason in its history
 (SQS retries a failing handler, but not a body that cannot be read: it never will). On an
 event's first run that one UpdateItem creates the record, with its raw body inline when small
-(else one PutObject first; `shared/store/raw_bodies.py`). Until then the event is in the queue,
+(else in S3: one PutObject per source for a batch's large bodies, `bundle_bodies`; see
+`shared/store/raw_bodies.py`). Until then the event is in the queue,
 not in the events table (README, "Inbound webhooks").
 """
 
@@ -99,10 +100,12 @@ NOT_STORED = "the webhook could not be stored; retry later"
 
 
 def _error_code(error: Exception) -> str:
-    """An AWS error code (`NoSuchKey`) or the exception's class name; never its message."""
+    """An AWS error code (`NoSuchKey`), a domain error's code, or the exception's class name;
+    never its message."""
     response = getattr(error, "response", None)
     code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
-    return str(code) if code else type(error).__name__
+    code = code or getattr(error, "code", None)
+    return code if isinstance(code, str) and code else type(error).__name__
 
 
 # Receipt -----------------------------------------------------------------------------------------
@@ -413,8 +416,70 @@ def unreadable_reason(inbound: InboundEvent) -> str | None:
     return inbound.decoded.error
 
 
+class BodyNotStored(Exception):
+    """Its batch's shared object could not be stored (the AWS error code): SQS retries it."""
+
+
+@dataclass(frozen=True)
+class Bundled:
+    """Bodies a batch stored together before its records ran (`bundle_bodies`): per event id,
+    the record's location fields, or the error that stopped their one PutObject."""
+
+    fields: dict[str, dict[str, Any]]
+    failed: dict[str, Exception]
+
+
+NOTHING_BUNDLED = Bundled({}, {})
+
+
+def bundle_bodies(messages: list[Any], shelf: dynamo.Shelf) -> Bundled:
+    """Store the bodies of a processor batch that go to S3, one object per source for all of
+    them (`raw_bodies.store_bundle`): ten large bodies cost one PutObject, not ten. A body goes
+    there when it is a first run's, readable as the payload the API shows, and too large inline
+    even deflated; a body alone in its source, or that the API must link (not readable), gets
+    its own object when its record runs. AWS calls: 1 PutObject per source with two or more."""
+    groups: dict[str, list[tuple[str, bytes]]] = {}
+    for message in messages:
+        candidate = _bundle_candidate(message, shelf)
+        if candidate is not None:
+            groups.setdefault(str(message["source_id"]), []).append(candidate)
+    fields: dict[str, dict[str, Any]] = {}
+    failed: dict[str, Exception] = {}
+    for source_id, bodies in groups.items():
+        if len(bodies) < 2:
+            continue
+        try:
+            fields.update(raw_bodies.store_bundle(source_id, bodies))
+        except Exception as error:
+            failed.update({event_id: error for event_id, _ in bodies})
+    return Bundled(fields, failed)
+
+
+def _bundle_candidate(message: Any, shelf: dynamo.Shelf) -> tuple[str, bytes] | None:
+    """(event id, body) of a first run whose body goes to S3; None for any other message (a
+    malformed one included: it fails on its own run)."""
+    try:
+        first = message.get("record")
+        if first is None or message.get("body") is None:
+            return None
+        keys, _ = _keys(message)
+        events = settings().events_table
+        if not shelf.holds(keys) or shelf.take(events, keys[events][0]) is not None:
+            return None  # not read with the batch, or a copy of a run whose record exists
+        body = base64.b64decode(message["body"])
+        if len(body) <= raw_bodies.INLINE_LIMIT or raw_bodies.inline_field(body) is not None:
+            return None
+        readable = storable_payload(body, decode(body, str(first.get("content_type") or "")))
+        return (str(message["event_id"]), body) if readable is not None else None
+    except Exception:
+        return None
+
+
 def process(
-    message: Mapping[str, Any], handlers_for: HandlerLookup, shelf: dynamo.Shelf | None = None
+    message: Mapping[str, Any],
+    handlers_for: HandlerLookup,
+    shelf: dynamo.Shelf | None = None,
+    bundled: Bundled = NOTHING_BUNDLED,
 ) -> str:
     """Run the registered handlers, forward, record the outcome in one write.
 
@@ -433,7 +498,7 @@ def process(
     if stored is not None and run_id and stored.get("processed_run") == run_id:
         return "skipped"  # SQS delivered this run's message again after it was finished
     event: dict[str, Any] = {**(first or {}), **(stored or {})}
-    run, inbound = _begin(message, event, stored, source)
+    run, inbound = _begin(message, event, stored, source, bundled)
     reason = unreadable_reason(inbound)
     if reason is not None:
         _record_failure(run, reason, retryable=False)
@@ -450,6 +515,7 @@ def _begin(
     event: dict[str, Any],
     stored: Mapping[str, Any] | None,
     source: Mapping[str, Any] | None,
+    bundled: Bundled,
 ) -> tuple[Run, InboundEvent]:
     """The run and what its handlers see. A first run (its message carries the record) keeps the
     record's fields to write with its outcome, and stores the body where it will live."""
@@ -458,7 +524,7 @@ def _begin(
     run = Run(event["user_id"], event["event_id"], str(message.get("run_id") or ""), fields)
     inbound = _inbound_event(event, source, _raw_body(message, event, run))
     if first is not None and (stored is None or not raw_bodies.is_stored(stored)):
-        run = replace(run, fields={**fields, **_body_fields(run, event, inbound)})
+        run = replace(run, fields={**fields, **_body_fields(run, event, inbound, bundled)})
     return run, inbound
 
 
@@ -474,32 +540,45 @@ def _raw_body(message: Mapping[str, Any], event: Mapping[str, Any], run: Run) ->
         raise
 
 
-def _body_fields(run: Run, event: Mapping[str, Any], inbound: InboundEvent) -> dict[str, Any]:
-    """What a first run adds to the record: where the raw body lives (inline when it is small and
-    readable as the payload, else its own S3 object; a body too large for the queue message is
-    there already) and, for a body not inline, the payload the API shows."""
-    payload = storable_payload(inbound.body, inbound.decoded)
-    fields: dict[str, Any] = {} if payload is None else {"payload": payload}
+def _body_fields(
+    run: Run, event: Mapping[str, Any], inbound: InboundEvent, bundled: Bundled
+) -> dict[str, Any]:
+    """Where a first run keeps the raw body: inline when it is readable as the payload and small
+    (deflated, `raw_bodies.store`), else in S3: in its batch's shared object (`bundle_bodies`),
+    or in its own (a body too large for the queue message is there already). The body is the one
+    copy: the payload the API shows is read from it (`payload_of`), never written beside it,
+    since DynamoDB bills each write by the KB of the whole item."""
     if raw_bodies.is_stored(event):
-        return fields
-    try:
-        where = raw_bodies.store(
-            inbound.source_id, inbound.event_id, inbound.body, inline=payload is not None
+        return {}
+    if inbound.event_id in bundled.fields:
+        return bundled.fields[inbound.event_id]
+    failure = bundled.failed.get(inbound.event_id)
+    if failure is not None:
+        _record_failure(
+            run, f"raw body could not be stored: {_error_code(failure)}", retryable=True
         )
+        raise BodyNotStored(_error_code(failure))
+    try:
+        readable = storable_payload(inbound.body, inbound.decoded) is not None
+        return raw_bodies.store(inbound.source_id, inbound.event_id, inbound.body, inline=readable)
     except Exception as error:
         _record_failure(run, f"raw body could not be stored: {_error_code(error)}", retryable=True)
         raise
-    if raw_bodies.is_inline(where):
-        return where  # the payload is read from the inline body (`payload_of`): stored once
-    return {**fields, **where}
 
 
 def payload_of(record: Mapping[str, Any]) -> Any:
-    """What an inbound event shows as `payload`: the stored one, else the one its inline raw body
-    holds (kept once, as the body: a DynamoDB write unit per KB)."""
-    if record.get("payload") is not None or not raw_bodies.is_inline(record):
+    """What an inbound event shows as `payload`: its raw body read as its content type says
+    (a form's fields, else the JSON), when small and plain enough (`storable_payload`), else
+    None. Records written before bodies were kept once still carry a `payload` of their own.
+    AWS calls: none for an inline body; one S3 GetObject for a body stored there."""
+    if record.get("payload") is not None:
         return record.get("payload")
-    body = raw_bodies.body_of(record)
+    if not raw_bodies.is_stored(record) or int(record.get("size_bytes") or 0) > PAYLOAD_LIMIT:
+        return None
+    try:
+        body = raw_bodies.body_of(record)
+    except (raw_bodies.BodyGone, raw_bodies.BodyCorrupt):
+        return None
     return storable_payload(body, decode(body, str(record.get("content_type") or "")))
 
 
@@ -560,17 +639,9 @@ def _record_processed(run: Run, results: list[dict[str, Any]], forward_id: str |
 
 
 def _write(run: Run, sets: dict[str, Any], entry: dict[str, Any]) -> None:
-    """The run's one write; a first run's also creates the record (without a payload DynamoDB
-    refuses: the raw body is the copy)."""
-    fields = dict(run.fields)
+    """The run's one write; a first run's also creates the record."""
     removals = ["processed_run"] if "processed_run" not in sets else None
-    try:
-        receipts.record(run.user_id, run.event_id, {**fields, **sets}, entry, removals)
-    except receipts.PayloadNotStorable:
-        if fields.get("payload") is None:
-            raise
-        fields.pop("payload")
-        receipts.record(run.user_id, run.event_id, {**fields, **sets}, entry, removals)
+    receipts.record(run.user_id, run.event_id, {**run.fields, **sets}, entry, removals)
 
 
 def _forward_delivery(

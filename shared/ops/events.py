@@ -41,7 +41,7 @@ def detail_view(record: dict[str, Any]) -> dict[str, Any]:
     view["payload"] = _payload(record)
     view["headers"] = record.get("headers") or {}
     view["history"] = record.get("history", [])
-    if record["direction"] == "inbound" and record.get("raw_s3_key"):
+    if record["direction"] == "inbound" and raw_bodies.has_own_object(record):
         too_large = int(record.get("size_bytes") or 0) > INLINE_PAYLOAD_LIMIT
         if too_large or view["payload"] is None:  # the body is not inline: link the raw bytes
             view["raw_body_url"] = raw_bodies.link(record["raw_s3_key"])

@@ -5,7 +5,7 @@ bytes, deflated (`raw_deflated`, raw DEFLATE, RFC 1951) when that is smaller, as
 nearly every JSON body, else as sent (`raw_body`, which records written before bodies were
 deflated hold too); or `raw_s3_key` (an S3 object of its own). DynamoDB bills a write by the
 item's KB, the larger of before and after, so a deflated body cuts the record's one write and
-every later update of it (a 20 KB GitHub push deflates to 1.1 KB):
+every later update of it (a 15 KB GitHub push deflates to 2.9 KB):
 https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html
 
 Until its event is processed a body rides in the inbound queue message (SQS keeps it durably);
@@ -23,9 +23,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from boto3.dynamodb.types import Binary
+from botocore.exceptions import ClientError
 
 from shared.core.aws import client
 from shared.core.config import settings
+from shared.core.errors import ServiceUnavailable
 
 OBJECT_CONTENT_TYPE = "application/octet-stream"
 LINK_SECONDS = 900
@@ -34,6 +36,7 @@ INLINE_LIMIT = 4 * 1024
 INLINE_ATTRIBUTE = "raw_body"
 DEFLATED_ATTRIBUTE = "raw_deflated"
 KEY_ATTRIBUTE = "raw_s3_key"
+RANGE_ATTRIBUTE = "raw_range"  # [first byte, last byte] of a body in a shared object
 # Inbound bodies are at most 1 MB; inflating never yields more (a corrupt value raises).
 MAX_INFLATED_BYTES = 1024 * 1024
 _RAW_DEFLATE = -15  # zlib's wbits for raw DEFLATE: no zlib header or checksum (6 bytes less)
@@ -41,6 +44,11 @@ _RAW_DEFLATE = -15  # zlib's wbits for raw DEFLATE: no zlib header or checksum (
 
 def key(source_id: str, event_id: str) -> str:
     return f"inbound/{source_id}/{event_id}"
+
+
+def bundle_key(source_id: str, first_event_id: str) -> str:
+    """A shared object of one source's bodies, named after its first body's event."""
+    return f"inbound/{source_id}/bundle-{first_event_id}"
 
 
 def put(object_key: str, body: bytes) -> None:
@@ -52,8 +60,25 @@ def put(object_key: str, body: bytes) -> None:
     )
 
 
-def read(object_key: str) -> bytes:
-    obj = client("s3").get_object(Bucket=settings().raw_body_bucket, Key=object_key)
+class BodyGone(LookupError):
+    """The record names a body S3 no longer has (past the bucket's lifecycle expiry)."""
+
+    code = "NoSuchKey"  # what S3 answered, for the event's history
+
+
+def read(object_key: str, byte_range: tuple[int, int] | None = None) -> bytes:
+    """One GetObject, of the whole object or of the bytes `byte_range` names (inclusive, as an
+    HTTP Range). BodyGone when the object is gone; ServiceUnavailable on any other refusal
+    (throttling, a missing grant), which a reader may retry."""
+    s3 = client("s3")
+    ranged = {} if byte_range is None else {"Range": f"bytes={byte_range[0]}-{byte_range[1]}"}
+    try:
+        obj = s3.get_object(Bucket=settings().raw_body_bucket, Key=object_key, **ranged)
+    except s3.exceptions.NoSuchKey:
+        raise BodyGone(f"raw body {object_key} is gone") from None
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "error")
+        raise ServiceUnavailable(f"the raw body could not be read ({code})") from None
     return bytes(obj["Body"].read())
 
 
@@ -87,11 +112,18 @@ def deflate(body: bytes) -> bytes:
     return packer.compress(body) + packer.flush()
 
 
+class BodyCorrupt(ValueError):
+    """An inline value that does not inflate to exactly one whole body."""
+
+
 def inflate(packed: bytes) -> bytes:
     unpacker = zlib.decompressobj(_RAW_DEFLATE)
-    body = unpacker.decompress(packed, MAX_INFLATED_BYTES)
-    if unpacker.unconsumed_tail or not unpacker.eof:
-        raise ValueError("an inline raw body does not inflate to a whole body")
+    try:
+        body = unpacker.decompress(packed, MAX_INFLATED_BYTES)
+    except zlib.error:
+        raise BodyCorrupt("an inline raw body does not inflate") from None
+    if unpacker.unconsumed_tail or unpacker.unused_data or not unpacker.eof:
+        raise BodyCorrupt("an inline raw body does not inflate to one whole body")
     return body
 
 
@@ -105,20 +137,57 @@ def body_of(record: Mapping[str, Any]) -> bytes:
         return _bytes(inline)
     object_key = record.get(KEY_ATTRIBUTE)
     if not object_key:
-        raise LookupError(f"event {record.get('event_id')} has no stored raw body")
-    return read(str(object_key))
+        raise BodyGone(f"event {record.get('event_id')} has no stored raw body")
+    return read(str(object_key), range_of(record))
+
+
+def range_of(record: Mapping[str, Any]) -> tuple[int, int] | None:
+    """The body's bytes in a shared object; None when the object is the body's own."""
+    shared = record.get(RANGE_ATTRIBUTE)
+    return None if shared is None else (int(shared[0]), int(shared[1]))
+
+
+def has_own_object(record: Mapping[str, Any]) -> bool:
+    """Whether a link to the body's object serves this body alone (not a bundle's range)."""
+    return bool(record.get(KEY_ATTRIBUTE)) and record.get(RANGE_ATTRIBUTE) is None
+
+
+def inline_field(body: bytes) -> dict[str, bytes] | None:
+    """The record's inline field for `body`: the smaller of it deflated and as sent, when that
+    is within INLINE_LIMIT; None when the body must go to S3."""
+    packed = deflate(body)
+    if len(packed) < len(body) and len(packed) <= INLINE_LIMIT:
+        return {DEFLATED_ATTRIBUTE: packed}
+    if len(body) <= INLINE_LIMIT:
+        return {INLINE_ATTRIBUTE: body}
+    return None
+
+
+def store_bundle(source_id: str, bodies: list[tuple[str, bytes]]) -> dict[str, dict[str, Any]]:
+    """Store several bodies of one source in ONE object, one after the other; per event id, the
+    record's location fields (the object's key and the body's byte range). S3 bills a PUT per
+    request whatever its size: ten bodies in one cost a tenth. The bodies are one source's (one
+    tenant's), and an event's view never links the shared object (`has_own_object`): each
+    reader asks S3 for its own range. AWS calls: 1 PutObject."""
+    object_key = bundle_key(source_id, bodies[0][0])
+    put(object_key, b"".join(body for _, body in bodies))
+    fields: dict[str, dict[str, Any]] = {}
+    start = 0
+    for event_id, body in bodies:
+        fields[event_id] = {
+            KEY_ATTRIBUTE: object_key,
+            RANGE_ATTRIBUTE: [start, start + len(body) - 1],
+        }
+        start += len(body)
+    return fields
 
 
 def store(source_id: str, event_id: str, body: bytes, *, inline: bool) -> dict[str, bytes | str]:
-    """Store a body (inline: nothing to call; else one PutObject); the record's location field.
-
-    Inline, the smaller of the body deflated and as sent, when that is within INLINE_LIMIT."""
-    if inline:
-        packed = deflate(body)
-        if len(packed) < len(body) and len(packed) <= INLINE_LIMIT:
-            return {DEFLATED_ATTRIBUTE: packed}
-        if len(body) <= INLINE_LIMIT:
-            return {INLINE_ATTRIBUTE: body}
+    """Store a body (inline: nothing to call; else one PutObject of its own); the record's
+    location field. Inline, when asked and `inline_field` finds it small enough."""
+    field = inline_field(body) if inline else None
+    if field is not None:
+        return dict(field)
     object_key = key(source_id, event_id)
     put(object_key, body)
     return {KEY_ATTRIBUTE: object_key}

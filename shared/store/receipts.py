@@ -24,10 +24,6 @@ from shared.store import dedupe, dynamo
 from shared.store import events as events_table
 
 
-class PayloadNotStorable(Exception):
-    """DynamoDB refused the event item (an exotic JSON payload); write it without one."""
-
-
 @dataclass(frozen=True)
 class Claim:
     """The outcome of a claim: `first_event_id` is set when the key was already taken."""
@@ -82,16 +78,10 @@ def record(
     """The event's one write when its processing ends: one UpdateItem that creates the record
     on its first run (`sets` then holds every field) and appends `entry` to its history."""
     key = events_table.key(user_id, event_id, "inbound")
-    dynamodb = client("dynamodb")
-    try:
-        dynamo.update(
-            settings().events_table,
-            key,
-            {name: value for name, value in sets.items() if name not in key},
-            appends={"history": [entry]},
-            removals=removals,
-        )
-    except dynamodb.exceptions.ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ValidationException":
-            raise PayloadNotStorable from None
-        raise
+    dynamo.update(
+        settings().events_table,
+        key,
+        {name: value for name, value in sets.items() if name not in key},
+        appends={"history": [entry]},
+        removals=removals,
+    )

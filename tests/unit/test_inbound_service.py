@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import random
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -87,7 +88,11 @@ def raw_object(event: dict[str, Any]) -> bytes:
     if event.get("raw_body") is not None:
         return bytes(event["raw_body"].value)
     obj = client("s3").get_object(Bucket=settings().raw_body_bucket, Key=event["raw_s3_key"])
-    return bytes(obj["Body"].read())
+    whole = bytes(obj["Body"].read())
+    if event.get("raw_range") is None:
+        return whole
+    first, last = (int(n) for n in event["raw_range"])  # a body in a shared object
+    return whole[first : last + 1]
 
 
 def drain_inbound(max_rounds: int = 3) -> list[dict[str, Any]]:
@@ -575,8 +580,10 @@ def test_processing_a_small_event_writes_its_record_once_with_the_body_inline(
     assert detail["payload"] == json.loads(body) and "raw_body_url" not in detail
 
 
-def github_push(commits: int) -> bytes:
-    """A GitHub push body of `commits` commits: JSON as providers send it, repetitive keys."""
+def github_push(commits: int, seed: int = 1) -> bytes:
+    """A GitHub push body of `commits` commits: JSON as GitHub sends it, its ids random hex (as
+    incompressible as real ones), its keys repeated commit after commit."""
+    draw = random.Random(seed)
     return json.dumps(
         {
             "ref": "refs/heads/main",
@@ -584,7 +591,9 @@ def github_push(commits: int) -> bytes:
             "pusher": {"name": "octocat", "email": "octocat@github.com"},
             "commits": [
                 {
-                    "id": f"{number:040x}",
+                    "id": draw.randbytes(20).hex(),
+                    "tree_id": draw.randbytes(20).hex(),
+                    "url": f"https://github.com/octocat/Hello-World/commit/{number}",
                     "message": f"Fix the flaky test number {number}",
                     "timestamp": f"2026-11-24T16:{number % 60:02d}:18Z",
                     "author": {"name": "Ada", "email": "ada@example.com", "username": "ada"},
@@ -601,11 +610,11 @@ def github_push(commits: int) -> bytes:
 def test_a_body_that_deflates_within_the_limit_is_stored_inline_deflated(
     api: InProcessApi, key: str, calls: Any
 ) -> None:
-    """A 20 KB body is past the 4 KB inline limit as sent, not once deflated: no PutObject, and
-    replay and the API read it back byte for byte."""
+    """A 15 KB body is past the 4 KB inline limit as sent, not once deflated (2.9 KB): no
+    PutObject, and replay and the API read it back byte for byte."""
     source = create_source(api, key, "github")
-    body = github_push(75)
-    assert len(body) > 20_000 > 4 * raw_bodies.INLINE_LIMIT
+    body = github_push(40)
+    assert len(body) > 15_000 > 3 * raw_bodies.INLINE_LIMIT
     event_id = post_inbound(api, source["id"], body, sign("github", body)).json()["event_id"]
     messages = drain_inbound()
     calls.reset()
@@ -629,6 +638,28 @@ def test_a_body_that_deflates_within_the_limit_is_stored_inline_deflated(
     ]
 
 
+@pytest.mark.parametrize("damage", ["garbage", "trailing bytes"])
+def test_an_inline_body_that_does_not_inflate_whole_shows_no_payload_not_a_500(
+    api: InProcessApi, key: str, damage: str
+) -> None:
+    source = create_source(api, key, "github")
+    body = github_push(5)
+    event_id = post_inbound(api, source["id"], body, sign("github", body)).json()["event_id"]
+    assert process(drain_inbound()) == {"batchItemFailures": []}
+    packed = zlib.compressobj(9, zlib.DEFLATED, -15)
+    whole = packed.compress(body) + packed.flush()
+    broken = b"\xff" * 40 if damage == "garbage" else whole + b"x"
+    dynamodb = client("dynamodb")
+    dynamodb.update_item(
+        TableName=settings().events_table,
+        Key=dynamo.to_item(events_table.key("alice", event_id, "inbound")),
+        UpdateExpression="SET raw_deflated = :b",
+        ExpressionAttributeValues={":b": {"B": broken}},
+    )
+    reply = api.request("GET", f"/v1/events/{event_id}", key)
+    assert reply.status == 200 and reply.json()["payload"] is None
+
+
 def test_a_body_that_deflating_would_grow_is_kept_as_sent(api: InProcessApi, key: str) -> None:
     source = create_source(api, key, "github")
     body = b'{"zen":"a"}'
@@ -638,6 +669,69 @@ def test_a_body_that_deflating_would_grow_is_kept_as_sent(api: InProcessApi, key
     record = event_record("alice", event_id)
     assert bytes(record["raw_body"].value) == body and "raw_deflated" not in record
     assert api.request("GET", f"/v1/events/{event_id}", key).json()["payload"] == {"zen": "a"}
+
+
+def large_event(api: InProcessApi, source_id: str, seed: int) -> str:
+    """A GitHub push too large inline even deflated, received: its event id."""
+    body = github_push(120, seed)
+    reply = post_inbound(api, source_id, body, sign("github", body))
+    assert reply.status == 200
+    return str(reply.json()["event_id"])
+
+
+def test_a_batchs_large_bodies_share_one_s3_object_per_source(
+    api: InProcessApi, key: str, calls: Any
+) -> None:
+    """Three large bodies of one source: one PutObject, each record naming its byte range; a
+    large body alone in its source gets its own object, a small one stays inline. Each is read
+    back byte for byte (replay and the API read their range), and no view links the shared
+    object, which holds its neighbours' bodies too."""
+    github, other = create_source(api, key, "github"), create_source(api, key, "github")
+    shared = [large_event(api, github["id"], seed) for seed in (1, 2, 3)]
+    alone = large_event(api, other["id"], 4)
+    small = stripe_body("evt_small_beside_large")
+    stripe = create_source(api, key, "stripe")
+    inline = post_inbound(api, stripe["id"], small, sign("stripe", small)).json()["event_id"]
+    messages = drain_inbound()
+    assert len(messages) == 5
+    calls.reset()
+    assert process(messages) == {"batchItemFailures": []}
+    assert calls.calls["s3.PutObject"] == 2
+    records = {event_id: event_record("alice", event_id) for event_id in [*shared, alone, inline]}
+    assert len({records[event_id]["raw_s3_key"] for event_id in shared}) == 1
+    assert sorted(int(records[e]["raw_range"][0]) for e in shared)[0] == 0
+    assert "raw_range" not in records[alone] and records[alone]["raw_s3_key"]
+    assert "raw_s3_key" not in records[inline]
+    for seed, event_id in enumerate([*shared, alone], start=1):
+        assert raw_object(records[event_id]) == github_push(120, seed)
+        detail = api.request("GET", f"/v1/events/{event_id}", key).json()
+        assert detail["payload"] == json.loads(github_push(120, seed))
+        assert "raw_body_url" not in detail
+    replayed = shared[1]
+    assert api.request("POST", f"/v1/events/{replayed}/replay", key, {}).status == 202
+    assert process(drain_inbound()) == {"batchItemFailures": []}
+    history = event_record("alice", replayed)["history"]
+    assert [entry["action"] for entry in history] == ["processed", "replay", "processed"]
+
+
+def test_a_shared_object_that_cannot_be_stored_fails_its_bodies_for_sqs_to_retry(
+    api: InProcessApi, key: str, faults: Any
+) -> None:
+    github = create_source(api, key, "github")
+    events = [large_event(api, github["id"], seed) for seed in (1, 2)]
+    messages = drain_inbound()
+    fault = faults("s3", "PutObject", kind="5xx")  # past botocore's own retries
+    failed = process(messages)["batchItemFailures"]
+    assert fault.injected >= 1 and len(failed) == 2
+    fault.remove()
+    for event_id in events:
+        failure = event_record("alice", event_id)["history"][-1]
+        assert failure["error"].startswith("raw body could not be stored: ")
+        assert failure["retryable"] is True
+    assert process(messages) == {"batchItemFailures": []}  # SQS's retry
+    for seed, event_id in enumerate(events, start=1):
+        record = event_record("alice", event_id)
+        assert record["status"] == "processed" and raw_object(record) == github_push(120, seed)
 
 
 def test_a_body_past_the_inline_limit_is_stored_in_s3_by_the_processor(
@@ -656,7 +750,12 @@ def test_a_body_past_the_inline_limit_is_stored_in_s3_by_the_processor(
     assert calls.calls["s3.PutObject"] == 1 and calls.calls["dynamodb.UpdateItem"] == 1
     record = event_record("alice", event_id)
     assert "raw_body" not in record and "raw_deflated" not in record
-    assert raw_object(record) == body and record["payload"] == json.loads(body)
+    # One copy: the API reads the payload from the stored body (one GetObject per view).
+    assert raw_object(record) == body and "payload" not in record
+    calls.reset()
+    detail = api.request("GET", f"/v1/events/{event_id}", key).json()
+    assert detail["payload"] == json.loads(body) and "raw_body_url" not in detail
+    assert calls.calls["s3.GetObject"] == 1
 
 
 def test_a_body_too_large_for_a_queue_message_goes_to_s3_at_receipt(

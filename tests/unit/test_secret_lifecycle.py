@@ -8,7 +8,9 @@ worker's one BatchGetItem already returns.
 
 from __future__ import annotations
 
+import base64
 import json
+import random
 from typing import Any
 
 import pytest
@@ -233,11 +235,17 @@ def forward_source(api: InProcessApi, key: str, url: str) -> str:
     return str(reply.json()["id"])
 
 
-def receive_and_process(api: InProcessApi, source_id: str) -> None:
-    """A provider webhook in, processed: its forward delivery is queued."""
-    raw = b'{"id": 1}'
-    received = api.request("POST", f"/inbound/{source_id}", body=raw, headers=sign("shopify", raw))
-    assert received.status == 200, received.body
+# An order as Shopify sends it, small enough to be kept inline, deflated (its repeats shrink it).
+ORDER = json.dumps({"id": 1, "line_items": [{"title": "Tea", "quantity": 1}] * 20}).encode()
+
+
+def receive_and_process(api: InProcessApi, source_id: str, *bodies: bytes) -> None:
+    """Provider webhooks in (ORDER if none given), processed in one batch: their forward
+    deliveries are queued."""
+    for raw in bodies or (ORDER,):
+        headers = sign("shopify", raw)
+        received = api.request("POST", f"/inbound/{source_id}", body=raw, headers=headers)
+        assert received.status == 200, received.body
     inbound_url = settings().inbound_queue_url
     messages = receive_all(inbound_url)
     event = sqs_event(messages, "arn:aws:sqs:us-east-1:123456789012:test-InboundQueue")
@@ -260,6 +268,7 @@ def test_forward_delivery_is_signed_by_the_owner_and_follows_rotation(
 
     first = forward_one()  # the owner never read their secret: the source made it
     assert signed_by(first) == expected_by(first, read_secret(api, alice))
+    assert first.body == ORDER  # the original bytes, from the record's deflated copy
     new = rotate(api, alice, 0)
     after = forward_one()
     assert signed_by(after) == expected_by(after, new)
@@ -269,6 +278,23 @@ def test_forward_delivery_is_signed_by_the_owner_and_follows_rotation(
     receive_and_process(api, source_id)
     assert worker_calls(aws, calls) == {"dynamodb.BatchGetItem": 1, "dynamodb.UpdateItem": 1}
     assert len(receiver.received("/forward")) == 3
+
+
+def test_forwards_of_bodies_in_a_shared_object_send_each_body_exactly(
+    api: InProcessApi, alice: str, receiver: Receiver, aws: dict[str, str]
+) -> None:
+    """Two large bodies of one source share one S3 object; each forward reads its own range."""
+    source_id = forward_source(api, alice, receiver.url("/shared"))
+    draw = random.Random(5)
+    bodies = [
+        json.dumps({"id": n, "note": base64.b64encode(draw.randbytes(6_000)).decode()}).encode()
+        for n in (1, 2)
+    ]
+    receive_and_process(api, source_id, *bodies)
+    stored = client("s3").list_objects_v2(Bucket=settings().raw_body_bucket)["Contents"]
+    assert [obj["Size"] for obj in stored] == [sum(map(len, bodies))]  # one object for both
+    assert drain(aws)["batchItemFailures"] == []
+    assert sorted(hit.body for hit in receiver.received("/shared")) == sorted(bodies)
 
 
 # --- Rotation: order of writes, concurrency -----------------------------------------------

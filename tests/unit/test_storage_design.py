@@ -3,7 +3,9 @@ table layouts behind the list routes. In-process over moto with a real HTTP rece
 
 from __future__ import annotations
 
+import base64
 import json
+import random
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -139,6 +141,32 @@ def test_a_new_inbound_event_is_two_writes_its_claim_and_its_record(
     finally:
         meter.close()
     assert dict(units) == {"Dedupe": 1, "Events": 1}, units
+
+
+def test_a_large_inbound_body_is_kept_once_in_s3_and_its_record_stays_one_write(
+    api: InProcessApi, alice: str, calls: Any
+) -> None:
+    """A JSON body past the inline limit (12 KB that does not deflate): one PutObject, and the
+    record stays under 1 KB (1 WRU). Before, the record also held the body's JSON as `payload`
+    for the API to show: 13 WRU for this body, a WRU per KB of any large body.
+
+    AWS: a write consumes 1 WRU per KB of the item.
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html
+    """
+    sources.clear_cache()
+    source = create_source(api, alice, "github")
+    text = base64.b64encode(random.Random(7).randbytes(9_000)).decode()
+    body = json.dumps({"action": "opened", "pull_request": {"body": text}}).encode()
+    meter = WriteMeter()
+    try:
+        ok(post_inbound(api, source["id"], body, sign("github", body)))
+        calls.reset()
+        assert process(drain_inbound()) == {"batchItemFailures": []}
+        units = meter.settle()
+    finally:
+        meter.close()
+    assert dict(units) == {"Dedupe": 1, "Events": 1}, units
+    assert calls.calls["s3.PutObject"] == 1
 
 
 def batch_reads(
