@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import json
 import os
+import random
 import socket
 import statistics
 import subprocess
@@ -71,6 +72,51 @@ GITHUB_BODY_TEMPLATE: dict[str, Any] = {
     "sender": {"login": "octocat", "id": 1},
 }
 
+
+def github_push(commits: int, seed: int = 1) -> bytes:
+    """A GitHub push body of `commits` commits: JSON as GitHub sends it, its ids random hex (as
+    incompressible as real ones), its keys repeated commit after commit."""
+    draw = random.Random(seed)
+    return json.dumps(
+        {
+            "ref": "refs/heads/main",
+            "repository": {"id": 1296269, "full_name": "octocat/Hello-World", "private": False},
+            "pusher": {"name": "octocat", "email": "octocat@github.com"},
+            "commits": [
+                {
+                    "id": draw.randbytes(20).hex(),
+                    "tree_id": draw.randbytes(20).hex(),
+                    "url": f"https://github.com/octocat/Hello-World/commit/{number}",
+                    "message": f"Fix the flaky test number {number}",
+                    "timestamp": f"2026-11-24T16:{number % 60:02d}:18Z",
+                    "author": {"name": "Ada", "email": "ada@example.com", "username": "ada"},
+                    "added": [],
+                    "removed": [],
+                    "modified": [f"src/module_{number}.py"],
+                }
+                for number in range(commits)
+            ],
+        }
+    ).encode()
+
+
+LARGE_PUSH_COMMITS = 65  # github_push: ~25 KB, a large but ordinary push
+
+# What a GitHub delivery carries besides its signatures and delivery id
+# (https://docs.github.com/en/webhooks/webhook-events-and-payloads#delivery-headers), and what
+# API Gateway adds before the function sees it (HTTP API payload 2.0).
+GITHUB_DELIVERY_HEADERS = {
+    "Accept": "*/*",
+    "User-Agent": "GitHub-Hookshot/044aadd",
+    "X-GitHub-Event": "pull_request",
+    "X-GitHub-Hook-ID": "292430182",
+    "X-GitHub-Hook-Installation-Target-ID": "79929171",
+    "X-GitHub-Hook-Installation-Target-Type": "repository",
+    "Host": "a1b2c3d4e5.execute-api.us-east-1.amazonaws.com",
+    "X-Forwarded-For": "140.82.115.1",
+    "X-Forwarded-Port": "443",
+    "X-Forwarded-Proto": "https",
+}
 
 # ---------------------------------------------------------------- child process: moto + receiver
 
@@ -624,13 +670,17 @@ def _inbound(bench: Bench, results: AwsResults, timed_runs: int) -> None:
     source_id = source["id"]
     queue = res.INBOUND_QUEUE.env_var
 
-    def post(delivery_id: str) -> Any:
-        body = json.dumps(GITHUB_BODY_TEMPLATE, separators=(",", ":")).encode()
+    small = json.dumps(GITHUB_BODY_TEMPLATE, separators=(",", ":")).encode()
+
+    def post(delivery_id: str, body: bytes = small, event: str = "pull_request") -> Any:
         headers = {
+            **GITHUB_DELIVERY_HEADERS,
+            "X-GitHub-Event": event,
+            "X-Hub-Signature": "sha1=" + hmac.new(secret.encode(), body, "sha1").hexdigest(),
             "X-Hub-Signature-256": github_signature(secret, body),
             "X-GitHub-Delivery": delivery_id,
-            "X-GitHub-Event": "pull_request",
-            "User-Agent": "GitHub-Hookshot/bench",
+            "X-Amzn-Trace-Id": f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}",
+            "Content-Length": str(len(body)),
         }
         reply = bench.request("POST", f"/inbound/{source_id}", raw=body, headers=headers)
         return bench.expect(200, reply)
@@ -668,6 +718,26 @@ def _inbound(bench: Bench, results: AwsResults, timed_runs: int) -> None:
 
     ops["processor_10"] = bench.measure(
         "processor_10", ten_received, process, max(3, timed_runs // 2)
+    )
+
+    # Pushes of LARGE_PUSH_COMMITS commits (~25 KB each, 4.6 KB deflated: too large inline).
+    pushes = [github_push(LARGE_PUSH_COMMITS, seed) for seed in range(10)]
+
+    def check_new_large(delivery_id: str) -> None:
+        if post(delivery_id, pushes[0], "push").get("duplicate"):
+            raise RuntimeError("a new inbound event was answered as a duplicate")
+
+    def ten_large_received() -> list[dict[str, Any]]:
+        bench.drain(queue)
+        for body in pushes:
+            post(str(uuid.uuid4()), body, "push")
+        return bench.receive(queue, 10)
+
+    ops["inbound_new_large"] = bench.measure(
+        "inbound_new_large", fresh, check_new_large, max(3, timed_runs // 2)
+    )
+    ops["processor_10_large"] = bench.measure(
+        "processor_10_large", ten_large_received, process, max(3, timed_runs // 2)
     )
 
 

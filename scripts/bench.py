@@ -478,6 +478,13 @@ def calls_and_costs(report: Report, timed_runs: int, deadline: float) -> None:
         "POST /v1/events/batch, 10 events, one webhook",
         None,
     )
+    calls_row(
+        "1.11",
+        "inbound processing, a batch of 10 events with 25 KB bodies",
+        "processor_10_large",
+        "as 1.3, each body a ~25 KB GitHub push (past the inline limit once deflated)",
+        None,
+    )
 
     memory = {function.name: function.memory_mb for function in decl.FUNCTIONS}
     model = costmodel.build(results, memory)
@@ -927,8 +934,10 @@ NOTES = """\
   propagated after the transaction completes; scripts/indexwrites.py says why).
 - Step Functions: a retry execution is counted as start + each state on its path + end
   (4 transitions); at $25 per million transitions that alone is $100 per million retries.
-- Payloads: ~0.5 KB of JSON data per outbound event; a ~0.6 KB GitHub pull_request body inbound
-  (no forward_url, no registered handler doing AWS work).
+- Payloads: ~0.5 KB of JSON data per outbound event; inbound, a 0.4 KB GitHub pull_request
+  body (the large-body row: a ~25 KB push) with every header a GitHub delivery carries and those
+  API Gateway adds (scripts/awsbench.py `GITHUB_DELIVERY_HEADERS`; no forward_url, no registered
+  handler doing AWS work).
 """
 
 

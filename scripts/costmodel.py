@@ -33,6 +33,7 @@ ENDPOINT_DOWN = "Outbound, endpoint down 24 h, default retry schedule, single-ev
 INBOUND_NEW = "Inbound, new event (receipt + processing)"
 INBOUND_DUPLICATE = "Inbound, duplicate (dropped at receipt)"
 INBOUND_NEW_URL = "Inbound, new event through the inbound function URL"
+INBOUND_NEW_LARGE = "Inbound, new event with a 25 KB body (receipt + processing)"
 FIRST_SINGLE_URL = (
     "Outbound, first-try delivery, single-event publish through the publish function URL"
 )
@@ -249,6 +250,8 @@ def build(results: AwsResults, memory: dict[str, int]) -> CostModel:
         model.scenarios.append(inbound_new(ops, memory, transitions, via_url=True))
     if need("publish_1", "worker_10_ok"):
         model.scenarios.append(first_try_single(ops, memory, transitions, via_url=True))
+    if need("inbound_new_large", "processor_10_large"):
+        model.scenarios.append(inbound_new_large(ops, memory, transitions))
     for scenario in model.scenarios:
         scenario.target = TARGETS.get(scenario.name)
     return model
@@ -285,6 +288,22 @@ def inbound_new(
     posted = (ops["inbound_new"], "inbound")
     consumed = (ops["processor_10"], "inbound_processor")
     return _posted_then_consumed(scenario, memory, transitions, posted, consumed, via_url)
+
+
+def inbound_new_large(
+    ops: dict[str, OpResult], memory: dict[str, int], transitions: int
+) -> Scenario:
+    """A new inbound event whose body is too large inline even deflated, and its share of a
+    processor batch of 10 such events from one source (their bodies: one S3 object)."""
+    scenario = Scenario(
+        INBOUND_NEW_LARGE,
+        "as the inbound new-event row with a ~25 KB GitHub push body (4.6 KB deflated: past the "
+        "4 KB inline limit), then one message of a processor batch of 10 such bodies from one "
+        "source, stored in one S3 object",
+    )
+    posted = (ops["inbound_new_large"], "inbound")
+    consumed = (ops["processor_10_large"], "inbound_processor")
+    return _posted_then_consumed(scenario, memory, transitions, posted, consumed, False)
 
 
 def _through_url(by_api: Scenario, name: str, function: str) -> Scenario:

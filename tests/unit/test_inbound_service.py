@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import random
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -18,6 +17,7 @@ from functions.inbound.handler import lambda_handler as inbound_handler
 from functions.inbound_processor.handler import lambda_handler as processor_handler
 from infra.local.gateway import LambdaContext, function_url_event
 from infra.local.pollers import sqs_event
+from scripts.awsbench import github_push
 from shared.core.aws import client
 from shared.core.config import INBOUND_BASE_URL_ENV, settings
 from shared.inbound import providers, service, sources
@@ -121,7 +121,14 @@ def event_record(user_id: str, event_id: str) -> dict[str, Any]:
 def test_receipt_records_event_stores_raw_body_and_queues(api: InProcessApi, key: str) -> None:
     source = create_source(api, key, "stripe")
     body = stripe_body()
-    headers = {**sign("stripe", body), "Authorization": "Bearer leak", "Cookie": "a=b"}
+    edge = {  # what API Gateway adds about itself, and the sender's address
+        "Host": "abc123.execute-api.us-east-1.amazonaws.com",
+        "X-Amzn-Trace-Id": "Root=1-6750f5a1-0c4bd2e51f43a8c93a1b7e2d",
+        "X-Forwarded-For": "3.18.12.63",
+        "X-Forwarded-Port": "443",
+        "X-Forwarded-Proto": "https",
+    }
+    headers = {**sign("stripe", body), "Authorization": "Bearer leak", "Cookie": "a=b", **edge}
     reply = post_inbound(api, source["id"], body, headers)
     assert reply.status == 200
     answer = reply.json()
@@ -143,6 +150,8 @@ def test_receipt_records_event_stores_raw_body_and_queues(api: InProcessApi, key
     assert service.payload_of(record) == json.loads(body)
     assert "stripe-signature" in record["headers"]
     assert "authorization" not in record["headers"] and "cookie" not in record["headers"]
+    kept = {name for name in record["headers"] if name.startswith(("x-forwarded", "x-amzn", "h"))}
+    assert kept == {"x-forwarded-for"}
     assert raw_object(record) == body
     listed = api.request("GET", f"/v1/events?direction=inbound&source_id={source['id']}", key)
     assert [item["id"] for item in listed.json()["data"]] == [answer["event_id"]]
@@ -578,33 +587,6 @@ def test_processing_a_small_event_writes_its_record_once_with_the_body_inline(
     assert "payload" not in record
     detail = api.request("GET", f"/v1/events/{event_id}", key).json()
     assert detail["payload"] == json.loads(body) and "raw_body_url" not in detail
-
-
-def github_push(commits: int, seed: int = 1) -> bytes:
-    """A GitHub push body of `commits` commits: JSON as GitHub sends it, its ids random hex (as
-    incompressible as real ones), its keys repeated commit after commit."""
-    draw = random.Random(seed)
-    return json.dumps(
-        {
-            "ref": "refs/heads/main",
-            "repository": {"id": 1296269, "full_name": "octocat/Hello-World", "private": False},
-            "pusher": {"name": "octocat", "email": "octocat@github.com"},
-            "commits": [
-                {
-                    "id": draw.randbytes(20).hex(),
-                    "tree_id": draw.randbytes(20).hex(),
-                    "url": f"https://github.com/octocat/Hello-World/commit/{number}",
-                    "message": f"Fix the flaky test number {number}",
-                    "timestamp": f"2026-11-24T16:{number % 60:02d}:18Z",
-                    "author": {"name": "Ada", "email": "ada@example.com", "username": "ada"},
-                    "added": [],
-                    "removed": [],
-                    "modified": [f"src/module_{number}.py"],
-                }
-                for number in range(commits)
-            ],
-        }
-    ).encode()
 
 
 def test_a_body_that_deflates_within_the_limit_is_stored_inline_deflated(

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from scripts.awsbench import GITHUB_BODY_TEMPLATE
+from scripts.awsbench import GITHUB_DELIVERY_HEADERS
 from shared.core import clock
 from shared.core import resources as res
 from shared.core.aws import client
@@ -31,6 +31,7 @@ from tests.support.write_units import WriteMeter
 from tests.unit.test_inbound_service import (
     create_source,
     drain_inbound,
+    github_push,
     post_inbound,
     process,
     stripe_body,
@@ -116,13 +117,16 @@ def test_a_first_try_delivery_is_one_write_beside_its_events_and_no_index_write(
     assert not [name for name in units if "/" in name], units  # no index anywhere
 
 
-def test_a_new_inbound_event_is_two_writes_its_claim_and_its_record(
-    api: InProcessApi, alice: str
-) -> None:
-    """The bench's GitHub pull_request body (0.4 KB): the dedupe claim (1 WRU) and the record's
-    one write when processing ends (1 WRU). Before, the record kept the body as sent and its last
-    run id twice, and came to 1.2 KB: 2 WRU. Inline bodies are now deflated
-    (shared/store/raw_bodies.py).
+def github_delivery(secret_name: str, body: bytes) -> dict[str, str]:
+    """Every header a GitHub delivery reaches the function with (the bench's set)."""
+    return {**GITHUB_DELIVERY_HEADERS, **sign(secret_name, body, event_header="pull_request")}
+
+
+def test_an_inbound_record_is_billed_for_its_body_deflated(api: InProcessApi, alice: str) -> None:
+    """A 15 KB GitHub push with every header GitHub and API Gateway send: the dedupe claim
+    (1 WRU) and the record's one write (4 WRU: its body deflated to 2.9 KB, its headers less
+    API Gateway's own). Before, such a body went to S3 and its JSON sat beside it on the record
+    as `payload`: 14 WRU.
 
     AWS: a write consumes 1 WRU per KB of the item, the larger of before and after; an item's
     size is its attribute names plus values.
@@ -131,16 +135,15 @@ def test_a_new_inbound_event_is_two_writes_its_claim_and_its_record(
     """
     sources.clear_cache()
     source = create_source(api, alice, "github")
-    body = json.dumps(GITHUB_BODY_TEMPLATE, separators=(",", ":")).encode()
-    headers = {**sign("github", body, event_header="pull_request"), "User-Agent": "GitHub-Hookshot"}
+    body = github_push(40)
     meter = WriteMeter()
     try:
-        ok(post_inbound(api, source["id"], body, headers))
+        ok(post_inbound(api, source["id"], body, github_delivery("github", body)))
         assert process(drain_inbound()) == {"batchItemFailures": []}
         units = meter.settle()
     finally:
         meter.close()
-    assert dict(units) == {"Dedupe": 1, "Events": 1}, units
+    assert dict(units) == {"Dedupe": 1, "Events": 4}, units
 
 
 def test_a_large_inbound_body_is_kept_once_in_s3_and_its_record_stays_one_write(
@@ -159,7 +162,7 @@ def test_a_large_inbound_body_is_kept_once_in_s3_and_its_record_stays_one_write(
     body = json.dumps({"action": "opened", "pull_request": {"body": text}}).encode()
     meter = WriteMeter()
     try:
-        ok(post_inbound(api, source["id"], body, sign("github", body)))
+        ok(post_inbound(api, source["id"], body, github_delivery("github", body)))
         calls.reset()
         assert process(drain_inbound()) == {"batchItemFailures": []}
         units = meter.settle()
