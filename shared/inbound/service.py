@@ -75,6 +75,9 @@ DROPPED_HEADERS = CREDENTIAL_HEADERS | EDGE_HEADERS
 SAFE_CONTENT_TYPE = re.compile(r"^[\x21-\x7e][\x20-\x7e]{0,254}$")
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 DEFAULT_DEDUPE_TTL_SECONDS = 604800
+# On a record whose body is in S3: the body reads as the payload the API shows (inline bodies
+# always do). Without it a view need not fetch the body to find it shows none.
+PAYLOAD_IN_BODY = "payload_in_body"
 
 Handler = Callable[[InboundEvent], Any]
 HandlerLookup = Callable[[str, str], Sequence[Handler]]
@@ -108,11 +111,11 @@ NOT_STORED = "the webhook could not be stored; retry later"
 
 
 def _error_code(error: Exception) -> str:
-    """An AWS error code (`NoSuchKey`), a domain error's code, or the exception's class name;
-    never its message."""
+    """An AWS error code (`NoSuchKey`: botocore's, or the one a storage error kept as
+    `aws_code`), or the exception's class name; never its message."""
     response = getattr(error, "response", None)
     code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
-    code = code or getattr(error, "code", None)
+    code = code or getattr(error, "aws_code", None)
     return code if isinstance(code, str) and code else type(error).__name__
 
 
@@ -446,20 +449,20 @@ def bundle_bodies(messages: list[Any], shelf: dynamo.Shelf) -> Bundled:
     there when it is a first run's, readable as the payload the API shows, and too large inline
     even deflated; a body alone in its source, or that the API must link (not readable), gets
     its own object when its record runs. AWS calls: 1 PutObject per source with two or more."""
-    groups: dict[str, list[tuple[str, bytes]]] = {}
+    groups: dict[str, dict[str, bytes]] = {}
     for message in messages:
         candidate = _bundle_candidate(message, shelf)
-        if candidate is not None:
-            groups.setdefault(str(message["source_id"]), []).append(candidate)
+        if candidate is not None:  # two copies of one message: its body once
+            groups.setdefault(str(message["source_id"]), {}).setdefault(*candidate)
     fields: dict[str, dict[str, Any]] = {}
     failed: dict[str, Exception] = {}
     for source_id, bodies in groups.items():
         if len(bodies) < 2:
             continue
         try:
-            fields.update(raw_bodies.store_bundle(source_id, bodies))
+            fields.update(raw_bodies.store_bundle(source_id, list(bodies.items())))
         except Exception as error:
-            failed.update({event_id: error for event_id, _ in bodies})
+            failed.update({event_id: error for event_id in bodies})
     return Bundled(fields, failed)
 
 
@@ -556,10 +559,12 @@ def _body_fields(
     or in its own (a body too large for the queue message is there already). The body is the one
     copy: the payload the API shows is read from it (`payload_of`), never written beside it,
     since DynamoDB bills each write by the KB of the whole item."""
+    readable = storable_payload(inbound.body, inbound.decoded) is not None
+    shown = {PAYLOAD_IN_BODY: True} if readable else {}
     if raw_bodies.is_stored(event):
-        return {}
+        return shown
     if inbound.event_id in bundled.fields:
-        return bundled.fields[inbound.event_id]
+        return {**bundled.fields[inbound.event_id], **shown}
     failure = bundled.failed.get(inbound.event_id)
     if failure is not None:
         _record_failure(
@@ -567,11 +572,11 @@ def _body_fields(
         )
         raise BodyNotStored(_error_code(failure))
     try:
-        readable = storable_payload(inbound.body, inbound.decoded) is not None
-        return raw_bodies.store(inbound.source_id, inbound.event_id, inbound.body, inline=readable)
+        where = raw_bodies.store(inbound.source_id, inbound.event_id, inbound.body, inline=readable)
     except Exception as error:
         _record_failure(run, f"raw body could not be stored: {_error_code(error)}", retryable=True)
         raise
+    return where if raw_bodies.is_inline(where) else {**where, **shown}
 
 
 def payload_of(record: Mapping[str, Any]) -> Any:
@@ -581,8 +586,8 @@ def payload_of(record: Mapping[str, Any]) -> Any:
     AWS calls: none for an inline body; one S3 GetObject for a body stored there."""
     if record.get("payload") is not None:
         return record.get("payload")
-    if not raw_bodies.is_stored(record) or int(record.get("size_bytes") or 0) > PAYLOAD_LIMIT:
-        return None
+    if not (raw_bodies.is_inline(record) or record.get(PAYLOAD_IN_BODY)):
+        return None  # a body in S3 that reads as no payload: no call to find that out again
     try:
         body = raw_bodies.body_of(record)
     except (raw_bodies.BodyGone, raw_bodies.BodyCorrupt):

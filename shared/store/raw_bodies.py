@@ -3,9 +3,10 @@
 Where a body lives is recorded on its event: inline as DynamoDB Binary of at most INLINE_LIMIT
 bytes, deflated (`raw_deflated`, raw DEFLATE, RFC 1951) when that is smaller, as it is for
 nearly every JSON body, else as sent (`raw_body`, which records written before bodies were
-deflated hold too); or `raw_s3_key` (an S3 object of its own). DynamoDB bills a write by the
-item's KB, the larger of before and after, so a deflated body cuts the record's one write and
-every later update of it (a 15 KB GitHub push deflates to 2.9 KB):
+deflated hold too); or `raw_s3_key`, an S3 object of its own or, with `raw_range`, the body's
+bytes in an object several bodies of one source share (`store_bundle`). DynamoDB bills a write
+by the item's KB, the larger of before and after, so a deflated body cuts the record's one write
+and every later update of it (a 15 KB GitHub push deflates to 2.9 KB):
 https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html
 
 Until its event is processed a body rides in the inbound queue message (SQS keeps it durably);
@@ -23,8 +24,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from boto3.dynamodb.types import Binary
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
+from shared.core import ids
 from shared.core.aws import client
 from shared.core.config import settings
 from shared.core.errors import ServiceUnavailable
@@ -46,9 +48,10 @@ def key(source_id: str, event_id: str) -> str:
     return f"inbound/{source_id}/{event_id}"
 
 
-def bundle_key(source_id: str, first_event_id: str) -> str:
-    """A shared object of one source's bodies, named after its first body's event."""
-    return f"inbound/{source_id}/bundle-{first_event_id}"
+def bundle_key(source_id: str) -> str:
+    """A new shared object of one source's bodies: never the name of an earlier one (a body stored
+    again, its first run having failed, must not overwrite the bytes others' ranges point into)."""
+    return f"inbound/{source_id}/{ids.new_id('bundle')}"
 
 
 def put(object_key: str, body: bytes) -> None:
@@ -61,9 +64,20 @@ def put(object_key: str, body: bytes) -> None:
 
 
 class BodyGone(LookupError):
-    """The record names a body S3 no longer has (past the bucket's lifecycle expiry)."""
+    """The record names a body S3 no longer has (past the bucket's lifecycle expiry). Without
+    s3:ListBucket, which no function has, S3 answers a missing key with AccessDenied rather than
+    NoSuchKey, so on AWS such a body is reported as BodyUnavailable; the bucket keeps bodies a
+    day longer than their events (infra/constructs/storage.py), so a readable event has one."""
 
-    code = "NoSuchKey"  # what S3 answered, for the event's history
+    aws_code = "NoSuchKey"  # what S3 answered, for the event's history
+
+
+class BodyUnavailable(ServiceUnavailable):
+    """S3 refused or failed the read (throttling, a network error, a missing grant): retry."""
+
+    def __init__(self, aws_code: str) -> None:
+        super().__init__("the raw body could not be read; retry later")
+        self.aws_code = aws_code  # for the event's history; never the message
 
 
 def read(object_key: str, byte_range: tuple[int, int] | None = None) -> bytes:
@@ -74,12 +88,13 @@ def read(object_key: str, byte_range: tuple[int, int] | None = None) -> bytes:
     ranged = {} if byte_range is None else {"Range": f"bytes={byte_range[0]}-{byte_range[1]}"}
     try:
         obj = s3.get_object(Bucket=settings().raw_body_bucket, Key=object_key, **ranged)
+        return bytes(obj["Body"].read())
     except s3.exceptions.NoSuchKey:
         raise BodyGone(f"raw body {object_key} is gone") from None
     except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "error")
-        raise ServiceUnavailable(f"the raw body could not be read ({code})") from None
-    return bytes(obj["Body"].read())
+        raise BodyUnavailable(str(error.response.get("Error", {}).get("Code", "error"))) from None
+    except BotoCoreError as error:  # no answer: connection, timeout, a response cut short
+        raise BodyUnavailable(type(error).__name__) from None
 
 
 def link(object_key: str) -> str:
@@ -169,7 +184,7 @@ def store_bundle(source_id: str, bodies: list[tuple[str, bytes]]) -> dict[str, d
     request whatever its size: ten bodies in one cost a tenth. The bodies are one source's (one
     tenant's), and an event's view never links the shared object (`has_own_object`): each
     reader asks S3 for its own range. AWS calls: 1 PutObject."""
-    object_key = bundle_key(source_id, bodies[0][0])
+    object_key = bundle_key(source_id)
     put(object_key, b"".join(body for _, body in bodies))
     fields: dict[str, dict[str, Any]] = {}
     start = 0

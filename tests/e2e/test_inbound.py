@@ -286,8 +286,12 @@ def stored_raw(local: Any, source_id: str, event_id: str) -> bytes:
     if "raw_body" in item:
         return bytes(item["raw_body"]["B"])
     key = item["raw_s3_key"]["S"]
-    assert key == f"inbound/{source_id}/{event_id}"
-    return bytes(local.client("s3").get_object(Bucket=RAW_BUCKET, Key=key)["Body"].read())
+    assert key.startswith(f"inbound/{source_id}/")
+    whole = bytes(local.client("s3").get_object(Bucket=RAW_BUCKET, Key=key)["Body"].read())
+    if "raw_range" not in item:
+        return whole
+    first, last = (int(n["N"]) for n in item["raw_range"]["L"])  # shared with its batch
+    return whole[first : last + 1]
 
 
 def by_event_id(dynamodb: Any, table: str, event_id: str) -> list[dict[str, Any]]:

@@ -696,6 +696,70 @@ def test_a_batchs_large_bodies_share_one_s3_object_per_source(
     assert [entry["action"] for entry in history] == ["processed", "replay", "processed"]
 
 
+def test_a_body_stored_again_with_new_neighbours_leaves_the_first_object_intact(
+    api: InProcessApi, key: str
+) -> None:
+    """A's first run stored A and B together, then its record was lost (its write failed after
+    the PUT): SQS hands A out again beside X. That second object must be a new one, or B's
+    range would read X's bytes."""
+    github = create_source(api, key, "github")
+    first, second = (large_event(api, github["id"], seed) for seed in (1, 2))
+    messages = drain_inbound()
+    assert process(messages) == {"batchItemFailures": []}
+    client("dynamodb").delete_item(
+        TableName=settings().events_table,
+        Key=dynamo.to_item(events_table.key("alice", first, "inbound")),
+    )
+    later = large_event(api, github["id"], 3)
+    [redelivered] = [m for m in messages if json.loads(m["Body"])["event_id"] == first]
+    assert process([redelivered, *drain_inbound()]) == {"batchItemFailures": []}
+    keys = {event_record("alice", e)["raw_s3_key"] for e in (first, second, later)}
+    assert len(keys) == 2
+    for seed, event_id in enumerate((first, second, later), start=1):
+        assert raw_object(event_record("alice", event_id)) == github_push(120, seed)
+        shown = api.request("GET", f"/v1/events/{event_id}", key).json()["payload"]
+        assert shown == json.loads(github_push(120, seed))
+
+
+def test_two_copies_of_one_message_store_its_body_once(api: InProcessApi, key: str) -> None:
+    """SQS may hand out a message twice at once: one body, in its own object (alone in its
+    source: nothing to share it with)."""
+    github = create_source(api, key, "github")
+    event_id = large_event(api, github["id"], 1)
+    [message] = drain_inbound()
+    assert process([message, dict(message, MessageId="copy")]) == {"batchItemFailures": []}
+    record = event_record("alice", event_id)
+    assert "raw_range" not in record
+    stored = client("s3").list_objects_v2(Bucket=settings().raw_body_bucket)["Contents"]
+    assert [obj["Size"] for obj in stored] == [len(github_push(120, 1))]
+
+
+def test_a_body_in_s3_that_shows_no_payload_costs_its_view_no_call(
+    api: InProcessApi, key: str, calls: Any
+) -> None:
+    source = create_source(api, key, "hmac")
+    body = b"<order><id>1</id></order>"
+    reply = post_inbound(api, source["id"], body, sign("hmac", body), "application/xml")
+    event_id = reply.json()["event_id"]
+    assert process(drain_inbound()) == {"batchItemFailures": []}
+    calls.reset()
+    detail = api.request("GET", f"/v1/events/{event_id}", key).json()
+    assert detail["payload"] is None and detail["raw_body_url"]
+    assert "s3.GetObject" not in calls.calls
+
+
+def test_a_view_whose_body_s3_cannot_read_is_a_503_not_a_500(
+    api: InProcessApi, key: str, faults: Any
+) -> None:
+    github = create_source(api, key, "github")
+    event_id = large_event(api, github["id"], 1)
+    assert process(drain_inbound()) == {"batchItemFailures": []}
+    fault = faults("s3", "GetObject", kind="5xx")
+    reply = api.request("GET", f"/v1/events/{event_id}", key)
+    assert fault.injected >= 1
+    assert reply.status == 503 and reply.json()["error"]["code"] == "service_unavailable"
+
+
 def test_a_shared_object_that_cannot_be_stored_fails_its_bodies_for_sqs_to_retry(
     api: InProcessApi, key: str, faults: Any
 ) -> None:
