@@ -75,6 +75,7 @@ DROPPED_HEADERS = CREDENTIAL_HEADERS | EDGE_HEADERS
 SAFE_CONTENT_TYPE = re.compile(r"^[\x21-\x7e][\x20-\x7e]{0,254}$")
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 DEFAULT_DEDUPE_TTL_SECONDS = 604800
+HEADERS_DEFLATED = "headers_deflated"
 # On a record whose body is in S3: the body reads as the payload the API shows (inline bodies
 # always do). Without it a view need not fetch the body to find it shows none.
 PAYLOAD_IN_BODY = "payload_in_body"
@@ -413,7 +414,7 @@ def _inbound_event(
         source_id=event["source_id"],
         provider=str(event.get("provider") or (source or {}).get("provider") or ""),
         type=event["type"],
-        headers=dict(event.get("headers") or {}),
+        headers=headers_of(event),
         body=body,
         content_type=str(event.get("content_type") or ""),
         received_at=event["created_at"],
@@ -506,7 +507,7 @@ def process(
     if stored is None and first is None:
         return "missing"  # a replay of an event that is gone: nothing to do
     run_id = str(message.get("run_id") or "")
-    if stored is not None and run_id and stored.get("processed_run") == run_id:
+    if stored is not None and run_id and _finished(stored, run_id):
         return "skipped"  # SQS delivered this run's message again after it was finished
     event: dict[str, Any] = {**(first or {}), **(stored or {})}
     run, inbound = _begin(message, event, stored, source, bundled)
@@ -521,6 +522,17 @@ def process(
     return "processed"
 
 
+def _finished(stored: Mapping[str, Any], run_id: str) -> bool:
+    """Whether a run has ended: its latest entry in the event's history is `processed`, or a
+    failure retrying cannot fix. A retryable failure reopens it; a replay is a run of its own,
+    so a late copy of an earlier run's message stays skipped after one."""
+    for entry in reversed(stored.get("history") or []):
+        if entry.get("run_id") == run_id:
+            action = entry.get("action")
+            return action == "processed" or (action == "failed" and entry.get("retryable") is False)
+    return False
+
+
 def _begin(
     message: Mapping[str, Any],
     event: dict[str, Any],
@@ -531,12 +543,41 @@ def _begin(
     """The run and what its handlers see. A first run (its message carries the record) keeps the
     record's fields to write with its outcome, and stores the body where it will live."""
     first = message.get("record")
-    fields = dict(first) if first is not None and stored is None else {}
+    fields = _as_stored(first) if first is not None and stored is None else {}
     run = Run(event["user_id"], event["event_id"], str(message.get("run_id") or ""), fields)
     inbound = _inbound_event(event, source, _raw_body(message, event, run))
     if first is not None and (stored is None or not raw_bodies.is_stored(stored)):
         run = replace(run, fields={**fields, **_body_fields(run, event, inbound, bundled)})
     return run, inbound
+
+
+def _as_stored(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A first run's record as written: its headers deflated when that is smaller (a provider's
+    headers are ~0.5 KB, mostly names and ids, of a record DynamoDB bills by the KB)."""
+    stored = dict(record)
+    headers = stored.get("headers")
+    if not headers:
+        return stored
+    packed = raw_bodies.deflate(json.dumps(headers, separators=(",", ":")).encode())
+    # DynamoDB sizes a map as 3 bytes + per entry 1 + its name + its value; a Binary by its bytes.
+    as_map = 3 + sum(1 + len(k.encode()) + len(str(v).encode()) for k, v in headers.items())
+    if len(packed) + len(HEADERS_DEFLATED) - len("headers") < as_map:
+        del stored["headers"]
+        stored[HEADERS_DEFLATED] = packed
+    return stored
+
+
+def headers_of(record: Mapping[str, Any]) -> dict[str, str]:
+    """An inbound event's headers as kept: a map, or deflated JSON (`_as_stored`); none when a
+    deflated value does not read back (only our code writes it)."""
+    packed = record.get(HEADERS_DEFLATED)
+    if packed is None:
+        return {str(name): str(value) for name, value in (record.get("headers") or {}).items()}
+    try:
+        headers = json.loads(raw_bodies.inflate(raw_bodies.as_bytes(packed)))
+    except (raw_bodies.BodyCorrupt, ValueError):
+        return {}
+    return {str(name): str(text) for name, text in headers.items()}
 
 
 def _raw_body(message: Mapping[str, Any], event: Mapping[str, Any], run: Run) -> bytes:
@@ -642,19 +683,14 @@ def _record_processed(run: Run, results: list[dict[str, Any]], forward_id: str |
     }
     if forward_id:
         entry["forward_delivery_id"] = forward_id
-    sets: dict[str, Any] = {
-        "status": "processed",
-        "updated_at": now,
-        "processed_run": run.run_id,
-        "handler_results": results,
-    }
+    # The results are kept once, in the history entry: DynamoDB bills the record by the KB.
+    sets: dict[str, Any] = {"status": "processed"}
     _write(run, sets, entry)
 
 
 def _write(run: Run, sets: dict[str, Any], entry: dict[str, Any]) -> None:
     """The run's one write; a first run's also creates the record."""
-    removals = ["processed_run"] if "processed_run" not in sets else None
-    receipts.record(run.user_id, run.event_id, {**run.fields, **sets}, entry, removals)
+    receipts.record(run.user_id, run.event_id, {**run.fields, **sets}, entry)
 
 
 def _forward_delivery(
@@ -683,7 +719,7 @@ def _record_failure(
     handler: Handler | None = None,
 ) -> None:
     """`failed` with the reason in the history. A failure that retrying cannot fix also ends
-    the run (`processed_run`), so a redelivered copy of its message is skipped; a retryable one
+    the run (`_finished`), so a redelivered copy of its message is skipped; a retryable one
     reopens it."""
     now = clock.iso()
     entry: dict[str, Any] = {
@@ -695,9 +731,7 @@ def _record_failure(
     }
     if handler is not None:
         entry["handler"] = handler_name(handler)
-    sets: dict[str, Any] = {"status": "failed", "updated_at": now, "last_error": error}
-    if not retryable:
-        sets["processed_run"] = run.run_id
+    sets: dict[str, Any] = {"status": "failed", "last_error": error}
     log.warning(
         "inbound processing failed; SQS will retry the message"
         if retryable
@@ -731,7 +765,7 @@ def replay(user_id: str, record: Mapping[str, Any]) -> dict[str, Any]:
         user_id,
         record["event_id"],
         "inbound",
-        {"status": "received", "updated_at": now},
+        {"status": "received"},
         appends={"history": [{"at": now, "action": "replay", "run_id": run_id}]},
     )
     message = queue_message(user_id, record["event_id"], str(record.get("source_id")), run_id)

@@ -39,7 +39,7 @@ def summary_view(record: dict[str, Any]) -> dict[str, Any]:
 def detail_view(record: dict[str, Any]) -> dict[str, Any]:
     view = summary_view(record)
     view["payload"] = _payload(record)
-    view["headers"] = record.get("headers") or {}
+    view["headers"] = inbound_service.headers_of(record)
     view["history"] = record.get("history", [])
     if record["direction"] == "inbound" and raw_bodies.has_own_object(record):
         too_large = int(record.get("size_bytes") or 0) > INLINE_PAYLOAD_LIMIT

@@ -118,7 +118,8 @@ def is_stored(record: Mapping[str, Any]) -> bool:
     return is_inline(record) or bool(record.get(KEY_ATTRIBUTE))
 
 
-def _bytes(value: Any) -> bytes:
+def as_bytes(value: Any) -> bytes:
+    """A DynamoDB Binary (as boto3 reads it) or bytes, as bytes."""
     return bytes(value.value) if isinstance(value, Binary) else bytes(value)
 
 
@@ -146,10 +147,10 @@ def body_of(record: Mapping[str, Any]) -> bytes:
     """An event's raw body wherever it is stored: no call when inline, else one GetObject."""
     deflated = record.get(DEFLATED_ATTRIBUTE)
     if deflated is not None:
-        return inflate(_bytes(deflated))
+        return inflate(as_bytes(deflated))
     inline = record.get(INLINE_ATTRIBUTE)
     if inline is not None:
-        return _bytes(inline)
+        return as_bytes(inline)
     object_key = record.get(KEY_ATTRIBUTE)
     if not object_key:
         raise BodyGone(f"event {record.get('event_id')} has no stored raw body")

@@ -73,7 +73,6 @@ def record(
     event_id: str,
     sets: dict[str, Any],
     entry: dict[str, Any],
-    removals: list[str] | None = None,
 ) -> None:
     """The event's one write when its processing ends: one UpdateItem that creates the record
     on its first run (`sets` then holds every field) and appends `entry` to its history."""
@@ -83,5 +82,4 @@ def record(
         key,
         {name: value for name, value in sets.items() if name not in key},
         appends={"history": [entry]},
-        removals=removals,
     )

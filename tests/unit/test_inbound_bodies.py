@@ -205,7 +205,7 @@ def test_handler_result_with_a_lone_surrogate_is_not_stored(api: InProcessApi, k
     assert outcome == "processed"
     stored = event_record("alice", record["event_id"])
     assert stored["status"] == "processed"
-    assert stored["handler_results"][0]["result"] == {"unstorable": True}
+    assert stored["history"][-1]["handler_results"][0]["result"] == {"unstorable": True}
 
 
 # Forms ------------------------------------------------------------------------------------------
@@ -232,7 +232,7 @@ def test_slack_interactive_payload_is_typed_from_the_payload(api: InProcessApi, 
     stored = event_record("alice", record["event_id"])
     assert stored["status"] == "processed"
     assert service.payload_of(stored) == {"payload": json.dumps(SLACK_ACTION)}  # the form's fields
-    assert stored["handler_results"][0]["result"] == {"action": "approve"}
+    assert stored["history"][-1]["handler_results"][0]["result"] == {"action": "approve"}
 
 
 def test_slack_interactive_payloads_dedupe_on_trigger_id(api: InProcessApi, key: str) -> None:
@@ -265,7 +265,7 @@ def test_slack_slash_command(api: InProcessApi, key: str) -> None:
     assert service.process(json.loads(message["Body"]), lambda p, t: [reply]) == "processed"
     stored = event_record("alice", record["event_id"])
     assert service.payload_of(stored) == SLASH_COMMAND
-    assert stored["handler_results"][0]["result"] == {"command": "/weather"}
+    assert stored["history"][-1]["handler_results"][0]["result"] == {"command": "/weather"}
 
 
 @pytest.mark.parametrize(
@@ -286,7 +286,7 @@ def test_github_form_content_type(
     assert stored["status"] == "processed"
     if expected_type == "push":  # the example handler reads the JSON out of the form
         summary = {"repository": "acme/forms", "ref": "refs/heads/main", "commits": 1}
-        assert summary.items() <= stored["handler_results"][0]["result"].items()
+        assert summary.items() <= stored["history"][-1]["handler_results"][0]["result"].items()
 
 
 def test_form_field_dedupe_path_for_a_custom_source(api: InProcessApi, key: str) -> None:
@@ -345,7 +345,7 @@ def test_custom_source_binary_body_runs_handlers_that_need_no_json(
 
     assert service.process(parsed, lambda p, t: [size]) == "processed"
     stored = event_record("alice", record["event_id"])
-    assert stored["handler_results"][0]["result"] == len(body)
+    assert stored["history"][-1]["handler_results"][0]["result"] == len(body)
 
     def needs_json(event: InboundEvent) -> Any:
         return event.json()

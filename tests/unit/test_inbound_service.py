@@ -148,9 +148,10 @@ def test_receipt_records_event_stores_raw_body_and_queues(api: InProcessApi, key
     assert record["source_id"] == source["id"]
     assert record["content_type"] == "application/json"
     assert service.payload_of(record) == json.loads(body)
-    assert "stripe-signature" in record["headers"]
-    assert "authorization" not in record["headers"] and "cookie" not in record["headers"]
-    kept = {name for name in record["headers"] if name.startswith(("x-forwarded", "x-amzn", "h"))}
+    headers = json.loads(zlib.decompress(bytes(record["headers_deflated"].value), -15))
+    assert "stripe-signature" in headers
+    assert "authorization" not in headers and "cookie" not in headers
+    kept = {name for name in headers if name.startswith(("x-forwarded", "x-amzn", "h"))}
     assert kept == {"x-forwarded-for"}
     assert raw_object(record) == body
     listed = api.request("GET", f"/v1/events?direction=inbound&source_id={source['id']}", key)
@@ -380,7 +381,7 @@ def test_processing_runs_handlers_and_a_failure_fails_only_its_message(
     assert response == {"batchItemFailures": [{"itemIdentifier": by_event[bad["event_id"]]}]}
     processed = event_record("alice", good["event_id"])
     assert processed["status"] == "processed"
-    assert processed["handler_results"] == [
+    assert processed["history"][-1]["handler_results"] == [
         {
             "handler": "examples.inbound_handlers.stripe_invoice_paid",
             "result": {
@@ -412,12 +413,15 @@ def test_replay_processes_again_from_the_stored_body(api: InProcessApi, key: str
         }
     ).encode()
     event_id = post_inbound(api, source["id"], push, sign("github", push)).json()["event_id"]
-    assert process(drain_inbound()) == {"batchItemFailures": []}
+    first_run = drain_inbound()
+    assert process(first_run) == {"batchItemFailures": []}
     reply = api.request("POST", f"/v1/events/{event_id}/replay", key)
     assert reply.status == 202
     assert reply.json() == {"event_id": event_id, "status": "queued"}
     assert event_record("alice", event_id)["status"] == "received"
     assert process(drain_inbound()) == {"batchItemFailures": []}
+    # A late copy of the first run's message, after the replay's run ended: still skipped.
+    assert process(first_run) == {"batchItemFailures": []}
     record = event_record("alice", event_id)
     assert record["status"] == "processed"
     actions = [entry["action"] for entry in record["history"]]
@@ -722,16 +726,17 @@ def test_a_body_stored_again_with_new_neighbours_leaves_the_first_object_intact(
 
 
 def test_two_copies_of_one_message_store_its_body_once(api: InProcessApi, key: str) -> None:
-    """SQS may hand out a message twice at once: one body, in its own object (alone in its
-    source: nothing to share it with)."""
+    """SQS may hand out a message twice at once: its body goes into the batch's shared object
+    once, beside its neighbour's, and both copies name the same range."""
     github = create_source(api, key, "github")
-    event_id = large_event(api, github["id"], 1)
-    [message] = drain_inbound()
-    assert process([message, dict(message, MessageId="copy")]) == {"batchItemFailures": []}
-    record = event_record("alice", event_id)
-    assert "raw_range" not in record
+    first, second = (large_event(api, github["id"], seed) for seed in (1, 2))
+    messages = drain_inbound()
+    [copied] = [m for m in messages if json.loads(m["Body"])["event_id"] == first]
+    assert process([*messages, dict(copied, MessageId="copy")]) == {"batchItemFailures": []}
     stored = client("s3").list_objects_v2(Bucket=settings().raw_body_bucket)["Contents"]
-    assert [obj["Size"] for obj in stored] == [len(github_push(120, 1))]
+    assert [obj["Size"] for obj in stored] == [len(github_push(120, 1) + github_push(120, 2))]
+    for seed, event_id in enumerate((first, second), start=1):
+        assert raw_object(event_record("alice", event_id)) == github_push(120, seed)
 
 
 def test_a_body_in_s3_that_shows_no_payload_costs_its_view_no_call(

@@ -124,9 +124,9 @@ def github_delivery(secret_name: str, body: bytes) -> dict[str, str]:
 
 def test_an_inbound_record_is_billed_for_its_body_deflated(api: InProcessApi, alice: str) -> None:
     """A 15 KB GitHub push with every header GitHub and API Gateway send: the dedupe claim
-    (1 WRU) and the record's one write (4 WRU: its body deflated to 2.9 KB, its headers less
-    API Gateway's own). Before, such a body went to S3 and its JSON sat beside it on the record
-    as `payload`: 14 WRU.
+    (1 WRU) and the record's one write (4 WRU: its body deflated to 2.9 KB, its headers, less
+    API Gateway's own, deflated too). Before, such a body went to S3 and its JSON sat beside it
+    on the record as `payload`: 14 WRU.
 
     AWS: a write consumes 1 WRU per KB of the item, the larger of before and after; an item's
     size is its attribute names plus values.
