@@ -4,9 +4,9 @@ Not part of any Lambda bundle (infra/bundling.py ships `shared/` and `functions/
 the tests register them, and local mode does when `WEBHOOKS_LOCAL_HANDLER_MODULES` names this
 module. A production handler must never claim a type a customer may send, as `test.fail` does.
 
-Whatever a handler returns is stored on the event (`handler_results`, also in its history, so
-`GET /v1/events/{id}` shows it). Handlers must be idempotent: SQS delivers at least once and a
-failed message is retried.
+Whatever a handler returns is kept in the event's history, as the `handler_results` of its
+run's `processed` entry (`GET /v1/events/{id}` shows it). Handlers must be idempotent: SQS
+delivers at least once and a failed message is retried.
 """
 
 from __future__ import annotations

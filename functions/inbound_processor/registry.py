@@ -9,8 +9,9 @@
 `provider` is a source's provider (`stripe`, `github`, `shopify`, `slack`, `standard`, `hmac`)
 or `*`; `event_type` is an exact type, `*`, or a prefix ending in `*` (`invoice.*`,
 `orders/*`). Every matching handler
-runs, in registration order; what a handler returns is stored on the event (`handler_results`,
-and in its history); an exception fails the message, which SQS then retries.
+runs, in registration order; what a handler returns is kept in the event's history (the
+`handler_results` of its run's `processed` entry); an exception fails the message, which SQS
+then retries.
 """
 
 from __future__ import annotations

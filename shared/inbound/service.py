@@ -577,6 +577,8 @@ def headers_of(record: Mapping[str, Any]) -> dict[str, str]:
         headers = json.loads(raw_bodies.inflate(raw_bodies.as_bytes(packed)))
     except (raw_bodies.BodyCorrupt, ValueError):
         return {}
+    if not isinstance(headers, dict):
+        return {}
     return {str(name): str(text) for name, text in headers.items()}
 
 

@@ -23,6 +23,11 @@ from shared.core.config import settings
 from shared.store import dedupe, dynamo
 from shared.store import events as events_table
 
+# What records of earlier releases carry and nothing reads any more (a finished run is told
+# from the history, a handler's result is kept there): gone at a record's next write, which
+# DynamoDB then bills for less.
+RETIRED_ATTRIBUTES = ("processed_run", "handler_results", "updated_at")
+
 
 @dataclass(frozen=True)
 class Claim:
@@ -82,4 +87,5 @@ def record(
         key,
         {name: value for name, value in sets.items() if name not in key},
         appends={"history": [entry]},
+        removals=list(RETIRED_ATTRIBUTES),
     )

@@ -415,6 +415,13 @@ def test_replay_processes_again_from_the_stored_body(api: InProcessApi, key: str
     event_id = post_inbound(api, source["id"], push, sign("github", push)).json()["event_id"]
     first_run = drain_inbound()
     assert process(first_run) == {"batchItemFailures": []}
+    retired = {"processed_run": "run_x", "handler_results": [], "updated_at": "2026-01-01"}
+    client("dynamodb").update_item(  # as a record of an earlier release holds them
+        TableName=settings().events_table,
+        Key=dynamo.to_item(events_table.key("alice", event_id, "inbound")),
+        UpdateExpression="SET " + ", ".join(f"{name} = :{name}" for name in retired),
+        ExpressionAttributeValues={f":{k}": dynamo.to_value(v) for k, v in retired.items()},
+    )
     reply = api.request("POST", f"/v1/events/{event_id}/replay", key)
     assert reply.status == 202
     assert reply.json() == {"event_id": event_id, "status": "queued"}
@@ -426,6 +433,7 @@ def test_replay_processes_again_from_the_stored_body(api: InProcessApi, key: str
     assert record["status"] == "processed"
     actions = [entry["action"] for entry in record["history"]]
     assert actions == ["processed", "replay", "processed"]
+    assert not set(retired) & set(record)  # gone at the run's write
     summary = {"repository": "acme/app", "ref": "refs/heads/main", "commits": 2, "pusher": "ada"}
     assert record["history"][-1]["handler_results"][0]["result"] == summary
     other = api.new_user_key(ADMIN_KEY, "mallory")
@@ -644,6 +652,14 @@ def test_an_inline_body_that_does_not_inflate_whole_shows_no_payload_not_a_500(
     )
     reply = api.request("GET", f"/v1/events/{event_id}", key)
     assert reply.status == 200 and reply.json()["payload"] is None
+    dynamodb.update_item(  # headers that inflate to JSON, but not to a map
+        TableName=settings().events_table,
+        Key=dynamo.to_item(events_table.key("alice", event_id, "inbound")),
+        UpdateExpression="SET headers_deflated = :b",
+        ExpressionAttributeValues={":b": {"B": raw_bodies.deflate(b"[1, 2]")}},
+    )
+    reply = api.request("GET", f"/v1/events/{event_id}", key)
+    assert reply.status == 200 and reply.json()["headers"] == {}
 
 
 def test_a_body_that_deflating_would_grow_is_kept_as_sent(api: InProcessApi, key: str) -> None:
