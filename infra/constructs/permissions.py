@@ -189,13 +189,6 @@ KEPT_WITHOUT_A_TEST_CALL: tuple[KeptGrant, ...] = (
         if spec.consumes is not None
     ),
     KeptGrant(
-        "A forward whose raw body was too large to keep inline on the event record is read from "
-        "the raw-body bucket by the worker (shared/store/raw_bodies.py); the suite's forwards "
-        "carry small bodies, kept inline.",
-        ("s3:GetObject",),
-        (decl.DELIVERY_WORKER.name,),
-    ),
-    KeptGrant(
         "The move task of 'redrive all' (shared/ops/dlq.py) is tested on the delivery DLQ; the "
         "inbound DLQ runs the same code, so its grants stay without a call of their own.",
         ("sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks", "sqs:GetQueueAttributes"),
